@@ -1,0 +1,38 @@
+// swift-tools-version:6.1
+// sd-pair: a headless device-pairing agent for small Linux boards.
+//
+// Layers (one direction of dependency, see Docs/PROTOCOL.md and DESIGN):
+//   CSodium, CSupport  C module maps / shims (libsodium, the few libc calls the CLI needs)
+//   Wire               sans-IO byte primitives: readers/writers over caller buffers, uvarint, hex, fixed containers
+//   Crypto             the Swift face of libsodium: fixed-size key types, no arrays
+//   Pairing            sans-IO pairing protocol: BIP39 code, derivations, messages, initiator/joiner state machines
+//   sd-pair            the command-line agent
+// Wire, Crypto, Pairing and sd-pair also build as Embedded Swift (cross/build-embedded.sh).
+import PackageDescription
+
+let package = Package(
+    name: "sd-pair",
+    products: [
+        .executable(name: "sd-pair", targets: ["sd-pair"]),
+        .library(name: "SDPairCore", targets: ["Wire", "Crypto", "Pairing"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
+        .target(name: "CSupport", path: "Sources/CSupport"),
+        .target(name: "Wire", path: "Sources/Wire"),
+        .target(
+            name: "Crypto", dependencies: ["CSodium", "Wire"], path: "Sources/Crypto",
+            linkerSettings: [.linkedLibrary("sodium")]),
+        .target(name: "Pairing", dependencies: ["Crypto", "Wire"], path: "Sources/Pairing"),
+        .executableTarget(
+            name: "sd-pair", dependencies: ["Pairing", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",
+            linkerSettings: [.linkedLibrary("sodium")]),
+        .executableTarget(
+            name: "pairing-bench", dependencies: ["Pairing", "Crypto", "Wire", "CSodium", "CSupport"],
+            path: "Benchmarks/PairingBench", linkerSettings: [.linkedLibrary("sodium")]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"], path: "Tests/WireTests"),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Wire"], path: "Tests/CryptoTests"),
+        .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire"], path: "Tests/PairingTests"),
+        .testTarget(name: "CLITests", dependencies: ["sd-pair"], path: "Tests/CLITests"),
+    ]
+)

@@ -1,0 +1,226 @@
+import Crypto
+import Wire
+
+/// The initiator's side of one pairing window (one code): sans-IO. The transport feeds it decoded messages
+/// with the connection's `InitiatorHandshake`; it answers with the message to send and what happened.
+///
+/// States (the seed's `PairingState`, per window): waitingForConnection → challengeSent → completed, or
+/// failed(codeBurned / cancelled), or expired. Several joiners may be mid-handshake at once (each in its own
+/// `InitiatorHandshake`); the first to finish wins and every other is refused with `codeUsed`.
+public struct InitiatorWindow<Random: RandomSource> {
+    public private(set) var sessionID: SessionID
+    public let deadline: Instant
+    public let policy: WindowPolicy
+    public private(set) var failedAttempts = 0
+    private var terminal: InitiatorState? = nil
+    private var challengesOutstanding = 0
+    private var secrets: CodeSecrets
+    private let localDevice: DeviceInfo
+    private var random: Random
+
+    public init(code: PairingCode, localDevice: DeviceInfo, policy: WindowPolicy, now: Instant, random: Random) {
+        secrets = CodeSecrets(code: code)
+        sessionID = secrets.sessionID
+        self.localDevice = localDevice
+        self.policy = policy
+        deadline = now.adding(seconds: policy.expirySeconds)
+        self.random = random
+    }
+
+    public var state: InitiatorState {
+        if let terminal { return terminal }
+        return challengesOutstanding > 0 ? .challengeSent : .waitingForConnection
+    }
+
+    public var remainingAttempts: Int { max(0, policy.maxFailedAttempts - failedAttempts) }
+
+    /// The key that seals this window's DHT advertisement (needed by discovery while the window is open).
+    public var advertKey: SymmetricKey { secrets.advertKey }
+
+    /// Advances time. Returns `.expired` once, when the deadline passes.
+    public mutating func tick(now: Instant) -> InitiatorEvent? {
+        guard terminal == nil, now >= deadline else { return nil }
+        finish(.expired)
+        return .expired
+    }
+
+    /// Closes the window early (the owner cancelled). Idempotent.
+    public mutating func cancel() {
+        if terminal == nil { finish(.failed(.cancelled)) }
+    }
+
+    /// The connection carrying `handshake` went away.
+    public mutating func connectionClosed(_ handshake: inout InitiatorHandshake) {
+        if handshake.phase == .challengeSent { challengesOutstanding -= 1 }
+        handshake.finish()
+    }
+
+    /// Handles one message from a joiner.
+    public mutating func receive(_ message: PairingMessage, on handshake: inout InitiatorHandshake, now: Instant) -> InitiatorStep {
+        if let event = tick(now: now) {
+            return refuse(&handshake, .expired, event: event)
+        }
+        if let terminal {
+            return refuse(&handshake, Self.refusal(for: terminal), event: nil)
+        }
+        switch (handshake.phase, message) {
+        case (.awaitingRequest, .request(let request)):
+            return handleRequest(request, &handshake)
+        case (.challengeSent, .response(let response)):
+            return handleResponse(response, &handshake)
+        default:
+            return refuse(&handshake, .protocolError, event: .rejected(.protocolError))
+        }
+    }
+
+    private mutating func handleRequest(_ request: PairingRequest, _ handshake: inout InitiatorHandshake) -> InitiatorStep {
+        guard request.sessionID == sessionID else {
+            // Not evidence of a guess at our code: another session's joiner reached us. Not counted.
+            return refuse(&handshake, .unknownSession, event: .rejected(.unknownSession))
+        }
+        let expected = Transcript.joinerProof(
+            confirmKey: secrets.confirmKey, handshakeHash: handshake.binding.handshakeHash, sessionID: sessionID,
+            publicKey: request.publicKey)
+        guard expected.constantTimeEquals(request.joinerProof) else {
+            return failAttempt(&handshake, .wrongCode)
+        }
+        guard request.publicKey == handshake.binding.remoteIdentity else {
+            return failAttempt(&handshake, .identityMismatch)
+        }
+        let challenge: FixedBytes<32> = random.bytes()
+        handshake.challenge = challenge
+        handshake.joinerInfo = request.deviceInfo
+        handshake.phase = .challengeSent
+        challengesOutstanding += 1
+        let proof = Transcript.initiatorProof(
+            confirmKey: secrets.confirmKey, handshakeHash: handshake.binding.handshakeHash, sessionID: sessionID,
+            challenge: challenge)
+        let reply = Challenge(sessionID: sessionID, challenge: challenge, deviceInfo: localDevice, initiatorProof: proof)
+        return InitiatorStep(reply: .challenge(reply), close: false, event: .challengeSent(request.deviceInfo))
+    }
+
+    private mutating func handleResponse(_ response: Response, _ handshake: inout InitiatorHandshake) -> InitiatorStep {
+        challengesOutstanding -= 1
+        handshake.phase = .awaitingRequest  // leaves challengeSent; refuse() below finishes it
+        guard response.sessionID == sessionID, response.deviceInfo == handshake.joinerInfo else {
+            return refuse(&handshake, .protocolError, event: .rejected(.protocolError))
+        }
+        let verified = Transcript.withSignedMessage(
+            sessionID: sessionID, challenge: handshake.challenge, handshakeHash: handshake.binding.handshakeHash
+        ) { message in Ed25519.isValidSignature(response.signature, of: message, by: handshake.binding.remoteIdentity) }
+        guard verified else { return failAttempt(&handshake, .badSignature) }
+        let keys = Transcript.sessionKeys(
+            codeSecret: secrets.codeSecret, exporter: handshake.binding.exporter, sessionID: sessionID, isInitiator: true)
+        let peer = PairedPeer(deviceInfo: handshake.joinerInfo, publicKey: handshake.binding.remoteIdentity, sessionKeys: keys)
+        finish(.completed)
+        handshake.finish()
+        return InitiatorStep(reply: .complete(Complete(sessionID: sessionID, rejection: nil)), close: true, event: .paired(peer))
+    }
+
+    /// A joiner that reached us with the session id but failed a check only a code holder passes.
+    private mutating func failAttempt(_ handshake: inout InitiatorHandshake, _ reason: RejectReason) -> InitiatorStep {
+        failedAttempts += 1
+        if failedAttempts >= policy.maxFailedAttempts {
+            finish(.failed(.codeBurned))
+            return refuse(&handshake, .codeBurned, event: .burned(after: reason))
+        }
+        return refuse(&handshake, reason, event: .attemptFailed(reason, remaining: remainingAttempts))
+    }
+
+    private mutating func refuse(_ handshake: inout InitiatorHandshake, _ reason: RejectReason, event: InitiatorEvent?) -> InitiatorStep {
+        if handshake.phase == .challengeSent { challengesOutstanding -= 1 }
+        handshake.finish()
+        return InitiatorStep(reply: .complete(Complete(sessionID: sessionID, rejection: reason)), close: true, event: event)
+    }
+
+    private static func refusal(for terminal: InitiatorState) -> RejectReason {
+        switch terminal {
+        case .completed: .codeUsed
+        case .expired: .expired
+        case .failed(let reason): reason
+        case .waitingForConnection, .challengeSent: .protocolError
+        }
+    }
+
+    /// Enters a terminal state and wipes the code's secrets: a window that has ended can never verify again.
+    private mutating func finish(_ state: InitiatorState) {
+        terminal = state
+        challengesOutstanding = 0
+        secrets.wipe()
+    }
+}
+
+/// Per-connection state of one joiner's attempt; owned by the transport's connection, passed in by reference.
+public struct InitiatorHandshake: Sendable {
+    public enum Phase: Equatable, Sendable {
+        case awaitingRequest
+        case challengeSent
+        case done
+    }
+
+    public private(set) var binding: ChannelBinding
+    public internal(set) var phase: Phase = .awaitingRequest
+    var challenge = FixedBytes<32>()
+    var joinerInfo: DeviceInfo
+
+    public init(binding: ChannelBinding) {
+        self.binding = binding
+        joinerInfo = DeviceInfo(
+            deviceID: DeviceID(bytes: FixedBytes()), name: FixedText(), slug: FixedText(), type: .other,
+            osVersion: FixedText(), appVersion: FixedText())
+    }
+
+    mutating func finish() {
+        phase = .done
+        challenge.wipe()
+        binding.wipe()
+    }
+}
+
+/// What the transport must do after `InitiatorWindow.receive`.
+public struct InitiatorStep: Sendable {
+    /// Send this on the stream (always set: every request gets an answer).
+    public var reply: PairingMessage?
+    /// Close the stream after sending.
+    public var close: Bool
+    public var event: InitiatorEvent?
+}
+
+/// Window-level happenings, for logs, displays and `--events`.
+public enum InitiatorEvent: Sendable {
+    case challengeSent(DeviceInfo)
+    /// A code holder's check failed; `remaining` more failures burn the code.
+    case attemptFailed(RejectReason, remaining: Int)
+    /// The last allowed failure: the code is disabled.
+    case burned(after: RejectReason)
+    /// Refused without counting an attempt (wrong session, out-of-order message).
+    case rejected(RejectReason)
+    case paired(PairedPeer)
+    case expired
+}
+
+/// The states of an initiator's pairing window (the seed's `PairingState`).
+public enum InitiatorState: Equatable, Sendable {
+    case waitingForConnection
+    case challengeSent
+    case completed
+    case failed(RejectReason)
+    case expired
+
+    public var isTerminal: Bool {
+        switch self {
+        case .waitingForConnection, .challengeSent: false
+        case .completed, .failed, .expired: true
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .waitingForConnection: "waiting"
+        case .challengeSent: "challenge-sent"
+        case .completed: "completed"
+        case .failed: "failed"
+        case .expired: "expired"
+        }
+    }
+}

@@ -1,0 +1,220 @@
+import Crypto
+import Wire
+
+/// The joiner's side of pairing with a typed code: sans-IO. It lives across discovery candidates: a candidate
+/// that fails before proving it knows the code sends the session back to `discovering` so that the agent can
+/// try the next one (DESIGN §4: first hit = first candidate that completes, not first answer).
+///
+/// States: discovering → connecting → requestSent → challengeReceived → responseSent → completed, or
+/// failed(reason), or expired.
+public struct JoinerSession {
+    public private(set) var state: JoinerState = .discovering
+    public let sessionID: SessionID
+    public let deadline: Instant
+    private var secrets: CodeSecrets
+    private var identity: Ed25519.KeyPair
+    private let localDevice: DeviceInfo
+    private var binding: ChannelBinding? = nil
+    private var initiatorInfo: DeviceInfo? = nil
+
+    public init(code: PairingCode, identity: Ed25519.KeyPair, localDevice: DeviceInfo, policy: WindowPolicy, now: Instant) {
+        secrets = CodeSecrets(code: code)
+        sessionID = secrets.sessionID
+        self.identity = identity
+        self.localDevice = localDevice
+        deadline = now.adding(seconds: policy.expirySeconds)
+    }
+
+    /// The key that opens the initiator's DHT advertisement.
+    public var advertKey: SymmetricKey { secrets.advertKey }
+
+    public mutating func tick(now: Instant) -> JoinerStep {
+        guard !state.isTerminal, now >= deadline else { return JoinerStep() }
+        finish(.expired)
+        return JoinerStep(close: true, event: .expired)
+    }
+
+    /// The agent started dialling a candidate.
+    public mutating func connecting(now: Instant) -> JoinerStep {
+        let expired = tick(now: now)
+        if expired.event != nil { return expired }
+        guard state == .discovering else { return JoinerStep() }
+        state = .connecting
+        return JoinerStep(event: .stateChanged(.connecting))
+    }
+
+    /// The encrypted channel to the candidate is up: send our request, bound to this channel.
+    public mutating func connected(binding: ChannelBinding, now: Instant) -> JoinerStep {
+        let expired = tick(now: now)
+        if expired.event != nil { return expired }
+        guard state == .connecting else { return JoinerStep() }
+        self.binding = binding
+        let proof = Transcript.joinerProof(
+            confirmKey: secrets.confirmKey, handshakeHash: binding.handshakeHash, sessionID: sessionID,
+            publicKey: identity.publicKey)
+        let request = PairingRequest(sessionID: sessionID, deviceInfo: localDevice, publicKey: identity.publicKey, joinerProof: proof)
+        state = .requestSent
+        return JoinerStep(reply: .request(request), event: .stateChanged(.requestSent))
+    }
+
+    /// The candidate's connection failed or closed.
+    public mutating func connectionLost(now: Instant) -> JoinerStep {
+        let expired = tick(now: now)
+        if expired.event != nil { return expired }
+        switch state {
+        case .connecting, .requestSent:
+            return dropCandidate(.connectionLost)
+        case .challengeReceived, .responseSent:
+            // The authentic initiator (it proved the code) went away mid-exchange: no other candidate can be it.
+            finish(.failed(.connectionLost))
+            return JoinerStep(close: true, event: .failed(.connectionLost))
+        default:
+            return JoinerStep()
+        }
+    }
+
+    public mutating func receive(_ message: PairingMessage, now: Instant) -> JoinerStep {
+        let expired = tick(now: now)
+        if expired.event != nil { return expired }
+        guard let binding else { return JoinerStep() }
+        switch (state, message) {
+        case (.requestSent, .challenge(let challenge)):
+            let expected = Transcript.initiatorProof(
+                confirmKey: secrets.confirmKey, handshakeHash: binding.handshakeHash, sessionID: sessionID,
+                challenge: challenge.challenge)
+            guard challenge.sessionID == sessionID, expected.constantTimeEquals(challenge.initiatorProof) else {
+                // Whoever answered does not hold the code (a spoofed mDNS answer, a squatted DHT key).
+                return dropCandidate(.initiatorProofInvalid)
+            }
+            state = .challengeReceived
+            initiatorInfo = challenge.deviceInfo
+            let signature = Transcript.withSignedMessage(
+                sessionID: sessionID, challenge: challenge.challenge, handshakeHash: binding.handshakeHash
+            ) { Ed25519.sign($0, with: identity.secretKey) }
+            state = .responseSent
+            return JoinerStep(
+                reply: .response(Response(sessionID: sessionID, signature: signature, deviceInfo: localDevice)),
+                event: .challengeAccepted(challenge.deviceInfo))
+        case (.requestSent, .complete(let complete)):
+            // Refused before the peer proved it holds the code: it may be an impostor, so try other candidates.
+            return dropCandidate(.rejected(complete.rejection ?? .protocolError))
+        case (.responseSent, .complete(let complete)):
+            guard complete.sessionID == sessionID, let initiatorInfo else {
+                finish(.failed(.protocolViolation))
+                return JoinerStep(close: true, event: .failed(.protocolViolation))
+            }
+            if let rejection = complete.rejection {
+                finish(.failed(.rejected(rejection)))
+                return JoinerStep(close: true, event: .failed(.rejected(rejection)))
+            }
+            let keys = Transcript.sessionKeys(
+                codeSecret: secrets.codeSecret, exporter: binding.exporter, sessionID: sessionID, isInitiator: false)
+            let peer = PairedPeer(deviceInfo: initiatorInfo, publicKey: binding.remoteIdentity, sessionKeys: keys)
+            finish(.completed)
+            return JoinerStep(close: true, event: .paired(peer))
+        case (.requestSent, _):
+            return dropCandidate(.protocolViolation)
+        case (.responseSent, _):
+            finish(.failed(.protocolViolation))
+            return JoinerStep(close: true, event: .failed(.protocolViolation))
+        default:
+            return JoinerStep()
+        }
+    }
+
+    /// Gives up on this candidate only; the session goes on discovering until it expires.
+    private mutating func dropCandidate(_ reason: JoinerFailure) -> JoinerStep {
+        binding?.wipe()
+        binding = nil
+        initiatorInfo = nil
+        state = .discovering
+        return JoinerStep(close: true, event: .candidateFailed(reason))
+    }
+
+    private mutating func finish(_ terminal: JoinerState) {
+        state = terminal
+        binding?.wipe()
+        binding = nil
+        secrets.wipe()
+    }
+
+    /// Wipes the identity copy this session holds (the agent keeps its own). Call when done with the session.
+    public mutating func wipe() {
+        identity.wipe()
+        secrets.wipe()
+        binding?.wipe()
+    }
+}
+
+/// Why a joiner gave up on a candidate or on the session.
+public enum JoinerFailure: Equatable, Sendable {
+    /// The peer's proof of the code was wrong: it does not hold the code.
+    case initiatorProofInvalid
+    /// The initiator refused us.
+    case rejected(RejectReason)
+    case protocolViolation
+    case connectionLost
+
+    public var description: String {
+        switch self {
+        case .initiatorProofInvalid: "peer could not prove it knows the code (impostor or stale advertisement)"
+        case .rejected(let reason): "initiator refused: " + reason.description
+        case .protocolViolation: "peer broke the pairing protocol"
+        case .connectionLost: "connection lost"
+        }
+    }
+}
+
+public struct JoinerStep: Sendable {
+    public var reply: PairingMessage? = nil
+    public var close = false
+    public var event: JoinerEvent? = nil
+    public init(reply: PairingMessage? = nil, close: Bool = false, event: JoinerEvent? = nil) {
+        self.reply = reply
+        self.close = close
+        self.event = event
+    }
+}
+
+public enum JoinerEvent: Sendable {
+    case stateChanged(JoinerState)
+    /// The initiator proved the code; we signed its challenge.
+    case challengeAccepted(DeviceInfo)
+    /// This candidate is out; keep discovering.
+    case candidateFailed(JoinerFailure)
+    case failed(JoinerFailure)
+    case paired(PairedPeer)
+    case expired
+}
+
+/// The states of a joiner's pairing session.
+public enum JoinerState: Equatable, Sendable {
+    case discovering
+    case connecting
+    case requestSent
+    case challengeReceived
+    case responseSent
+    case completed
+    case failed(JoinerFailure)
+    case expired
+
+    public var isTerminal: Bool {
+        switch self {
+        case .completed, .failed, .expired: true
+        default: false
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .discovering: "discovering"
+        case .connecting: "connecting"
+        case .requestSent: "request-sent"
+        case .challengeReceived: "challenge-received"
+        case .responseSent: "response-sent"
+        case .completed: "completed"
+        case .failed: "failed"
+        case .expired: "expired"
+        }
+    }
+}

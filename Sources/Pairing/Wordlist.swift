@@ -1,0 +1,147 @@
+/// Read access to the BIP39 English wordlist table, and the fuzzy matching the code parser needs.
+public enum Wordlist {
+    public static let count = BIP39Wordlist.wordCount
+    /// BIP39 English words are unique in their first four letters, so four letters always name one word.
+    public static let uniquePrefixLength = 4
+    /// No BIP39 English word is longer than this.
+    public static let maxWordLength = BIP39Wordlist.entryWidth
+
+    /// The word at `index` (0..<2048), without padding.
+    public static func bytes(at index: Int) -> UnsafeRawBufferPointer {
+        let start = BIP39Wordlist.packed.utf8Start + index * BIP39Wordlist.entryWidth
+        var length = BIP39Wordlist.entryWidth
+        while length > 0 && start[length - 1] == UInt8(ascii: " ") { length -= 1 }
+        return UnsafeRawBufferPointer(start: start, count: length)
+    }
+
+    public static func word(at index: Int) -> String {
+        String(decoding: bytes(at: index), as: UTF8.self)
+    }
+
+    /// Finds the word a user meant by `typed` (lowercase ASCII): the exact word, or, from four letters on, the
+    /// unique word that starts with what was typed. Returns nil when no word fits.
+    public static func index(of typed: UnsafeRawBufferPointer) -> Int? {
+        guard typed.count > 0, typed.count <= maxWordLength else { return nil }
+        let keyLength = min(typed.count, uniquePrefixLength)
+        let key = UnsafeRawBufferPointer(rebasing: typed[0..<keyLength])
+        // Binary search for the first entry that is not less than the key.
+        var low = 0
+        var high = count
+        while low < high {
+            let mid = (low + high) / 2
+            if compare(bytes(at: mid), key) < 0 { low = mid + 1 } else { high = mid }
+        }
+        guard low < count else { return nil }
+        let candidate = bytes(at: low)
+        if typed.count < uniquePrefixLength {
+            return compare(candidate, typed) == 0 ? low : nil
+        }
+        guard typed.count <= candidate.count else { return nil }
+        for i in 0..<typed.count where candidate[i] != typed[i] { return nil }
+        return low
+    }
+
+    /// Lexicographic byte comparison.
+    static func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        let n = min(a.count, b.count)
+        for i in 0..<n where a[i] != b[i] { return a[i] < b[i] ? -1 : 1 }
+        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
+
+    /// The up-to-three words closest to `typed` by edit distance (optimal string alignment: insertions,
+    /// deletions, substitutions and swaps of neighbouring letters, the usual typing errors). Words farther
+    /// than `maxDistance` are not suggested: they would be guesses, not corrections.
+    public static func closest(to typed: UnsafeRawBufferPointer, maxDistance: Int = 3) -> WordSuggestions {
+        var best = WordSuggestions()
+        for index in 0..<count {
+            let word = bytes(at: index)
+            let distance = EditDistance.optimalStringAlignment(typed, word, limit: maxDistance)
+            if distance <= maxDistance { best.offer(index: index, distance: distance) }
+        }
+        best.dropFartherThan(slack: 1)
+        return best
+    }
+}
+
+/// Up to three word indices, best first (no heap).
+public struct WordSuggestions: Equatable, Sendable {
+    public static let capacity = 3
+    private var indices: InlineArray<3, UInt16> = InlineArray(repeating: 0)
+    private var distances: InlineArray<3, UInt8> = InlineArray(repeating: 0)
+    public private(set) var count = 0
+
+    public init() {}
+
+    public subscript(i: Int) -> Int { Int(indices[i]) }
+
+    public var words: [String] { (0..<count).map { Wordlist.word(at: self[$0]) } }
+
+    /// Inserts a candidate, keeping the list sorted by distance; on equal distance the earlier offer stays first.
+    mutating func offer(index: Int, distance: Int) {
+        var slot = count
+        while slot > 0 && Int(distances[slot - 1]) > distance { slot -= 1 }
+        guard slot < Self.capacity else { return }
+        var i = min(count, Self.capacity - 1)
+        while i > slot {
+            indices[i] = indices[i - 1]
+            distances[i] = distances[i - 1]
+            i -= 1
+        }
+        indices[slot] = UInt16(index)
+        distances[slot] = UInt8(distance)
+        count = min(count + 1, Self.capacity)
+    }
+
+    /// Keeps only candidates at most `slack` edits worse than the best one: next to a one-letter fix, a word
+    /// three edits away is noise.
+    mutating func dropFartherThan(slack: Int) {
+        guard count > 0 else { return }
+        let limit = Int(distances[0]) + slack
+        while count > 0 && Int(distances[count - 1]) > limit { count -= 1 }
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a.indices[i] != b.indices[i] { return false }
+        return true
+    }
+}
+
+/// Edit distance on short ASCII words, in fixed stack storage.
+enum EditDistance {
+    /// Longest input compared; longer inputs are cut (nothing in the wordlist is near them anyway).
+    static let maxLength = 24
+
+    /// Optimal string alignment distance, capped: returns `limit + 1` as soon as it must exceed `limit`.
+    static func optimalStringAlignment(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, limit: Int) -> Int {
+        let n = min(a.count, maxLength)
+        let m = min(b.count, maxLength)
+        if abs(n - m) > limit { return limit + 1 }
+        // Three rolling rows of the DP matrix: i-2, i-1 and i.
+        var rows = InlineArray<75, UInt8>(repeating: 0)  // 3 rows × (maxLength + 1)
+        let width = maxLength + 1
+        for j in 0...m { rows[width + j] = UInt8(j) }  // row "i-1" starts as row 0
+        for i in 1...max(n, 1) where n > 0 {
+            let current = ((i + 1) % 3) * width
+            let previous = (i % 3) * width
+            let beforePrevious = ((i + 2) % 3) * width
+            rows[current] = UInt8(i)
+            var rowMinimum = Int(rows[current])
+            if m > 0 {
+                for j in 1...m {
+                    let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                    var value = min(
+                        Int(rows[previous + j]) + 1, Int(rows[current + j - 1]) + 1,
+                        Int(rows[previous + j - 1]) + cost)
+                    if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                        value = min(value, Int(rows[beforePrevious + j - 2]) + 1)
+                    }
+                    rows[current + j] = UInt8(min(value, 255))
+                    rowMinimum = min(rowMinimum, value)
+                }
+            }
+            if rowMinimum > limit { return limit + 1 }
+        }
+        return n == 0 ? m : Int(rows[((n + 1) % 3) * width + m])
+    }
+}

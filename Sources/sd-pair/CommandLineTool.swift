@@ -1,0 +1,67 @@
+import Crypto
+import Wire
+
+/// Dispatches subcommands.
+enum CommandLineTool {
+    static let version = "0.1.0"
+
+    static func run(_ arguments: Arguments) -> ExitCode {
+        var args = arguments
+        guard let command = args.next() else {
+            Output.error("no command given; try 'sd-pair --help'")
+            return .usage
+        }
+        if command.isExactly("-h") || command.isExactly("--help") || command.isExactly("help") {
+            Output.line(Help.text)
+            return .success
+        }
+        if command.isExactly("--version") || command.isExactly("version") {
+            Output.line("sd-pair " + version)
+            return .success
+        }
+        do { try Sodium.initialize() } catch {
+            Output.error("libsodium could not start (no entropy source?)")
+            return .environment
+        }
+        let outcome: Result<ExitCode, UsageError>
+        if command.isExactly("code") {
+            outcome = CodeCommand.run(&args)
+        } else if command.isExactly("demo") {
+            outcome = DemoCommand.run(&args)
+        } else {
+            outcome = .failure(UsageError("unknown command '" + command + "'; try 'sd-pair --help'"))
+        }
+        switch outcome {
+        case .success(let code):
+            return code
+        case .failure(let usage):
+            Output.error(usage.message)
+            return .usage
+        }
+    }
+}
+
+enum Help {
+    static let text = """
+        sd-pair: pair two devices with a 12-word code (BIP39), for headless Linux boards.
+
+        Usage: sd-pair <command> [options]
+
+        Commands:
+          code                      make a new pairing code and show it with its session id
+          code --entropy <32 hex>   show the code for 16 bytes of entropy (first line: the words,
+                                    second line: session_id: <uuid>)
+          code --words "<words>"    check a typed code; prints entropy: <hex> and session_id: <uuid>.
+                                    Any case, extra spaces and 4-letter prefixes are accepted.
+          demo [--expiry <s>]       run a complete pairing between two in-memory devices and show
+                                    each message, the code and the derived keys' agreement
+          help, --help              this text
+          version, --version        the version
+
+        Exit codes:
+          0  success
+          1  pairing failed (refused, expired)
+          2  bad command line or bad pairing code (one line on stderr says why)
+          3  unusable environment (libsodium could not start, output not writable)
+        """
+}
