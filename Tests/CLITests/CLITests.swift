@@ -1,0 +1,166 @@
+import Foundation
+import XCTest
+
+/// Runs the real `sd-pair` binary as a user would. The same cases run against the host build and against the
+/// Embedded build (`SDPAIR_EMBEDDED_BIN`, set by Scripts/test after cross/build-embedded.sh).
+class CLITestCase: XCTestCase {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var lines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }
+        var errorLines: [String] { stderr.split(separator: "\n").map(String.init) }
+    }
+
+    /// Overridden per build flavour.
+    func binary() throws -> URL { fatalError("subclass") }
+
+    func run(_ arguments: String...) throws -> Run { try run(arguments) }
+
+    func run(_ arguments: [String]) throws -> Run { try Self.execute(try binary(), arguments) }
+
+    static func execute(_ executable: URL, _ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// BIP39 vectors with the session ids of Scripts/reference-vectors.py.
+    static let vectors: [(entropy: String, words: String, sessionID: String?)] = [
+        ("00000000000000000000000000000000", "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", "dbad90d2-4856-27b9-d67d-11a18f83ca01"),
+        ("000102030405060708090a0b0c0d0e0f", "abandon amount liar amount expire adjust cage candy arch gather drum buyer", "4446252a-b74d-2f55-34cd-6ab839108fde"),
+        ("ffffffffffffffffffffffffffffffff", "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong", "829d3d1d-7390-21f6-822b-9630fc956fdd"),
+        ("7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f", "legal winner thank year wave sausage worth useful legal winner thank yellow", nil),
+        ("9e885d952ad362caeb4efe34a8e91bd2", "ozone drill grab fiber curtain grace pudding thank cruise elder eight picnic", nil),
+    ]
+
+    func checkCodeFromEntropy() throws {
+        for v in Self.vectors {
+            let r = try run("code", "--entropy", v.entropy)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.lines.count, 2)
+            XCTAssertEqual(r.lines.first, v.words)
+            if let sid = v.sessionID { XCTAssertEqual(r.lines.last, "session_id: " + sid) }
+            XCTAssertTrue(r.lines.last!.hasPrefix("session_id: "))
+        }
+    }
+
+    func checkCodeFromWords() throws {
+        for v in Self.vectors {
+            let r = try run("code", "--words", v.words)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.lines.first, "entropy: " + v.entropy)
+            let fromEntropy = try run("code", "--entropy=" + v.entropy)
+            XCTAssertEqual(r.lines.last, fromEntropy.lines.last, "both directions give the same session id")
+        }
+        let forgiving = try run("code", "--words", "  LEGAL winn thank\tyear wave sausage worth useful legal winner thank yell ")
+        XCTAssertEqual(forgiving.status, 0, forgiving.stderr)
+        XCTAssertEqual(forgiving.lines.first, "entropy: 7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f")
+    }
+
+    func checkBadCodes() throws {
+        let cases: [(String, String)] = [
+            ("legal winner thank year wave sausage wroth useful legal winner thank yellow", "word 7 'wroth' is not a BIP39 word; did you mean 'worth'"),
+            ("legal winner thank wear wave sausage worth useful legal winner thank yellow", "checksum mismatch"),
+            ("zoo zoo zoo", "12 words, this one has 3"),
+            ("", "12 words, this one has 0"),
+        ]
+        for (typed, expected) in cases {
+            let r = try run("code", "--words", typed)
+            XCTAssertEqual(r.status, 2, typed)
+            XCTAssertEqual(r.stdout, "", "nothing on stdout for a bad code")
+            XCTAssertEqual(r.errorLines.count, 1, "exactly one line on stderr: \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(expected), r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("sd-pair: "))
+        }
+    }
+
+    func checkUsageErrors() throws {
+        for args in [[], ["frobnicate"], ["code", "--entropy"], ["code", "--entropy", "xyz"], ["code", "--bogus"],
+                     ["code", "--entropy", "00000000000000000000000000000000", "--words", "a"], ["demo", "--expiry", "5"]] {
+            let r = try run(args)
+            XCTAssertEqual(r.status, 2, "\(args)")
+            XCTAssertEqual(r.errorLines.count, 1, "\(args): \(r.stderr)")
+        }
+    }
+
+    func checkHelpAndVersion() throws {
+        let r = try run("--help")
+        XCTAssertEqual(r.status, 0)
+        for word in ["code", "demo", "help", "version", "Exit codes"] { XCTAssertTrue(r.stdout.contains(word), word) }
+        XCTAssertEqual(try run("help").stdout, r.stdout)
+        XCTAssertTrue(try run("--version").stdout.hasPrefix("sd-pair "))
+    }
+
+    func checkFreshCodesRoundTrip() throws {
+        let a = try run("code")
+        let b = try run("code")
+        XCTAssertEqual(a.status, 0)
+        XCTAssertEqual(a.lines.first?.split(separator: " ").count, 12)
+        XCTAssertNotEqual(a.lines.first, b.lines.first, "fresh randomness each time")
+        let back = try run("code", "--words", a.lines.first!)
+        XCTAssertEqual(back.lines.last, a.lines.last)
+    }
+
+    func checkDemoPairs() throws {
+        let r = try run("demo", "--expiry", "120")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.lines.first!.hasPrefix("sd-pair: pairing code: "))
+        XCTAssertTrue(r.lines.first!.hasSuffix("(expires in 120 s)"))
+        XCTAssertEqual(r.lines.filter { $0.hasPrefix("PAIRED ") }.count, 2)
+        XCTAssertTrue(r.stdout.contains("session keys: both directions agree, 4 messages"))
+    }
+}
+
+final class HostCLITests: CLITestCase {
+    override func binary() throws -> URL {
+        // SwiftPM puts executables next to the test bundle.
+        Bundle.main.bundleURL.appendingPathComponent("sd-pair")
+    }
+
+    func testCodeFromEntropy() throws { try checkCodeFromEntropy() }
+    func testCodeFromWords() throws { try checkCodeFromWords() }
+    func testBadCodes() throws { try checkBadCodes() }
+    func testUsageErrors() throws { try checkUsageErrors() }
+    func testHelpAndVersion() throws { try checkHelpAndVersion() }
+    func testFreshCodesRoundTrip() throws { try checkFreshCodesRoundTrip() }
+    func testDemoPairs() throws { try checkDemoPairs() }
+}
+
+final class EmbeddedCLITests: CLITestCase {
+    override func binary() throws -> URL {
+        guard let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty else {
+            // In CI the Embedded binary is mandatory: Scripts/test builds it and sets the variable.
+            if ProcessInfo.processInfo.environment["CI"] != nil {
+                XCTFail("SDPAIR_EMBEDDED_BIN is not set; run the tests through Scripts/test")
+                throw CocoaError(.fileNoSuchFile)
+            }
+            throw XCTSkip("SDPAIR_EMBEDDED_BIN not set (Scripts/test sets it after building cross/build-embedded.sh)")
+        }
+        return URL(fileURLWithPath: path)
+    }
+
+    func testCodeFromEntropy() throws { try checkCodeFromEntropy() }
+    func testCodeFromWords() throws { try checkCodeFromWords() }
+    func testBadCodes() throws { try checkBadCodes() }
+    func testUsageErrors() throws { try checkUsageErrors() }
+    func testHelpAndVersion() throws { try checkHelpAndVersion() }
+    func testFreshCodesRoundTrip() throws { try checkFreshCodesRoundTrip() }
+    func testDemoPairs() throws { try checkDemoPairs() }
+
+    func testIsReallyEmbedded() throws {
+        let r = try Self.execute(URL(fileURLWithPath: "/usr/bin/readelf"), ["-d", try binary().path])
+        XCTAssertTrue(r.stdout.contains("libsodium"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("libswift"), "an Embedded binary needs no Swift runtime library")
+    }
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds sd-pair (with Wire, Crypto and Pairing) as Embedded Swift and prints the binary's path as the last line.
+#
+#   cross/build-embedded.sh [x86_64]      native Embedded build (the toolchain's x86_64-unknown-linux-gnu slice)
+#
+# aarch64 and armv7 come with the ARM issue (cross/, Swift SDK bundles, Debian sysroots). Progress goes to stderr;
+# stdout carries only the path, so callers can do: bin=$(cross/build-embedded.sh | tail -n 1).
+set -euo pipefail
+
+arch="${1:-x86_64}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+swift="${SWIFT:-swift}"
+
+case "$arch" in
+  x86_64) ;;
+  aarch64|armv7)
+    echo "build-embedded: $arch is not wired up yet (ARM cross-compilation is a later step); use x86_64" >&2
+    exit 2 ;;
+  -h|--help)
+    sed -n '2,8p' "$0" >&2; exit 0 ;;
+  *)
+    echo "build-embedded: unknown architecture '$arch' (expected x86_64)" >&2
+    exit 2 ;;
+esac
+
+scratch="$root/.build-embedded-$arch"
+# Embedded mode: whole-module, size-optimised, each function in its own section so the linker can drop the unused.
+"$swift" build -c release --package-path "$root" --scratch-path "$scratch" --product sd-pair \
+  -Xswiftc -enable-experimental-feature -Xswiftc Embedded -Xswiftc -wmo -Xswiftc -Osize \
+  -Xswiftc -Xfrontend -Xswiftc -function-sections -Xlinker --gc-sections >&2
+
+bin="$scratch/release/sd-pair"
+[ -x "$bin" ] || { echo "build-embedded: no binary at $bin" >&2; exit 1; }
+
+# An Embedded binary must not need the Swift runtime libraries; if it does, the build silently was not Embedded.
+if readelf -d "$bin" | grep -q 'libswift'; then
+  echo "build-embedded: $bin links a Swift runtime library: not an Embedded build" >&2
+  readelf -d "$bin" | grep NEEDED >&2
+  exit 1
+fi
+
+stripped="$(mktemp)"
+trap 'rm -f "$stripped"' EXIT
+strip -o "$stripped" "$bin"
+echo "build-embedded: $arch sd-pair: $(stat -c %s "$bin") bytes, $(stat -c %s "$stripped") stripped; needs: $(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')" >&2
+echo "$bin"
