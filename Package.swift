@@ -30,9 +30,10 @@ let package = Package(
         .executableTarget(
             name: "pairing-bench", dependencies: ["Pairing", "Crypto", "Wire", "CSodium", "CSupport"],
             path: "Benchmarks/PairingBench", linkerSettings: [.linkedLibrary("sodium")]),
+        .target(name: "TestSupport", dependencies: ["Wire"], path: "Tests/TestSupport"),
         .testTarget(name: "WireTests", dependencies: ["Wire"], path: "Tests/WireTests"),
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Wire"], path: "Tests/CryptoTests"),
-        .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire"], path: "Tests/PairingTests"),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Wire", "TestSupport"], path: "Tests/CryptoTests"),
+        .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),
         .testTarget(name: "CLITests", dependencies: ["sd-pair"], path: "Tests/CLITests"),
     ]
 )

@@ -53,38 +53,10 @@ public struct CodeFix: Equatable, Sendable {
 }
 
 /// Up to three fixes, best first.
-public struct CodeFixes: Equatable, Sendable {
-    public static let capacity = 3
-    private var storage: InlineArray<3, CodeFix>
-    private var distances: InlineArray<3, UInt8> = InlineArray(repeating: 0)
-    public private(set) var count = 0
+public typealias CodeFixes = Ranked<CodeFix>
 
-    init() {
-        storage = InlineArray(repeating: CodeFix(position: 0, typed: FixedText(), replacement: 0))
-    }
-
-    public subscript(i: Int) -> CodeFix { storage[i] }
-
-    mutating func offer(_ fix: CodeFix, distance: Int) {
-        var slot = count
-        while slot > 0 && Int(distances[slot - 1]) > distance { slot -= 1 }
-        guard slot < Self.capacity else { return }
-        var i = min(count, Self.capacity - 1)
-        while i > slot {
-            storage[i] = storage[i - 1]
-            distances[i] = distances[i - 1]
-            i -= 1
-        }
-        storage[slot] = fix
-        distances[slot] = UInt8(distance)
-        count = min(count + 1, Self.capacity)
-    }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        guard a.count == b.count else { return false }
-        for i in 0..<a.count where a.storage[i] != b.storage[i] { return false }
-        return true
-    }
+extension Ranked where Element == CodeFix {
+    init() { self.init(filler: CodeFix(position: 0, typed: FixedText(), replacement: 0)) }
 }
 
 extension PairingCode {
@@ -166,7 +138,7 @@ extension PairingCode {
                 trial[position] = UInt16(candidate)
                 guard var code = fromIndices(trial) else { continue }
                 code.wipe()
-                fixes.offer(CodeFix(position: position + 1, typed: tokens[position], replacement: candidate), distance: distance)
+                fixes.offer(CodeFix(position: position + 1, typed: tokens[position], replacement: candidate), rank: distance)
             }
         }
         return fixes

@@ -56,54 +56,11 @@ public enum Wordlist {
         for index in 0..<count {
             let word = bytes(at: index)
             let distance = EditDistance.optimalStringAlignment(typed, word, limit: maxDistance)
-            if distance <= maxDistance { best.offer(index: index, distance: distance) }
+            if distance <= maxDistance { best.offer(UInt16(index), rank: distance) }
         }
-        best.dropFartherThan(slack: 1)
+        // Next to a one-letter fix, a word three edits away is noise.
+        best.dropWorseThanBest(by: 1)
         return best
-    }
-}
-
-/// Up to three word indices, best first (no heap).
-public struct WordSuggestions: Equatable, Sendable {
-    public static let capacity = 3
-    private var indices: InlineArray<3, UInt16> = InlineArray(repeating: 0)
-    private var distances: InlineArray<3, UInt8> = InlineArray(repeating: 0)
-    public private(set) var count = 0
-
-    public init() {}
-
-    public subscript(i: Int) -> Int { Int(indices[i]) }
-
-    public var words: [String] { (0..<count).map { Wordlist.word(at: self[$0]) } }
-
-    /// Inserts a candidate, keeping the list sorted by distance; on equal distance the earlier offer stays first.
-    mutating func offer(index: Int, distance: Int) {
-        var slot = count
-        while slot > 0 && Int(distances[slot - 1]) > distance { slot -= 1 }
-        guard slot < Self.capacity else { return }
-        var i = min(count, Self.capacity - 1)
-        while i > slot {
-            indices[i] = indices[i - 1]
-            distances[i] = distances[i - 1]
-            i -= 1
-        }
-        indices[slot] = UInt16(index)
-        distances[slot] = UInt8(distance)
-        count = min(count + 1, Self.capacity)
-    }
-
-    /// Keeps only candidates at most `slack` edits worse than the best one: next to a one-letter fix, a word
-    /// three edits away is noise.
-    mutating func dropFartherThan(slack: Int) {
-        guard count > 0 else { return }
-        let limit = Int(distances[0]) + slack
-        while count > 0 && Int(distances[count - 1]) > limit { count -= 1 }
-    }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        guard a.count == b.count else { return false }
-        for i in 0..<a.count where a.indices[i] != b.indices[i] { return false }
-        return true
     }
 }
 

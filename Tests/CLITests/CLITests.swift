@@ -1,9 +1,9 @@
 import Foundation
 import XCTest
 
-/// Runs the real `sd-pair` binary as a user would. The same cases run against the host build and against the
+/// Runs the real `sd-pair` binary as a user would. Every case runs against the host build and against the
 /// Embedded build (`SDPAIR_EMBEDDED_BIN`, set by Scripts/test after cross/build-embedded.sh).
-class CLITestCase: XCTestCase {
+final class CLITests: XCTestCase {
     struct Run {
         var status: Int32
         var stdout: String
@@ -12,12 +12,35 @@ class CLITestCase: XCTestCase {
         var errorLines: [String] { stderr.split(separator: "\n").map(String.init) }
     }
 
-    /// Overridden per build flavour.
-    func binary() throws -> URL { fatalError("subclass") }
+    /// The binary the current case runs.
+    var binary = URL(fileURLWithPath: "/nonexistent")
+
+    /// The host build (SwiftPM puts executables next to the test bundle) and the Embedded build.
+    func binaries() throws -> [URL] {
+        var all = [Bundle.main.bundleURL.appendingPathComponent("sd-pair")]
+        if let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty {
+            all.append(URL(fileURLWithPath: path))
+        } else if ProcessInfo.processInfo.environment["CI"] != nil {
+            // In CI the Embedded binary is mandatory: Scripts/test builds it and sets the variable.
+            XCTFail("SDPAIR_EMBEDDED_BIN is not set; run the tests through Scripts/test")
+        }
+        return all
+    }
+
+    /// Runs `body` once per binary.
+    func forEachBinary(_ body: () throws -> Void) throws {
+        for b in try binaries() {
+            binary = b
+            let failuresBefore = testRun?.failureCount ?? 0
+            try body()
+            // corelibs-xctest has no XCTContext activities: say which binary the failures above came from.
+            if (testRun?.failureCount ?? 0) > failuresBefore { XCTFail("the failures above are from " + b.path) }
+        }
+    }
 
     func run(_ arguments: String...) throws -> Run { try run(arguments) }
 
-    func run(_ arguments: [String]) throws -> Run { try Self.execute(try binary(), arguments) }
+    func run(_ arguments: [String]) throws -> Run { try Self.execute(binary, arguments) }
 
     static func execute(_ executable: URL, _ arguments: [String]) throws -> Run {
         let process = Process()
@@ -44,6 +67,8 @@ class CLITestCase: XCTestCase {
         ("9e885d952ad362caeb4efe34a8e91bd2", "ozone drill grab fiber curtain grace pudding thank cruise elder eight picnic", nil),
     ]
 
+    func testCodeFromEntropy() throws { try forEachBinary(checkCodeFromEntropy) }
+
     func checkCodeFromEntropy() throws {
         for v in Self.vectors {
             let r = try run("code", "--entropy", v.entropy)
@@ -54,6 +79,8 @@ class CLITestCase: XCTestCase {
             XCTAssertTrue(r.lines.last!.hasPrefix("session_id: "))
         }
     }
+
+    func testCodeFromWords() throws { try forEachBinary(checkCodeFromWords) }
 
     func checkCodeFromWords() throws {
         for v in Self.vectors {
@@ -67,6 +94,8 @@ class CLITestCase: XCTestCase {
         XCTAssertEqual(forgiving.status, 0, forgiving.stderr)
         XCTAssertEqual(forgiving.lines.first, "entropy: 7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f")
     }
+
+    func testBadCodes() throws { try forEachBinary(checkBadCodes) }
 
     func checkBadCodes() throws {
         let cases: [(String, String)] = [
@@ -85,6 +114,8 @@ class CLITestCase: XCTestCase {
         }
     }
 
+    func testUsageErrors() throws { try forEachBinary(checkUsageErrors) }
+
     func checkUsageErrors() throws {
         for args in [[], ["frobnicate"], ["code", "--entropy"], ["code", "--entropy", "xyz"], ["code", "--bogus"],
                      ["code", "--entropy", "00000000000000000000000000000000", "--words", "a"], ["demo", "--expiry", "5"]] {
@@ -94,6 +125,8 @@ class CLITestCase: XCTestCase {
         }
     }
 
+    func testHelpAndVersion() throws { try forEachBinary(checkHelpAndVersion) }
+
     func checkHelpAndVersion() throws {
         let r = try run("--help")
         XCTAssertEqual(r.status, 0)
@@ -101,6 +134,8 @@ class CLITestCase: XCTestCase {
         XCTAssertEqual(try run("help").stdout, r.stdout)
         XCTAssertTrue(try run("--version").stdout.hasPrefix("sd-pair "))
     }
+
+    func testFreshCodesRoundTrip() throws { try forEachBinary(checkFreshCodesRoundTrip) }
 
     func checkFreshCodesRoundTrip() throws {
         let a = try run("code")
@@ -112,6 +147,8 @@ class CLITestCase: XCTestCase {
         XCTAssertEqual(back.lines.last, a.lines.last)
     }
 
+    func testDemoPairs() throws { try forEachBinary(checkDemoPairs) }
+
     func checkDemoPairs() throws {
         let r = try run("demo", "--expiry", "120")
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -120,46 +157,11 @@ class CLITestCase: XCTestCase {
         XCTAssertEqual(r.lines.filter { $0.hasPrefix("PAIRED ") }.count, 2)
         XCTAssertTrue(r.stdout.contains("session keys: both directions agree, 4 messages"))
     }
-}
 
-final class HostCLITests: CLITestCase {
-    override func binary() throws -> URL {
-        // SwiftPM puts executables next to the test bundle.
-        Bundle.main.bundleURL.appendingPathComponent("sd-pair")
-    }
-
-    func testCodeFromEntropy() throws { try checkCodeFromEntropy() }
-    func testCodeFromWords() throws { try checkCodeFromWords() }
-    func testBadCodes() throws { try checkBadCodes() }
-    func testUsageErrors() throws { try checkUsageErrors() }
-    func testHelpAndVersion() throws { try checkHelpAndVersion() }
-    func testFreshCodesRoundTrip() throws { try checkFreshCodesRoundTrip() }
-    func testDemoPairs() throws { try checkDemoPairs() }
-}
-
-final class EmbeddedCLITests: CLITestCase {
-    override func binary() throws -> URL {
-        guard let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty else {
-            // In CI the Embedded binary is mandatory: Scripts/test builds it and sets the variable.
-            if ProcessInfo.processInfo.environment["CI"] != nil {
-                XCTFail("SDPAIR_EMBEDDED_BIN is not set; run the tests through Scripts/test")
-                throw CocoaError(.fileNoSuchFile)
-            }
-            throw XCTSkip("SDPAIR_EMBEDDED_BIN not set (Scripts/test sets it after building cross/build-embedded.sh)")
-        }
-        return URL(fileURLWithPath: path)
-    }
-
-    func testCodeFromEntropy() throws { try checkCodeFromEntropy() }
-    func testCodeFromWords() throws { try checkCodeFromWords() }
-    func testBadCodes() throws { try checkBadCodes() }
-    func testUsageErrors() throws { try checkUsageErrors() }
-    func testHelpAndVersion() throws { try checkHelpAndVersion() }
-    func testFreshCodesRoundTrip() throws { try checkFreshCodesRoundTrip() }
-    func testDemoPairs() throws { try checkDemoPairs() }
-
-    func testIsReallyEmbedded() throws {
-        let r = try Self.execute(URL(fileURLWithPath: "/usr/bin/readelf"), ["-d", try binary().path])
+    func testEmbeddedBinaryNeedsNoSwiftRuntime() throws {
+        let all = try binaries()
+        guard all.count == 2 else { throw XCTSkip("SDPAIR_EMBEDDED_BIN not set (Scripts/test sets it)") }
+        let r = try Self.execute(URL(fileURLWithPath: "/usr/bin/readelf"), ["-d", all[1].path])
         XCTAssertTrue(r.stdout.contains("libsodium"), r.stdout)
         XCTAssertFalse(r.stdout.contains("libswift"), "an Embedded binary needs no Swift runtime library")
     }

@@ -1,20 +1,8 @@
+import TestSupport
 import XCTest
 
 @testable import Crypto
 import Wire
-
-func hex(_ s: String) -> [UInt8] {
-    var out: [UInt8] = []
-    var i = s.startIndex
-    while i < s.endIndex {
-        let j = s.index(i, offsetBy: 2)
-        out.append(UInt8(s[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
-}
-
-func fixed<let n: Int>(_ s: String) -> FixedBytes<n> { FixedBytes<n>(hex(s))! }
 
 final class CryptoTests: XCTestCase {
     override class func setUp() { try! Sodium.initialize() }

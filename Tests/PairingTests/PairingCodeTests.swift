@@ -1,5 +1,6 @@
 import Crypto
 import Wire
+import TestSupport
 import XCTest
 
 @testable import Pairing

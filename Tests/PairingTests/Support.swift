@@ -1,21 +1,9 @@
 import Crypto
 import Wire
+import TestSupport
 import XCTest
 
 @testable import Pairing
-
-func hex(_ s: String) -> [UInt8] {
-    var out: [UInt8] = []
-    var i = s.startIndex
-    while i < s.endIndex {
-        let j = s.index(i, offsetBy: 2)
-        out.append(UInt8(s[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
-}
-
-func fixed<let n: Int>(_ s: String) -> FixedBytes<n> { FixedBytes<n>(hex(s))! }
 
 /// A reproducible RandomSource (xorshift64*): tests need repeatable challenges, not secrecy.
 struct SeededRandom: RandomSource {
