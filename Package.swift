@@ -14,7 +14,7 @@ let package = Package(
     name: "sd-pair",
     products: [
         .executable(name: "sd-pair", targets: ["sd-pair"]),
-        .library(name: "SDPairCore", targets: ["Wire", "Crypto", "Pairing"]),
+        .library(name: "SDPairCore", targets: ["Wire", "Crypto", "Pairing", "Transport"]),
     ],
     targets: [
         .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
@@ -24,6 +24,7 @@ let package = Package(
             name: "Crypto", dependencies: ["CSodium", "Wire"], path: "Sources/Crypto",
             linkerSettings: [.linkedLibrary("sodium")]),
         .target(name: "Pairing", dependencies: ["Crypto", "Wire"], path: "Sources/Pairing"),
+        .target(name: "Transport", dependencies: ["Crypto", "Wire"], path: "Sources/Transport"),
         .executableTarget(
             name: "sd-pair", dependencies: ["Pairing", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",
             linkerSettings: [.linkedLibrary("sodium")]),
@@ -34,6 +35,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"], path: "Tests/WireTests"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Wire", "TestSupport"], path: "Tests/CryptoTests"),
         .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Crypto", "Wire", "TestSupport"], path: "Tests/TransportTests"),
         .testTarget(name: "CLITests", dependencies: ["sd-pair"], path: "Tests/CLITests"),
     ]
 )
