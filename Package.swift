@@ -25,8 +25,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sodium")]),
         .target(name: "Pairing", dependencies: ["Crypto", "Wire"], path: "Sources/Pairing"),
         .target(name: "Transport", dependencies: ["Crypto", "Wire"], path: "Sources/Transport"),
+        .target(name: "EventLoop", dependencies: ["CSupport"], path: "Sources/EventLoop"),
+        .target(
+            name: "Agent", dependencies: ["Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/Agent",
+            linkerSettings: [.linkedLibrary("sodium")]),
         .executableTarget(
-            name: "sd-pair", dependencies: ["Pairing", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",
+            name: "sd-pair", dependencies: ["Agent", "Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",
             linkerSettings: [.linkedLibrary("sodium")]),
         .executableTarget(
             name: "pairing-bench", dependencies: ["Pairing", "Crypto", "Wire", "CSodium", "CSupport"],

@@ -30,6 +30,23 @@ public enum Hex {
         return out
     }
 
+    /// The value of one hex digit (either case).
+    public static func nibble(_ c: UInt8) -> UInt8? { value(c) }
+
+    /// A 16-bit group in lowercase hex without leading zeros ("0" for zero), as IPv6 text writes it.
+    public static func group(_ v: UInt16) -> String {
+        var out = ""
+        var started = false
+        for shift in stride(from: 12, through: 0, by: -4) {
+            let n = UInt8((v >> UInt16(shift)) & 0xF)
+            if n != 0 || started || shift == 0 {
+                out.unicodeScalars.append(Unicode.Scalar(digit(n)))
+                started = true
+            }
+        }
+        return out
+    }
+
     static func value(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")

@@ -28,6 +28,12 @@ enum CommandLineTool {
             outcome = CodeCommand.run(&args)
         } else if command.isExactly("demo") {
             outcome = DemoCommand.run(&args)
+        } else if command.isExactly("invite") {
+            outcome = NetworkCommands.invite(&args)
+        } else if command.isExactly("join") {
+            outcome = NetworkCommands.join(&args)
+        } else if command.isExactly("ping") {
+            outcome = NetworkCommands.ping(&args)
         } else {
             outcome = .failure(UsageError("unknown command '" + command + "'; try 'sd-pair --help'"))
         }
@@ -55,6 +61,22 @@ enum Help {
                                     Any case, extra spaces and 4-letter prefixes are accepted.
           demo [--expiry <s>]       run a complete pairing between two in-memory devices and show
                                     each message, the code and the derived keys' agreement
+          invite [options]          show a new code and wait for a device to pair; prints CODE: and
+                                    one LISTEN <multiaddr> line per address. Options:
+                                      --listen <multiaddr>   where to listen (repeatable; default
+                                                             /ip4/0.0.0.0/tcp/0)
+                                      --expiry <s>           code lifetime, 60-600 (default 300)
+                                      --max-attempts <n>     failed attempts before the code is
+                                                             disabled, 1-100 (default 5)
+          join "<words>" --peer <multiaddr>
+                                    pair with the device showing the code
+          ping <multiaddr> [--count <n>]
+                                    libp2p ping (/ipfs/ping/1.0.0), prints each round-trip time
+          Common options of invite and join:
+            --state-dir <dir>       identity and registry (default /var/lib/sd-pair)
+            --name <text>           this device's name (default: the host name)
+            --device-type <t>       desktop, laptop, mobile, server or other
+            --no-mdns, --no-dht     turn a discovery path off
           help, --help              this text
           version, --version        the version
 
@@ -62,6 +84,7 @@ enum Help {
           0  success
           1  pairing failed (refused, expired)
           2  bad command line or bad pairing code (one line on stderr says why)
-          3  unusable environment (libsodium could not start, output not writable)
+          3  unusable environment (libsodium, state directory, identity file, cannot listen)
+          130  interrupted (SIGINT or SIGTERM)
         """
 }

@@ -7,4 +7,6 @@ enum ExitCode: Int32 {
     case usage = 2
     /// The environment is unusable (libsodium could not start, an output could not be written).
     case environment = 3
+    /// Stopped by SIGINT or SIGTERM.
+    case interrupted = 130
 }

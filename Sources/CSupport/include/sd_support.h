@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/types.h>
 
 /// argc/argv as the C runtime passed them to main (Embedded Swift has no CommandLine).
 int sd_argc(void);
@@ -20,4 +23,48 @@ uint64_t sd_monotonic_ms(void);
 
 /// Monotonic nanoseconds, for benchmarks.
 uint64_t sd_monotonic_ns(void);
+
+/// Opens a non-blocking TCP listener on a literal IPv4 or IPv6 address (port 0 = any) and writes the bound port.
+/// Returns the fd, or -errno.
+int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port);
+
+/// Starts a non-blocking TCP connect to a literal address. Returns the fd (the connect may still be in progress:
+/// wait for POLLOUT, then check sd_socket_error), or -errno.
+int sd_tcp_connect(const char *ip, uint16_t port);
+
+/// Accepts one pending connection as a non-blocking fd; -EAGAIN when there is none, other -errno on failure.
+/// Writes the peer's address as text into peer (at least 64 bytes).
+int sd_tcp_accept(int listen_fd, char *peer, size_t peer_len);
+
+/// The pending error of a socket (0 when a non-blocking connect succeeded).
+int sd_socket_error(int fd);
+
+/// read()/write() returning -errno instead of -1 (EINTR is retried).
+long sd_read(int fd, void *buf, size_t len);
+long sd_write(int fd, const void *buf, size_t len);
+
+/// poll() returning -errno (EINTR is reported as 0 ready, so the caller re-checks its signal pipe).
+int sd_poll(struct pollfd *fds, unsigned long count, int timeout_ms);
+
+/// Installs SIGINT, SIGTERM and SIGUSR1 handlers that write the signal number to a non-blocking self-pipe, and
+/// ignores SIGPIPE. Returns the pipe's read end, or -errno. Call once.
+int sd_signal_pipe(void);
+
+/// Reads one pending signal number from the self-pipe, or 0 when none.
+int sd_next_signal(int pipe_fd);
+
+/// mkdir with mode 0700; success if it already exists as a directory. Returns 0 or -errno.
+int sd_mkdir(const char *path);
+
+/// Reads up to cap bytes of a file. Returns the byte count, or -errno (-ENOENT when missing). A file larger
+/// than cap is -EFBIG.
+long sd_read_file(const char *path, void *buf, size_t cap);
+
+/// Replaces dir/name atomically with mode 0600: temp file, write, fsync, rename, fsync of the directory.
+/// Returns 0 or -errno; on failure the old file is untouched and the temp file removed.
+int sd_write_file_atomic(const char *dir, const char *name, const void *buf, size_t len);
+
+/// The host name (for a default device name) and "sysname release" (for the OS version); 0 or -errno.
+int sd_host_name(char *buf, size_t len);
+int sd_os_version(char *buf, size_t len);
 #endif

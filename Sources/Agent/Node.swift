@@ -1,0 +1,767 @@
+import Crypto
+import EventLoop
+import Pairing
+import Transport
+import Wire
+
+/// What a node is for in this run.
+public enum NodeTask {
+    /// Answer connections; with a window, run the initiator's side of pairing.
+    case serve(window: InitiatorWindow<SystemRandom>?, echo: Bool)
+    /// Dial `peer` and pair with the code.
+    case join(session: JoinerSession, peer: Multiaddr)
+    /// Dial `peer` and ping it `count` times.
+    case ping(peer: Multiaddr, count: Int)
+}
+
+/// How a run ended; the CLI maps it to an exit code.
+public enum NodeOutcome: Equatable {
+    case paired
+    case pinged
+    case interrupted
+    case failed(String)
+}
+
+/// One agent process: a poll() loop over listeners and a fixed table of connections. Everything a connection
+/// needs is allocated once, here, at start-up; after that, serving traffic allocates nothing per message.
+public final class Node {
+    struct AppStream {
+        enum Kind {
+            case free
+            case negotiatingIn(MultistreamListener)
+            case negotiatingOut(MultistreamDialer, then: Purpose)
+            case active(Purpose)
+        }
+        enum Purpose { case pairing, pingServer, pingClient, echo }
+
+        var id: UInt32 = 0
+        var kind: Kind = .free
+        var buffer = FixedBytes<4608>()
+        var count = 0
+        var handshake: InitiatorHandshake? = nil
+        var pingPayload = FixedBytes<32>()
+        var pingSentAt: UInt64 = 0
+        var pingsDone = 0
+    }
+
+    struct Link {
+        var fd: Int32 = -1
+        var connection: SecureConnection<SystemRandom>? = nil
+        var connecting = false
+        var established = false
+        var deadline: UInt64 = 0
+        var streams = InlineArray<4, AppStream>(repeating: AppStream())
+        var isFree: Bool { fd < 0 }
+    }
+
+    private let identity: Ed25519.KeyPair
+    private var task: NodeTask
+    private let log: (String) -> Void
+    private let say: (String) -> Void
+    private var links: [Link]
+    private let arena: UnsafeMutableRawBufferPointer
+    private var listeners: [Int32] = []
+    private var random = SystemRandom()
+    public private(set) var outcome: NodeOutcome? = nil
+    private var lingerUntil: UInt64 = 0
+
+    /// `say` prints result lines on stdout; `log` prints one-line diagnostics on stderr.
+    public init(identity: Ed25519.KeyPair, task: NodeTask, say: @escaping (String) -> Void, log: @escaping (String) -> Void) {
+        self.identity = identity
+        self.task = task
+        self.say = say
+        self.log = log
+        let size = SecureConnection<SystemRandom>.bufferSize
+        arena = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * size * AgentLimits.maxConnections, alignment: 16)
+        links = [Link](repeating: Link(), count: AgentLimits.maxConnections)
+    }
+
+    deinit {
+        for i in 0..<links.count where !links[i].isFree { Net.close(links[i].fd) }
+        for fd in listeners { Net.close(fd) }
+        arena.deallocate()
+    }
+
+    public var peerID: PeerID { PeerID(publicKey: identity.publicKey) }
+
+    /// Opens a listener; returns its full multiaddr (with the bound port and our peer id).
+    public func listen(_ address: Multiaddr) -> Result<Multiaddr, SystemError> {
+        switch Net.listen(host: address.hostText, port: address.port == 0 ? 0 : address.port) {
+        case .failure(let e): return .failure(e)
+        case .success(let (fd, port)):
+            listeners.append(fd)
+            return .success(Multiaddr(host: address.host, port: port, peer: peerID))
+        }
+    }
+
+    // MARK: The loop
+
+    public func run(signals: SignalPipe?) -> NodeOutcome {
+        let now = MonotonicClock.milliseconds()
+        switch task {
+        case .join(var session, let peer):
+            _ = session.connecting(now: Instant(milliseconds: now))
+            task = .join(session: session, peer: peer)
+            dial(peer, now: now)
+        case .ping(let peer, _):
+            dial(peer, now: now)
+        case .serve:
+            break
+        }
+        var set = PollSet()
+        while true {
+            let now = MonotonicClock.milliseconds()
+            tick(now)
+            if outcome != nil && (now >= lingerUntil || !hasPendingOutput) { return outcome! }
+            set.reset()
+            let signalSlot = signals.flatMap { set.add($0.fd, readable: true, writable: false) }
+            var listenerSlots = InlineArray<4, Int>(repeating: -1)
+            for (i, fd) in listeners.enumerated() where i < 4 {
+                // At capacity, stop accepting: the kernel's backlog holds the rest, memory stays fixed.
+                if hasFreeLink, outcome == nil { listenerSlots[i] = set.add(fd, readable: true, writable: false) ?? -1 }
+            }
+            var linkSlots = InlineArray<4, Int>(repeating: -1)
+            for i in 0..<links.count where !links[i].isFree {
+                let wantWrite = links[i].connecting || !(links[i].connection?.pendingOutput.isEmpty ?? true)
+                linkSlots[i] = set.add(links[i].fd, readable: !links[i].connecting, writable: wantWrite) ?? -1
+            }
+            let timeout = Int32(min(nextDeadline(now) - min(nextDeadline(now), now), 1000))
+            if case .failure(let e) = set.wait(timeoutMilliseconds: timeout) {
+                return .failed("poll failed: " + e.name)
+            }
+            if let slot = signalSlot, set.isReadable(slot), let signals {
+                while let s = signals.next() {
+                    if s == SignalPipe.interrupt || s == SignalPipe.terminate {
+                        log("interrupted; shutting down")
+                        return .interrupted
+                    }
+                }
+            }
+            for (i, fd) in listeners.enumerated() where i < 4 && listenerSlots[i] >= 0 && set.isReadable(listenerSlots[i]) {
+                acceptAll(fd, now: MonotonicClock.milliseconds())
+            }
+            for i in 0..<links.count where linkSlots[i] >= 0 {
+                let slot = linkSlots[i]
+                if links[i].connecting {
+                    if set.isWritable(slot) { finishConnect(i) }
+                    continue
+                }
+                if set.isReadable(slot) { readFrom(i) }
+                if !links[i].isFree && set.isWritable(slot) { flush(i) }
+            }
+        }
+    }
+
+    private var hasFreeLink: Bool { links.contains { $0.isFree } }
+
+    private var hasPendingOutput: Bool {
+        links.contains { !$0.isFree && !($0.connection?.pendingOutput.isEmpty ?? true) }
+    }
+
+    private func nextDeadline(_ now: UInt64) -> UInt64 {
+        var next = now + 1000
+        for link in links where !link.isFree && !link.established { next = min(next, link.deadline) }
+        switch task {
+        case .serve(let window?, _): next = min(next, window.deadline.milliseconds)
+        case .join(let session, _): next = min(next, session.deadline.milliseconds)
+        default: break
+        }
+        if outcome != nil { next = min(next, lingerUntil) }
+        return next
+    }
+
+    private func tick(_ now: UInt64) {
+        for i in 0..<links.count where !links[i].isFree && !links[i].established && now >= links[i].deadline {
+            drop(i, reason: "handshake timeout (" + String(AgentLimits.handshakeTimeoutMilliseconds / 1000) + " s)")
+        }
+        switch task {
+        case .serve(var window?, let echo):
+            if case .expired? = window.tick(now: Instant(milliseconds: now)) {
+                finish(.failed("pairing code expired"))
+            }
+            task = .serve(window: window, echo: echo)
+        case .join(var session, let peer):
+            if case .expired? = session.tick(now: Instant(milliseconds: now)).event {
+                finish(.failed("pairing code expired before pairing completed"))
+            }
+            task = .join(session: session, peer: peer)
+        default:
+            break
+        }
+    }
+
+    private func finish(_ result: NodeOutcome) {
+        guard outcome == nil else { return }
+        outcome = result
+        lingerUntil = MonotonicClock.milliseconds() + AgentLimits.lingerMilliseconds
+    }
+
+    // MARK: Connections
+
+    private func freeLink() -> Int? { links.firstIndex { $0.isFree } }
+
+    private func setUp(_ i: Int, fd: Int32, role: SecureConnection<SystemRandom>.Role, connecting: Bool, now: UInt64) {
+        let size = SecureConnection<SystemRandom>.bufferSize
+        let rx = UnsafeMutableRawBufferPointer(rebasing: arena[(2 * i * size)..<((2 * i + 1) * size)])
+        let tx = UnsafeMutableRawBufferPointer(rebasing: arena[((2 * i + 1) * size)..<((2 * i + 2) * size)])
+        links[i] = Link()
+        links[i].fd = fd
+        links[i].connecting = connecting
+        links[i].deadline = now + AgentLimits.handshakeTimeoutMilliseconds
+        links[i].connection = SecureConnection(role: role, identity: identity, random: &random, rx: rx, tx: tx)
+        if !connecting { start(i) }
+    }
+
+    private func start(_ i: Int) {
+        do { try links[i].connection!.start() } catch { drop(i, reason: "could not start: " + Self.describe(error)) }
+        flush(i)
+    }
+
+    private func dial(_ peer: Multiaddr, now: UInt64) {
+        guard let i = freeLink() else { return }
+        switch Net.connect(host: peer.hostText, port: peer.port) {
+        case .failure(let e):
+            connectionFailed("cannot connect to " + peer.text + ": " + e.name)
+        case .success(let fd):
+            setUp(i, fd: fd, role: .dialer, connecting: true, now: now)
+        }
+    }
+
+    private func finishConnect(_ i: Int) {
+        if let error = Net.connectResult(links[i].fd) {
+            drop(i, reason: "connect failed: " + error.name)
+            return
+        }
+        links[i].connecting = false
+        start(i)
+    }
+
+    private func acceptAll(_ listener: Int32, now: UInt64) {
+        for _ in 0..<AgentLimits.maxConnections {
+            guard let i = freeLink() else { return }
+            switch Net.accept(listener) {
+            case .none: return
+            case .failed(let e):
+                log("accept failed: " + e.name)
+                return
+            case .connection(let fd, _):
+                setUp(i, fd: fd, role: .listener, connecting: false, now: now)
+            }
+        }
+    }
+
+    private func readFrom(_ i: Int) {
+        // Bounded: at most a few reads per wake-up so one busy peer cannot starve the others.
+        for _ in 0..<4 {
+            guard !links[i].isFree else { return }
+            let space = links[i].connection!.receiveSpace()
+            guard space.count > 0 else {
+                drop(i, reason: "peer overran the receive buffer")
+                return
+            }
+            switch Net.read(links[i].fd, into: space) {
+            case .bytes(let n):
+                links[i].connection!.received(n)
+                process(i)
+            case .wouldBlock:
+                return
+            case .closed:
+                drop(i, reason: links[i].established ? "peer closed the connection" : "peer closed the connection during the handshake")
+                return
+            case .failed(let e):
+                drop(i, reason: "read failed: " + e.name)
+                return
+            }
+        }
+    }
+
+    private func flush(_ i: Int) {
+        guard !links[i].isFree, let pending = links[i].connection?.pendingOutput, !pending.isEmpty else { return }
+        switch Net.write(links[i].fd, pending) {
+        case .bytes(let n): links[i].connection!.sent(n)
+        case .wouldBlock, .closed: break
+        case .failed(let e): drop(i, reason: "write failed: " + e.name)
+        }
+    }
+
+    /// Closes a connection with one log line and tells the task.
+    private func drop(_ i: Int, reason: String) {
+        guard !links[i].isFree else { return }
+        let wasEstablished = links[i].established
+        for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
+        links[i].connection?.close()
+        Net.close(links[i].fd)
+        links[i] = Link()
+        if outcome == nil { log("connection dropped: " + reason) }
+        switch task {
+        case .join, .ping:
+            if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }
+        case .serve:
+            break
+        }
+    }
+
+    private func closeHandshake(_ i: Int, _ s: Int) {
+        guard case .serve(var window?, let echo) = task, var hs = links[i].streams[s].handshake else { return }
+        window.connectionClosed(&hs)
+        links[i].streams[s].handshake = nil
+        task = .serve(window: window, echo: echo)
+    }
+
+    private func connectionFailed(_ reason: String) {
+        switch task {
+        case .join(var session, let peer):
+            let step = session.connectionLost(now: Instant(milliseconds: MonotonicClock.milliseconds()))
+            task = .join(session: session, peer: peer)
+            // With one explicit peer there is no other candidate: report and stop.
+            if case .failed(let why)? = step.event {
+                finish(.failed(why.description))
+            } else {
+                finish(.failed(reason))
+            }
+        case .ping:
+            finish(.failed(reason))
+        case .serve:
+            break
+        }
+    }
+
+    // MARK: Connection events
+
+    private func process(_ i: Int) {
+        while !links[i].isFree {
+            let event: ConnectionEvent?
+            do { event = try links[i].connection!.poll() } catch {
+                drop(i, reason: Self.describe(error))
+                return
+            }
+            guard let event else { break }
+            handle(event, on: i)
+        }
+        flush(i)
+    }
+
+    private func handle(_ event: ConnectionEvent, on i: Int) {
+        switch event {
+        case .established:
+            links[i].established = true
+            established(i)
+        case .streamOpened(let id):
+            guard let s = freeStream(i) else {
+                try? links[i].connection!.reset(id)
+                return
+            }
+            var listener = MultistreamListener(supported: supportedProtocols, count: supportedCount)
+            var header = FixedBytes<64>()
+            let n = header.withUnsafeMutableBytes { raw -> Int in
+                var w = ByteWriter(raw)
+                try? listener.start(into: &w)
+                return w.count
+            }
+            _ = listener
+            links[i].streams[s] = AppStream()
+            links[i].streams[s].id = id
+            links[i].streams[s].kind = .negotiatingIn(listener)
+            header.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        case .streamData(let id, let bytes):
+            guard let s = stream(i, id) else { return }
+            let room = AgentLimits.streamBufferSize - links[i].streams[s].count
+            guard bytes.count <= room else {
+                log("stream overran its buffer; reset")
+                resetStream(i, s)
+                return
+            }
+            let base = links[i].streams[s].count
+            links[i].streams[s].buffer.withUnsafeMutableBytes { raw in
+                for k in 0..<bytes.count { raw[base + k] = bytes[k] }
+            }
+            links[i].streams[s].count += bytes.count
+            streamInput(i, s)
+        case .streamFinished(let id):
+            guard let s = stream(i, id) else { return }
+            if case .active(.echo) = links[i].streams[s].kind { try? links[i].connection!.finish(id) }
+            if case .active(.pingServer) = links[i].streams[s].kind { try? links[i].connection!.finish(id) }
+        case .streamReset(let id):
+            if let s = stream(i, id) { releaseStream(i, s) }
+        case .streamAccepted, .pong:
+            break
+        case .goAway:
+            drop(i, reason: "peer is going away")
+        }
+    }
+
+    private var supportedProtocols: InlineArray<4, StaticString> {
+        var list = InlineArray<4, StaticString>(repeating: Protocols.ping)
+        list[1] = Protocols.pairing
+        list[2] = Protocols.echo
+        return list
+    }
+
+    /// Echo is offered only when asked for (tests); pairing only while serving.
+    private var supportedCount: Int {
+        if case .serve(_, let echo) = task { return echo ? 3 : 2 }
+        return 1
+    }
+
+    private func established(_ i: Int) {
+        guard let session = links[i].connection?.session else { return }
+        let remote = PeerID(publicKey: session.remoteIdentity)
+        switch task {
+        case .join(_, let peer), .ping(let peer, _):
+            if let expected = peer.peer, expected != remote {
+                drop(i, reason: "peer id mismatch: expected " + expected.text + ", got " + remote.text)
+                return
+            }
+            let purpose: AppStream.Purpose
+            if case .join = task { purpose = .pairing } else { purpose = .pingClient }
+            openStream(i, proposal: purpose == .pairing ? Protocols.pairing : Protocols.ping, purpose: purpose)
+        case .serve:
+            break
+        }
+    }
+
+    private func openStream(_ i: Int, proposal: StaticString, purpose: AppStream.Purpose) {
+        guard let s = freeStream(i) else { return }
+        let id: UInt32
+        do { id = try links[i].connection!.openStream() } catch {
+            drop(i, reason: "cannot open a stream: " + Self.describe(error))
+            return
+        }
+        let dialer = MultistreamDialer(proposal: proposal)
+        var hello = FixedBytes<128>()
+        let n = hello.withUnsafeMutableBytes { raw -> Int in
+            var w = ByteWriter(raw)
+            try? dialer.start(into: &w)
+            return w.count
+        }
+        links[i].streams[s] = AppStream()
+        links[i].streams[s].id = id
+        links[i].streams[s].kind = .negotiatingOut(dialer, then: purpose)
+        hello.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+    }
+
+    // MARK: Streams
+
+    private func freeStream(_ i: Int) -> Int? {
+        for s in 0..<4 where links[i].streams[s].id == 0 { return s }
+        return nil
+    }
+
+    private func stream(_ i: Int, _ id: UInt32) -> Int? {
+        for s in 0..<4 where links[i].streams[s].id == id { return s }
+        return nil
+    }
+
+    private func write(_ i: Int, _ id: UInt32, _ bytes: UnsafeRawBufferPointer) {
+        guard !links[i].isFree else { return }
+        do { try links[i].connection!.write(id, bytes) } catch { drop(i, reason: "cannot write: " + Self.describe(error)) }
+    }
+
+    private func releaseStream(_ i: Int, _ s: Int) {
+        if links[i].streams[s].handshake != nil { closeHandshake(i, s) }
+        links[i].streams[s] = AppStream()
+    }
+
+    private func resetStream(_ i: Int, _ s: Int) {
+        try? links[i].connection!.reset(links[i].streams[s].id)
+        releaseStream(i, s)
+    }
+
+    private func consume(_ i: Int, _ s: Int, _ n: Int) {
+        let count = links[i].streams[s].count
+        links[i].streams[s].buffer.withUnsafeMutableBytes { raw in
+            for k in n..<count { raw[k - n] = raw[k] }
+        }
+        links[i].streams[s].count = count - n
+    }
+
+    /// Runs the stream's protocol over its buffered bytes.
+    private func streamInput(_ i: Int, _ s: Int) {
+        for _ in 0..<16 {
+            guard !links[i].isFree, links[i].streams[s].id != 0 else { return }
+            let id = links[i].streams[s].id
+            switch links[i].streams[s].kind {
+            case .free:
+                return
+            case .negotiatingIn(var listener):
+                var answers = FixedBytes<512>()
+                var answerCount = 0
+                var result: Result<(MultistreamListener.Outcome, Int), Multistream.Error> = .success((.pending, 0))
+                links[i].streams[s].buffer.withUnsafeBytes { raw in
+                    answers.withUnsafeMutableBytes { out in
+                        var w = ByteWriter(out)
+                        result = Self.listen(&listener, UnsafeRawBufferPointer(rebasing: raw[0..<links[i].streams[s].count]), &w)
+                        answerCount = w.count
+                    }
+                }
+                answers.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<answerCount])) }
+                guard !links[i].isFree else { return }
+                switch result {
+                case .failure:
+                    resetStream(i, s)
+                    return
+                case .success((.pending, let used)):
+                    links[i].streams[s].kind = .negotiatingIn(listener)
+                    consume(i, s, used)
+                    return
+                case .success((.agreed(let index), let used)):
+                    consume(i, s, used)
+                    let purpose: AppStream.Purpose = index == 0 ? .pingServer : index == 1 ? .pairing : .echo
+                    links[i].streams[s].kind = .active(purpose)
+                    if purpose == .pairing, let session = links[i].connection?.session {
+                        links[i].streams[s].handshake = InitiatorHandshake(
+                            binding: ChannelBinding(handshakeHash: session.handshakeHash, exporter: session.exporter, remoteIdentity: session.remoteIdentity))
+                    }
+                }
+            case .negotiatingOut(var dialer, let purpose):
+                var result: Result<(MultistreamDialer.Outcome, Int), Multistream.Error> = .success((.pending, 0))
+                links[i].streams[s].buffer.withUnsafeBytes { raw in
+                    result = Self.dialNegotiate(&dialer, UnsafeRawBufferPointer(rebasing: raw[0..<links[i].streams[s].count]))
+                }
+                switch result {
+                case .failure(let e):
+                    resetStream(i, s)
+                    connectionFailed(e == .refused ? "the peer does not speak " + (purpose == .pairing ? "the pairing protocol" : "ping") : "stream negotiation failed")
+                    return
+                case .success((.pending, let used)):
+                    links[i].streams[s].kind = .negotiatingOut(dialer, then: purpose)
+                    consume(i, s, used)
+                    return
+                case .success((.agreed, let used)):
+                    consume(i, s, used)
+                    links[i].streams[s].kind = .active(purpose)
+                    beginOutbound(i, s, purpose)
+                }
+            case .active(.pingServer):
+                guard links[i].streams[s].count >= AgentLimits.pingLength else { return }
+                echoBack(i, s, AgentLimits.pingLength)
+            case .active(.echo):
+                let n = links[i].streams[s].count
+                guard n > 0 else { return }
+                echoBack(i, s, n)
+            case .active(.pingClient):
+                guard links[i].streams[s].count >= AgentLimits.pingLength else { return }
+                let matches = links[i].streams[s].buffer.withUnsafeBytes { raw in
+                    links[i].streams[s].pingPayload.withUnsafeBytes { Sodium.constantTimeEqual(UnsafeRawBufferPointer(rebasing: raw[0..<32]), $0) }
+                }
+                consume(i, s, AgentLimits.pingLength)
+                guard matches else {
+                    connectionFailed("ping answer did not match")
+                    return
+                }
+                let elapsed = MonotonicClock.nanoseconds() - links[i].streams[s].pingSentAt
+                links[i].streams[s].pingsDone += 1
+                say("PING " + String(links[i].streams[s].pingsDone) + " " + Self.milliseconds(elapsed) + " ms")
+                if case .ping(_, let count) = task, links[i].streams[s].pingsDone < count {
+                    sendPing(i, s)
+                } else {
+                    try? links[i].connection!.finish(id)
+                    finish(.pinged)
+                    return
+                }
+            case .active(.pairing):
+                guard pairingInput(i, s) else { return }
+            }
+        }
+    }
+
+    /// Sends the first `n` buffered bytes back and drops them from the buffer. Copies first: the write mutates
+    /// the connection table the buffer lives in.
+    private func echoBack(_ i: Int, _ s: Int, _ n: Int) {
+        let copy = links[i].streams[s].buffer
+        let id = links[i].streams[s].id
+        copy.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        consume(i, s, n)
+    }
+
+    static func listen(_ l: inout MultistreamListener, _ input: UnsafeRawBufferPointer, _ w: inout ByteWriter) -> Result<(MultistreamListener.Outcome, Int), Multistream.Error> {
+        do {
+            let (outcome, used) = try l.receive(input, answers: &w)
+            return .success((outcome, used))
+        } catch { return .failure(error) }
+    }
+
+    static func dialNegotiate(_ d: inout MultistreamDialer, _ input: UnsafeRawBufferPointer) -> Result<(MultistreamDialer.Outcome, Int), Multistream.Error> {
+        do {
+            let (outcome, used) = try d.receive(input)
+            return .success((outcome, used))
+        } catch { return .failure(error) }
+    }
+
+    private func beginOutbound(_ i: Int, _ s: Int, _ purpose: AppStream.Purpose) {
+        switch purpose {
+        case .pingClient:
+            sendPing(i, s)
+        case .pairing:
+            guard case .join(var session, let peer) = task, let noise = links[i].connection?.session else { return }
+            let step = session.connected(
+                binding: ChannelBinding(handshakeHash: noise.handshakeHash, exporter: noise.exporter, remoteIdentity: noise.remoteIdentity),
+                now: Instant(milliseconds: MonotonicClock.milliseconds()))
+            task = .join(session: session, peer: peer)
+            apply(step, i, s)
+        default:
+            break
+        }
+    }
+
+    private func sendPing(_ i: Int, _ s: Int) {
+        links[i].streams[s].pingPayload = random.bytes()
+        links[i].streams[s].pingSentAt = MonotonicClock.nanoseconds()
+        let payload = links[i].streams[s].pingPayload
+        let id = links[i].streams[s].id
+        payload.withUnsafeBytes { write(i, id, $0) }
+    }
+
+    /// Decodes complete pairing frames and feeds them to the state machine. Returns false when the stream
+    /// has no complete frame left (or is gone).
+    private func pairingInput(_ i: Int, _ s: Int) -> Bool {
+        var decoded: PairingMessage? = nil
+        var frameLength = 0
+        var problem: String? = nil
+        links[i].streams[s].buffer.withUnsafeBytes { raw in
+            let input = UnsafeRawBufferPointer(rebasing: raw[0..<links[i].streams[s].count])
+            switch Self.nextFrame(input) {
+            case .none: break
+            case .some(.failure(let why)): problem = why.text
+            case .some(.success(let (message, length))):
+                decoded = message
+                frameLength = length
+            }
+        }
+        if let problem {
+            log("bad pairing message: " + problem)
+            resetStream(i, s)
+            return false
+        }
+        guard let message = decoded else { return false }
+        consume(i, s, frameLength)
+        let now = Instant(milliseconds: MonotonicClock.milliseconds())
+        switch task {
+        case .serve(var window?, let echo):
+            guard var hs = links[i].streams[s].handshake else { return false }
+            let step = window.receive(message, on: &hs, now: now)
+            links[i].streams[s].handshake = hs
+            task = .serve(window: window, echo: echo)
+            if let reply = step.reply { sendFrame(i, s, reply) }
+            if step.close, links[i].streams[s].id != 0 {
+                try? links[i].connection!.finish(links[i].streams[s].id)
+                links[i].streams[s].handshake = nil
+            }
+            if let event = step.event { initiatorEvent(event) }
+        case .join(var session, let peer):
+            let step = session.receive(message, now: now)
+            task = .join(session: session, peer: peer)
+            apply(step, i, s)
+        default:
+            resetStream(i, s)
+            return false
+        }
+        return true
+    }
+
+    static func nextFrame(_ input: UnsafeRawBufferPointer) -> Result<(PairingMessage, Int), Problem>? {
+        let range: Range<Int>
+        let total: Int
+        do {
+            guard case .frame(let body, let length) = try MessageFrame.next(in: input) else { return nil }
+            (range, total) = (body, length)
+        } catch {
+            return .failure(Problem(text: "bad frame"))
+        }
+        do { return .success((try MessageCodec.decode(UnsafeRawBufferPointer(rebasing: input[range])), total)) } catch {
+            return .failure(Problem(text: "undecodable message"))
+        }
+    }
+
+    private func sendFrame(_ i: Int, _ s: Int, _ message: PairingMessage) {
+        var out = FixedBytes<600>()
+        let n = out.withUnsafeMutableBytes { raw -> Int in
+            var w = ByteWriter(raw)
+            do { try MessageFrame.write(message, into: &w) } catch { return 0 }
+            return w.count
+        }
+        let id = links[i].streams[s].id
+        out.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+    }
+
+    private func apply(_ step: JoinerStep, _ i: Int, _ s: Int) {
+        if let reply = step.reply { sendFrame(i, s, reply) }
+        if step.close, !links[i].isFree, links[i].streams[s].id != 0 { try? links[i].connection!.finish(links[i].streams[s].id) }
+        guard let event = step.event else { return }
+        switch event {
+        case .paired(var peer):
+            say("PAIRED " + peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string)
+            peer.sessionKeys.wipe()
+            finish(.paired)
+        case .candidateFailed(let why), .failed(let why):
+            finish(.failed(why.description))
+        case .expired:
+            finish(.failed("pairing code expired"))
+        case .challengeAccepted, .stateChanged:
+            break
+        }
+    }
+
+    private func initiatorEvent(_ event: InitiatorEvent) {
+        switch event {
+        case .paired(var peer):
+            say("PAIRED " + peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string)
+            peer.sessionKeys.wipe()
+            finish(.paired)
+        case .attemptFailed(let reason, let remaining):
+            log("pairing attempt refused: " + reason.description + " (" + String(remaining) + " attempts left)")
+        case .burned(let reason):
+            log("pairing attempt refused: " + reason.description)
+            finish(.failed("pairing code disabled after too many failed attempts; start a new pairing"))
+        case .rejected(let reason):
+            log("pairing request refused: " + reason.description)
+        case .challengeSent, .expired:
+            break
+        }
+    }
+
+    // MARK: Text
+
+    struct Problem: Error { var text: String }
+
+    static func describe(_ error: ConnectionError) -> String {
+        switch error {
+        case .negotiation(let e):
+            switch e {
+            case .malformed: "malformed protocol negotiation"
+            case .oversized: "oversized protocol negotiation message"
+            case .wrongHeader: "not a libp2p peer (wrong multistream header)"
+            case .refused: "peer refused the protocol"
+            case .tooManyProposals: "too many protocol proposals"
+            }
+        case .noise(let e):
+            switch e {
+            case .malformedMessage: "malformed Noise handshake message"
+            case .decryptFailed: "Noise decryption failed (tampered or wrong keys)"
+            case .invalidPayload: "invalid Noise handshake payload"
+            case .unsupportedIdentityKey: "peer identity key is not Ed25519"
+            case .invalidIdentitySignature: "peer identity signature does not verify"
+            case .weakKey: "peer sent a weak key"
+            case .nonceExhausted: "Noise nonce exhausted"
+            case .bufferTooSmall: "Noise message too large"
+            }
+        case .yamux(let e):
+            switch e {
+            case .badVersion: "bad yamux version"
+            case .unknownType: "unknown yamux frame type"
+            case .protocolViolation: "yamux protocol violation"
+            case .outputFull: "output buffer full"
+            case .streamNotWritable: "stream not writable"
+            case .goingAway: "session going away"
+            }
+        case .outputFull: "output buffer full"
+        case .closed: "connection closed"
+        }
+    }
+
+    static func milliseconds(_ nanoseconds: UInt64) -> String {
+        let hundredths = nanoseconds / 10_000
+        let fraction = hundredths % 100
+        return String(hundredths / 100) + "." + (fraction < 10 ? "0" : "") + String(fraction)
+    }
+}

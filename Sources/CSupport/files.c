@@ -1,0 +1,73 @@
+// Files for the state directory: small, atomic, private (0600).
+#include "sd_support.h"
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+int sd_mkdir(const char *path) {
+    if (mkdir(path, 0700) == 0) return 0;
+    if (errno != EEXIST) return -errno;
+    struct stat st;
+    if (stat(path, &st) < 0) return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+long sd_read_file(const char *path, void *buf, size_t cap) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t total = 0;
+    for (;;) {
+        if (total == cap) {
+            char probe;
+            ssize_t extra = read(fd, &probe, 1);
+            close(fd);
+            return extra > 0 ? -EFBIG : (long)total;
+        }
+        ssize_t n = read(fd, (char *)buf + total, cap - total);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        if (n == 0) break;
+        total += (size_t)n;
+    }
+    close(fd);
+    return (long)total;
+}
+
+int sd_write_file_atomic(const char *dir, const char *name, const void *buf, size_t len) {
+    char path[4096], temp[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return -ENAMETOOLONG;
+    if (snprintf(temp, sizeof temp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= (int)sizeof temp) return -ENAMETOOLONG;
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    int rc = sd_write_all(fd, buf, len) == 0 ? 0 : -errno;
+    if (rc == 0 && fsync(fd) < 0) rc = -errno;
+    if (close(fd) < 0 && rc == 0) rc = -errno;
+    if (rc == 0 && rename(temp, path) < 0) rc = -errno;
+    if (rc != 0) {
+        unlink(temp);
+        return rc;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -errno;
+    if (fsync(dfd) < 0) rc = -errno;
+    close(dfd);
+    return rc;
+}
+
+int sd_host_name(char *buf, size_t len) {
+    if (gethostname(buf, len) < 0) return -errno;
+    buf[len - 1] = 0;
+    return 0;
+}
+
+int sd_os_version(char *buf, size_t len) {
+    struct utsname u;
+    if (uname(&u) < 0) return -errno;
+    snprintf(buf, len, "%s %s", u.sysname, u.release);
+    return 0;
+}

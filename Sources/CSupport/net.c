@@ -1,0 +1,153 @@
+#define _GNU_SOURCE  // accept4, pipe2
+// Sockets, poll and signals for the event loop. Small wrappers so that Swift (also Embedded Swift, which cannot
+// import Glibc) sees plain ints: fd or -errno.
+#include "sd_support.h"
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+static int set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
+    return 0;
+}
+
+// Fills a sockaddr from a literal address; returns its length or 0 if the text is no IP address.
+static socklen_t make_addr(const char *ip, uint16_t port, struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        return sizeof *v4;
+    }
+    if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        return sizeof *v6;
+    }
+    return 0;
+}
+
+int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port) {
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(ip, port, &ss);
+    if (len == 0) return -EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    int rc = set_nonblocking(fd);
+    if (rc == 0 && bind(fd, (struct sockaddr *)&ss, len) < 0) rc = -errno;
+    if (rc == 0 && listen(fd, 16) < 0) rc = -errno;
+    if (rc == 0 && bound_port) {
+        struct sockaddr_storage got;
+        socklen_t got_len = sizeof got;
+        if (getsockname(fd, (struct sockaddr *)&got, &got_len) < 0) rc = -errno;
+        else *bound_port = ntohs(got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
+                                                           : ((struct sockaddr_in6 *)&got)->sin6_port);
+    }
+    if (rc != 0) { close(fd); return rc; }
+    return fd;
+}
+
+int sd_tcp_connect(const char *ip, uint16_t port) {
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(ip, port, &ss);
+    if (len == 0) return -EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int rc = set_nonblocking(fd);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (rc == 0 && connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) rc = -errno;
+    if (rc != 0) { close(fd); return rc; }
+    return fd;
+}
+
+int sd_tcp_accept(int listen_fd, char *peer, size_t peer_len) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (peer && peer_len >= 64) {
+        char text[INET6_ADDRSTRLEN] = "?";
+        uint16_t port = 0;
+        if (ss.ss_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof text);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text, sizeof text);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+        snprintf(peer, peer_len, "%s:%u", text, (unsigned)port);
+    }
+    return fd;
+}
+
+int sd_socket_error(int fd) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return errno;
+    return err;
+}
+
+long sd_read(int fd, void *buf, size_t len) {
+    for (;;) {
+        ssize_t n = read(fd, buf, len);
+        if (n >= 0) return (long)n;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+long sd_write(int fd, const void *buf, size_t len) {
+    for (;;) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0) return (long)n;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+int sd_poll(struct pollfd *fds, unsigned long count, int timeout_ms) {
+    int n = poll(fds, (nfds_t)count, timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -errno;
+    return n;
+}
+
+static int signal_write_fd = -1;
+
+static void on_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (signal_write_fd >= 0) (void)!write(signal_write_fd, &b, 1);
+    errno = saved;
+}
+
+int sd_signal_pipe(void) {
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return -errno;
+    signal_write_fd = fds[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return fds[0];
+}
+
+int sd_next_signal(int pipe_fd) {
+    unsigned char b;
+    ssize_t n = read(pipe_fd, &b, 1);
+    return n == 1 ? (int)b : 0;
+}

@@ -1,0 +1,92 @@
+import CSupport
+
+/// An errno from the system, with the operation that failed, for one-line log messages.
+public struct SystemError: Error, Equatable, Sendable {
+    public var code: Int32
+    public init(_ code: Int32) { self.code = code }
+
+    public var name: String {
+        switch code {
+        case ECONNREFUSED: "connection refused"
+        case ECONNRESET: "connection reset"
+        case ETIMEDOUT: "timed out"
+        case EADDRINUSE: "address in use"
+        case EADDRNOTAVAIL: "address not available"
+        case EACCES: "permission denied"
+        case EINVAL: "invalid address"
+        case EMFILE, ENFILE: "too many open files"
+        case ENETUNREACH: "network unreachable"
+        case EHOSTUNREACH: "host unreachable"
+        case EPIPE: "broken pipe"
+        default: "errno " + String(code)
+        }
+    }
+}
+
+/// Outcome of a non-blocking read or write.
+public enum IOResult: Equatable, Sendable {
+    case bytes(Int)
+    case wouldBlock
+    /// The peer closed the connection (read returned 0).
+    case closed
+    case failed(SystemError)
+}
+
+/// Non-blocking TCP over literal IPv4/IPv6 addresses. Every call returns at once.
+public enum Net {
+    public static func listen(host: String, port: UInt16) -> Result<(fd: Int32, port: UInt16), SystemError> {
+        var bound: UInt16 = 0
+        let fd = host.withCString { sd_tcp_listen($0, port, &bound) }
+        return fd < 0 ? .failure(SystemError(-fd)) : .success((fd, bound))
+    }
+
+    public static func connect(host: String, port: UInt16) -> Result<Int32, SystemError> {
+        let fd = host.withCString { sd_tcp_connect($0, port) }
+        return fd < 0 ? .failure(SystemError(-fd)) : .success(fd)
+    }
+
+    public enum Accepted: Equatable {
+        case connection(fd: Int32, peer: String)
+        case none
+        case failed(SystemError)
+    }
+
+    public static func accept(_ fd: Int32) -> Accepted {
+        var text = InlineArray<64, CChar>(repeating: 0)
+        var span = text.mutableSpan
+        let result = span.withUnsafeMutableBufferPointer { buffer in sd_tcp_accept(fd, buffer.baseAddress, 64) }
+        if result == -EAGAIN || result == -EWOULDBLOCK { return .none }
+        if result < 0 { return .failed(SystemError(-result)) }
+        let peer = text.span.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return .connection(fd: result, peer: peer)
+    }
+
+    /// The result of a non-blocking connect, once the socket is writable.
+    public static func connectResult(_ fd: Int32) -> SystemError? {
+        let code = sd_socket_error(fd)
+        return code == 0 ? nil : SystemError(code)
+    }
+
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
+        guard buffer.count > 0 else { return .wouldBlock }
+        let n = sd_read(fd, buffer.baseAddress, buffer.count)
+        return classify(n, zeroMeansClosed: true)
+    }
+
+    public static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> IOResult {
+        guard bytes.count > 0 else { return .bytes(0) }
+        return classify(sd_write(fd, bytes.baseAddress, bytes.count), zeroMeansClosed: false)
+    }
+
+    static func classify(_ n: Int, zeroMeansClosed: Bool) -> IOResult {
+        if n > 0 { return .bytes(n) }
+        if n == 0 { return zeroMeansClosed ? .closed : .bytes(0) }
+        let code = Int32(-n)
+        if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
+        return .failed(SystemError(code))
+    }
+
+    public static func close(_ fd: Int32) {
+        if fd >= 0 { _ = CSupport.close(fd) }
+    }
+}

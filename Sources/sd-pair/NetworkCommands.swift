@@ -1,0 +1,209 @@
+import Agent
+import Crypto
+import EventLoop
+import Pairing
+import Transport
+import Wire
+
+/// `invite`, `join` and `ping`: the commands that run the agent's poll loop.
+enum NetworkCommands {
+    static let defaultStateDirectory = "/var/lib/sd-pair"
+
+    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry"]
+
+    static func invite(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
+        let options: Options
+        switch Options.parse(&args, command: "invite", valued: sharedValued + ["--listen", "--max-attempts"], switches: ["--no-mdns", "--no-dht", "--test-echo"]) {
+        case .success(let o): options = o
+        case .failure(let e): return .failure(e)
+        }
+        guard options.positionals.isEmpty else { return .failure(UsageError("invite: unexpected argument '" + options.positionals[0] + "'")) }
+        let policy: WindowPolicy
+        switch windowPolicy(options, command: "invite") {
+        case .success(let p): policy = p
+        case .failure(let e): return .failure(e)
+        }
+        var listenAddresses: [Multiaddr] = []
+        for text in options.all("--listen").isEmpty ? ["/ip4/0.0.0.0/tcp/0"] : options.all("--listen") {
+            switch parseAddress(text, command: "invite", option: "--listen") {
+            case .success(let a): listenAddresses.append(a)
+            case .failure(let e): return .failure(e)
+            }
+        }
+        let me: (DeviceIdentity, DeviceInfo)
+        switch localDevice(options, command: "invite", defaultType: .server) {
+        case .success(let v): me = v
+        case .failure(let e): return .failure(e)
+        case .none: return .success(.environment)
+        }
+        var identity = me.0
+        defer { identity.keys.wipe() }
+        discoveryNotice(options)
+
+        var rng = SystemRandom()
+        var code = PairingCode.generate(using: &rng)
+        let now = Instant(milliseconds: MonotonicClock.milliseconds())
+        let window = InitiatorWindow(code: code, localDevice: me.1, policy: policy, now: now, random: SystemRandom())
+        let words = code.words
+        code.wipe()
+        let node = Node(identity: identity.keys, task: .serve(window: window, echo: options.has("--test-echo")), say: Output.line, log: Output.error)
+        for address in listenAddresses {
+            switch node.listen(address) {
+            case .success(let bound): Output.line("LISTEN " + bound.text)
+            case .failure(let e):
+                Output.error("cannot listen on " + address.text + ": " + e.name)
+                return .success(.environment)
+            }
+        }
+        Output.line("CODE: " + words)
+        Output.line("sd-pair: pairing code: " + words + " (expires in " + String(policy.expirySeconds) + " s)")
+        return .success(finish(node.run(signals: signals())))
+    }
+
+    static func join(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
+        let options: Options
+        switch Options.parse(&args, command: "join", valued: sharedValued + ["--peer"], switches: ["--no-mdns", "--no-dht"]) {
+        case .success(let o): options = o
+        case .failure(let e): return .failure(e)
+        }
+        guard options.positionals.count == 1 else {
+            return .failure(UsageError("join: give the 12 words as one quoted argument: sd-pair join \"word1 … word12\" --peer <multiaddr>"))
+        }
+        var code: PairingCode
+        do { code = try PairingCode.parse(options.positionals[0]) } catch {
+            Output.error(error.message)
+            return .success(.usage)
+        }
+        defer { code.wipe() }
+        guard let peerText = options.value("--peer") else {
+            return .failure(UsageError("join: --peer <multiaddr> is needed until mDNS and DHT discovery are built"))
+        }
+        let peer: Multiaddr
+        switch parseAddress(peerText, command: "join", option: "--peer") {
+        case .success(let a): peer = a
+        case .failure(let e): return .failure(e)
+        }
+        let policy: WindowPolicy
+        switch windowPolicy(options, command: "join") {
+        case .success(let p): policy = p
+        case .failure(let e): return .failure(e)
+        }
+        let me: (DeviceIdentity, DeviceInfo)
+        switch localDevice(options, command: "join", defaultType: .desktop) {
+        case .success(let v): me = v
+        case .failure(let e): return .failure(e)
+        case .none: return .success(.environment)
+        }
+        var identity = me.0
+        defer { identity.keys.wipe() }
+        let session = JoinerSession(
+            code: code, identity: identity.keys, localDevice: me.1, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()))
+        let node = Node(identity: identity.keys, task: .join(session: session, peer: peer), say: Output.line, log: Output.error)
+        return .success(finish(node.run(signals: signals())))
+    }
+
+    static func ping(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
+        let options: Options
+        switch Options.parse(&args, command: "ping", valued: ["--count"], switches: []) {
+        case .success(let o): options = o
+        case .failure(let e): return .failure(e)
+        }
+        guard options.positionals.count == 1 else { return .failure(UsageError("ping: give one multiaddr, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…")) }
+        let peer: Multiaddr
+        switch parseAddress(options.positionals[0], command: "ping", option: "address") {
+        case .success(let a): peer = a
+        case .failure(let e): return .failure(e)
+        }
+        let count: Int
+        switch options.number("--count", in: 1...100, default: 3, command: "ping") {
+        case .success(let n): count = n
+        case .failure(let e): return .failure(e)
+        }
+        // Ping needs no lasting identity: a throwaway key is enough to run Noise.
+        var rng = SystemRandom()
+        var keys = Ed25519.KeyPair.generate(using: &rng)
+        defer { keys.wipe() }
+        let node = Node(identity: keys, task: .ping(peer: peer, count: count), say: Output.line, log: Output.error)
+        return .success(finish(node.run(signals: signals())))
+    }
+
+    // MARK: Shared pieces
+
+    static func finish(_ outcome: NodeOutcome) -> ExitCode {
+        switch outcome {
+        case .paired, .pinged: return .success
+        case .interrupted: return .interrupted
+        case .failed(let why):
+            Output.error(why)
+            return .pairingFailed
+        }
+    }
+
+    static func signals() -> SignalPipe? {
+        switch SignalPipe.install() {
+        case .success(let pipe): return pipe
+        case .failure(let e):
+            Output.error("cannot install signal handlers: " + e.name)
+            return nil
+        }
+    }
+
+    static func parseAddress(_ text: String, command: String, option: String) -> Result<Multiaddr, UsageError> {
+        do { return .success(try Multiaddr(text: text)) } catch {
+            switch error {
+            case .badPeerID: return .failure(UsageError(command + ": " + option + " has an invalid peer id: " + text))
+            default: return .failure(UsageError(command + ": " + option + " must be /ip4/<addr>/tcp/<port>[/p2p/<id>] or /ip6/…, not " + text))
+            }
+        }
+    }
+
+    static func windowPolicy(_ options: Options, command: String) -> Result<WindowPolicy, UsageError> {
+        let expiry: Int
+        switch options.number("--expiry", in: 60...600, default: Int(WindowPolicy.defaultExpirySeconds), command: command) {
+        case .success(let n): expiry = n
+        case .failure(let e): return .failure(e)
+        }
+        let attempts: Int
+        switch options.number("--max-attempts", in: WindowPolicy.attemptRange, default: WindowPolicy.defaultMaxFailedAttempts, command: command) {
+        case .success(let n): attempts = n
+        case .failure(let e): return .failure(e)
+        }
+        do { return .success(try WindowPolicy(expirySeconds: UInt32(expiry), maxFailedAttempts: attempts)) } catch {
+            return .failure(UsageError(command + ": invalid window settings"))
+        }
+    }
+
+    /// The identity from the state directory and this device's description. `.none` after printing an
+    /// environment error (unusable state directory, corrupt identity).
+    static func localDevice(_ options: Options, command: String, defaultType: DeviceType) -> Result<(DeviceIdentity, DeviceInfo), UsageError>? {
+        var type = defaultType
+        if let name = options.value("--device-type") {
+            guard let t = DeviceType(name: name) else {
+                return .failure(UsageError(command + ": --device-type must be desktop, laptop, mobile, server or other"))
+            }
+            type = t
+        }
+        let stateDirectory = options.value("--state-dir") ?? defaultStateDirectory
+        let identity: DeviceIdentity
+        switch DeviceIdentity.loadOrCreate(stateDirectory: stateDirectory) {
+        case .success(let i): identity = i
+        case .failure(let e):
+            Output.error(e.message)
+            return nil
+        }
+        let name = options.value("--name") ?? HostFacts.hostName
+        do {
+            let info = try DeviceInfo.make(
+                deviceID: identity.deviceID, name: name, type: type, osVersion: HostFacts.osVersion, appVersion: CommandLineTool.version)
+            return .success((identity, info))
+        } catch {
+            return .failure(UsageError(command + ": --name must be 1 to 64 bytes of text without control characters"))
+        }
+    }
+
+    static func discoveryNotice(_ options: Options) {
+        if !options.has("--no-mdns") || !options.has("--no-dht") {
+            Output.error("notice: mDNS and DHT discovery are not built yet; the joiner needs --peer with a LISTEN address")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""A real libp2p peer (py-libp2p 0.8.1) for interop tests, on loopback only.
+
+  py_peer.py listen [--timeout S]           prints "LISTEN <multiaddr>/p2p/<id>", serves echo and ping
+  py_peer.py dial <multiaddr> [--timeout S] opens an echo stream and pings 3 times, prints "ECHO <text>" and
+                                            "PING <n> <ms>", then "DONE"
+
+Every run ends by itself after --timeout seconds (default 30). Exit status 0 only if everything asked succeeded.
+"""
+import argparse
+import sys
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.host.ping import ID as PING_ID, handle_ping, perform_ping_roundtrip
+from libp2p.peer.peerinfo import info_from_p2p_addr
+
+ECHO = TProtocol("/sd-pair/test-echo/1.0.0")
+LOOPBACK = multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")
+
+
+async def echo_handler(stream):
+    try:
+        while True:
+            data = await stream.read(65536)
+            if not data:
+                break
+            await stream.write(data)
+    except Exception:
+        pass
+    finally:
+        await stream.close()
+
+
+async def listen(timeout):
+    host = new_host(key_pair=create_new_key_pair())
+    async with host.run(listen_addrs=[LOOPBACK]):
+        host.set_stream_handler(ECHO, echo_handler)
+        host.set_stream_handler(PING_ID, handle_ping)
+        peer = host.get_id().pretty()
+        for addr in host.get_addrs():
+            text = str(addr)
+            if "/p2p/" not in text:
+                text += "/p2p/" + peer
+            print("LISTEN " + text, flush=True)
+        with trio.move_on_after(timeout):
+            await trio.sleep_forever()
+    return 0
+
+
+async def dial(target, timeout):
+    host = new_host(key_pair=create_new_key_pair())
+    async with host.run(listen_addrs=[LOOPBACK]):
+        info = info_from_p2p_addr(multiaddr.Multiaddr(target))
+        with trio.fail_after(timeout):
+            await host.connect(info)
+            stream = await host.new_stream(info.peer_id, [ECHO])
+            await stream.write(b"hello from py-libp2p")
+            echoed = b""
+            while len(echoed) < 20:
+                chunk = await stream.read(1024)
+                if not chunk:
+                    break
+                echoed += chunk
+            print("ECHO " + echoed.decode(errors="replace"), flush=True)
+            await stream.close()
+            ping = await host.new_stream(info.peer_id, [PING_ID])
+            for i in range(3):
+                print("PING %d %d" % (i + 1, await perform_ping_roundtrip(ping)), flush=True)
+            await ping.close()
+            print("DONE", flush=True)
+    return 0 if echoed == b"hello from py-libp2p" else 1
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["listen", "dial"])
+    parser.add_argument("addr", nargs="?")
+    parser.add_argument("--timeout", type=float, default=30.0)
+    args = parser.parse_args()
+    if args.mode == "listen":
+        return trio.run(listen, args.timeout)
+    if not args.addr:
+        parser.error("dial needs a multiaddr")
+    return trio.run(dial, args.addr, args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
