@@ -36,12 +36,16 @@ public final class Node {
 
         var id: UInt32 = 0
         var kind: Kind = .free
-        var buffer = FixedBytes<4608>()
+        /// This stream slot's region of the node's arena (AgentLimits.streamBufferSize bytes).
+        var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         var count = 0
         var handshake: InitiatorHandshake? = nil
         var pingPayload = FixedBytes<32>()
         var pingSentAt: UInt64 = 0
         var pingsDone = 0
+
+        /// The bytes received and not yet consumed.
+        var received: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[0..<count]) }
     }
 
     struct Link {
@@ -71,8 +75,7 @@ public final class Node {
         self.task = task
         self.say = say
         self.log = log
-        let size = SecureConnection<SystemRandom>.bufferSize
-        arena = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * size * AgentLimits.maxConnections, alignment: 16)
+        arena = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bytesPerLink * AgentLimits.maxConnections, alignment: 16)
         links = [Link](repeating: Link(), count: AgentLimits.maxConnections)
     }
 
@@ -83,6 +86,18 @@ public final class Node {
     }
 
     public var peerID: PeerID { PeerID(publicKey: identity.publicKey) }
+
+    /// Each connection's share of the arena: receive and send buffers, then one buffer per stream slot.
+    static var bytesPerLink: Int { 2 * SecureConnection<SystemRandom>.bufferSize + 4 * AgentLimits.streamBufferSize }
+
+    private func region(_ i: Int, _ offset: Int, _ length: Int) -> UnsafeMutableRawBufferPointer {
+        let base = i * Self.bytesPerLink + offset
+        return UnsafeMutableRawBufferPointer(rebasing: arena[base..<(base + length)])
+    }
+
+    private func streamBuffer(_ i: Int, _ s: Int) -> UnsafeMutableRawBufferPointer {
+        region(i, 2 * SecureConnection<SystemRandom>.bufferSize + s * AgentLimits.streamBufferSize, AgentLimits.streamBufferSize)
+    }
 
     /// Opens a listener; returns its full multiaddr (with the bound port and our peer id).
     public func listen(_ address: Multiaddr) -> Result<Multiaddr, SystemError> {
@@ -202,8 +217,8 @@ public final class Node {
 
     private func setUp(_ i: Int, fd: Int32, role: SecureConnection<SystemRandom>.Role, connecting: Bool, now: UInt64) {
         let size = SecureConnection<SystemRandom>.bufferSize
-        let rx = UnsafeMutableRawBufferPointer(rebasing: arena[(2 * i * size)..<((2 * i + 1) * size)])
-        let tx = UnsafeMutableRawBufferPointer(rebasing: arena[((2 * i + 1) * size)..<((2 * i + 2) * size)])
+        let rx = region(i, 0, size)
+        let tx = region(i, size, size)
         links[i] = Link()
         links[i].fd = fd
         links[i].connecting = connecting
@@ -360,6 +375,7 @@ public final class Node {
             }
             _ = listener
             links[i].streams[s] = AppStream()
+            links[i].streams[s].buffer = streamBuffer(i, s)
             links[i].streams[s].id = id
             links[i].streams[s].kind = .negotiatingIn(listener)
             header.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -372,9 +388,8 @@ public final class Node {
                 return
             }
             let base = links[i].streams[s].count
-            links[i].streams[s].buffer.withUnsafeMutableBytes { raw in
-                for k in 0..<bytes.count { raw[base + k] = bytes[k] }
-            }
+            let buffer = links[i].streams[s].buffer
+            if bytes.count > 0 { (buffer.baseAddress! + base).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
             links[i].streams[s].count += bytes.count
             streamInput(i, s)
         case .streamFinished(let id):
@@ -435,6 +450,7 @@ public final class Node {
             return w.count
         }
         links[i].streams[s] = AppStream()
+        links[i].streams[s].buffer = streamBuffer(i, s)
         links[i].streams[s].id = id
         links[i].streams[s].kind = .negotiatingOut(dialer, then: purpose)
         hello.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -469,9 +485,8 @@ public final class Node {
 
     private func consume(_ i: Int, _ s: Int, _ n: Int) {
         let count = links[i].streams[s].count
-        links[i].streams[s].buffer.withUnsafeMutableBytes { raw in
-            for k in n..<count { raw[k - n] = raw[k] }
-        }
+        let buffer = links[i].streams[s].buffer
+        if count > n { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + n, byteCount: count - n) }
         links[i].streams[s].count = count - n
     }
 
@@ -487,12 +502,11 @@ public final class Node {
                 var answers = FixedBytes<512>()
                 var answerCount = 0
                 var result: Result<(MultistreamListener.Outcome, Int), Multistream.Error> = .success((.pending, 0))
-                links[i].streams[s].buffer.withUnsafeBytes { raw in
-                    answers.withUnsafeMutableBytes { out in
-                        var w = ByteWriter(out)
-                        result = Self.listen(&listener, UnsafeRawBufferPointer(rebasing: raw[0..<links[i].streams[s].count]), &w)
-                        answerCount = w.count
-                    }
+                let pending = links[i].streams[s].received
+                answers.withUnsafeMutableBytes { out in
+                    var w = ByteWriter(out)
+                    result = Self.listen(&listener, pending, &w)
+                    answerCount = w.count
                 }
                 answers.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<answerCount])) }
                 guard !links[i].isFree else { return }
@@ -515,9 +529,7 @@ public final class Node {
                 }
             case .negotiatingOut(var dialer, let purpose):
                 var result: Result<(MultistreamDialer.Outcome, Int), Multistream.Error> = .success((.pending, 0))
-                links[i].streams[s].buffer.withUnsafeBytes { raw in
-                    result = Self.dialNegotiate(&dialer, UnsafeRawBufferPointer(rebasing: raw[0..<links[i].streams[s].count]))
-                }
+                result = Self.dialNegotiate(&dialer, links[i].streams[s].received)
                 switch result {
                 case .failure(let e):
                     resetStream(i, s)
@@ -541,9 +553,8 @@ public final class Node {
                 echoBack(i, s, n)
             case .active(.pingClient):
                 guard links[i].streams[s].count >= AgentLimits.pingLength else { return }
-                let matches = links[i].streams[s].buffer.withUnsafeBytes { raw in
-                    links[i].streams[s].pingPayload.withUnsafeBytes { Sodium.constantTimeEqual(UnsafeRawBufferPointer(rebasing: raw[0..<32]), $0) }
-                }
+                let answer = UnsafeRawBufferPointer(rebasing: links[i].streams[s].buffer[0..<AgentLimits.pingLength])
+                let matches = links[i].streams[s].pingPayload.withUnsafeBytes { Sodium.constantTimeEqual(answer, $0) }
                 consume(i, s, AgentLimits.pingLength)
                 guard matches else {
                     connectionFailed("ping answer did not match")
@@ -565,12 +576,10 @@ public final class Node {
         }
     }
 
-    /// Sends the first `n` buffered bytes back and drops them from the buffer. Copies first: the write mutates
-    /// the connection table the buffer lives in.
+    /// Sends the first `n` buffered bytes back and drops them from the buffer.
     private func echoBack(_ i: Int, _ s: Int, _ n: Int) {
-        let copy = links[i].streams[s].buffer
         let id = links[i].streams[s].id
-        copy.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        write(i, id, UnsafeRawBufferPointer(rebasing: links[i].streams[s].buffer[0..<n]))
         consume(i, s, n)
     }
 
@@ -618,15 +627,12 @@ public final class Node {
         var decoded: PairingMessage? = nil
         var frameLength = 0
         var problem: String? = nil
-        links[i].streams[s].buffer.withUnsafeBytes { raw in
-            let input = UnsafeRawBufferPointer(rebasing: raw[0..<links[i].streams[s].count])
-            switch Self.nextFrame(input) {
-            case .none: break
-            case .some(.failure(let why)): problem = why.text
-            case .some(.success(let (message, length))):
-                decoded = message
-                frameLength = length
-            }
+        switch Self.nextFrame(links[i].streams[s].received) {
+        case .none: break
+        case .some(.failure(let why)): problem = why.text
+        case .some(.success(let (message, length))):
+            decoded = message
+            frameLength = length
         }
         if let problem {
             log("bad pairing message: " + problem)
@@ -675,11 +681,7 @@ public final class Node {
 
     private func sendFrame(_ i: Int, _ s: Int, _ message: PairingMessage) {
         var out = FixedBytes<600>()
-        let n = out.withUnsafeMutableBytes { raw -> Int in
-            var w = ByteWriter(raw)
-            do { try MessageFrame.write(message, into: &w) } catch { return 0 }
-            return w.count
-        }
+        let n = out.withUnsafeMutableBytes { raw in MessageFrame.encoded(message, into: raw)?.count ?? 0 }
         let id = links[i].streams[s].id
         out.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
     }

@@ -79,18 +79,12 @@ public enum LoopbackExchange {
         arrow: String
     ) -> PairingMessage? {
         buffer.withUnsafeMutableBytes { raw -> PairingMessage? in
-            guard let wire = frame(message, into: raw) else { return nil }
+            guard let wire = MessageFrame.encoded(message, into: raw) else { return nil }
             outcome.messages += 1
             outcome.bytesOnWire += wire.count
             trace(arrow + ": " + message.kindName + " (" + String(wire.count) + " bytes)")
             return decodeFrame(wire)
         }
-    }
-
-    static func frame(_ message: PairingMessage, into raw: UnsafeMutableRawBufferPointer) -> UnsafeRawBufferPointer? {
-        var writer = ByteWriter(raw)
-        do { try MessageFrame.write(message, into: &writer) } catch { return nil }
-        return writer.written
     }
 
     static func decodeFrame(_ wire: UnsafeRawBufferPointer) -> PairingMessage? {

@@ -55,4 +55,11 @@ public enum MessageFrame {
         }
         writer.truncate(to: start + prefixLength + bodyLength)
     }
+
+    /// `write` for callers that only need the bytes: the frame as a view into `buffer`, or nil if it does not fit.
+    public static func encoded(_ message: PairingMessage, into buffer: UnsafeMutableRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var writer = ByteWriter(buffer)
+        do { try write(message, into: &writer) } catch { return nil }
+        return writer.written
+    }
 }
