@@ -70,8 +70,14 @@ public final class Node {
     private var lingerUntil: UInt64 = 0
 
     /// `say` prints result lines on stdout; `log` prints one-line diagnostics on stderr.
-    public init(identity: Ed25519.KeyPair, task: NodeTask, say: @escaping (String) -> Void, log: @escaping (String) -> Void) {
+    private let handshakeTimeout: UInt64
+
+    public init(
+        identity: Ed25519.KeyPair, task: NodeTask, handshakeTimeoutMilliseconds: UInt64 = AgentLimits.handshakeTimeoutMilliseconds,
+        say: @escaping (String) -> Void, log: @escaping (String) -> Void
+    ) {
         self.identity = identity
+        handshakeTimeout = handshakeTimeoutMilliseconds
         self.task = task
         self.say = say
         self.log = log
@@ -187,7 +193,7 @@ public final class Node {
 
     private func tick(_ now: UInt64) {
         for i in 0..<links.count where !links[i].isFree && !links[i].established && now >= links[i].deadline {
-            drop(i, reason: "handshake timeout (" + String(AgentLimits.handshakeTimeoutMilliseconds / 1000) + " s)")
+            drop(i, reason: "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
         }
         switch task {
         case .serve(var window?, let echo):
@@ -222,7 +228,7 @@ public final class Node {
         links[i] = Link()
         links[i].fd = fd
         links[i].connecting = connecting
-        links[i].deadline = now + AgentLimits.handshakeTimeoutMilliseconds
+        links[i].deadline = now + handshakeTimeout
         links[i].connection = SecureConnection(role: role, identity: identity, random: &random, rx: rx, tx: tx)
         if !connecting { start(i) }
     }

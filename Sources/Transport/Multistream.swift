@@ -48,6 +48,13 @@ public enum Multistream {
         try write(text.rawBytes, into: &writer)
     }
 
+    /// Before the header has been seen: refuses at once a first message whose declared length cannot be the
+    /// header's, so an HTTP request or other stray traffic is dropped without waiting for more bytes.
+    static func checkHeaderLength(_ bytes: UnsafeRawBufferPointer) throws(Error) {
+        guard let (length, _) = try? Uvarint.decode(bytes) else { return }
+        if length != UInt64(header.utf8CodeUnitCount + 1) { throw .wrongHeader }
+    }
+
     static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
         guard a.count == b.utf8CodeUnitCount else { return false }
         for i in 0..<a.count where a[i] != b.utf8Start[i] { return false }
@@ -76,6 +83,7 @@ public struct MultistreamDialer {
         var used = 0
         while true {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
+            if !sawHeader { try Multistream.checkHeaderLength(rest) }
             guard case .message(let text, let length) = try Multistream.next(in: rest) else { return (.pending, used) }
             let message = UnsafeRawBufferPointer(rebasing: rest[text])
             used += length
@@ -119,6 +127,7 @@ public struct MultistreamListener {
         var used = 0
         while true {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
+            if !sawHeader { try Multistream.checkHeaderLength(rest) }
             guard case .message(let text, let length) = try Multistream.next(in: rest) else { return (.pending, used) }
             let message = UnsafeRawBufferPointer(rebasing: rest[text])
             used += length

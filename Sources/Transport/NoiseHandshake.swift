@@ -27,6 +27,9 @@ public struct NoiseHandshake {
     public private(set) var remoteIdentity: Ed25519.PublicKey? = nil
     /// Messages processed so far (0...3).
     public private(set) var step = 0
+    /// Test seam (internal, reachable only through `@testable import`): sign our payload over a key that is not
+    /// our Noise static key, to prove that peers refuse such a payload.
+    var testingSignsForeignStaticKey = false
 
     public init<R: RandomSource>(role: Role, identity: Ed25519.KeyPair, random: inout R) {
         self.role = role
@@ -159,7 +162,7 @@ public struct NoiseHandshake {
     private mutating func writePayload(_ writer: inout ByteWriter) throws(NoiseError) {
         var payload = FixedBytes<128>()
         let length = payload.withUnsafeMutableBytes { raw in
-            NoisePayload.encode(identity: identity, staticKey: staticKey.publicKey, into: raw)
+            NoisePayload.encode(identity: identity, staticKey: testingSignsForeignStaticKey ? ephemeral.publicKey : staticKey.publicKey, into: raw)
         }
         guard let length else { throw .bufferTooSmall }
         try payload.withUnsafeBytes { (raw) throws(NoiseError) in try encryptAndHash(UnsafeRawBufferPointer(rebasing: raw[0..<length]), &writer) }

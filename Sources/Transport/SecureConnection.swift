@@ -18,6 +18,10 @@ public struct SecureConnection<Random: RandomSource> {
     /// One maximal Noise frame plus slack for a partial next one: the reason for 64 KiB-class buffers.
     public static var bufferSize: Int { NoiseFrame.headerLength + NoiseFrame.maxLength + 1024 }
 
+    /// Bound on a Noise handshake message: our largest is 200 bytes; peers with larger identity keys or
+    /// extensions stay well below 1 KiB.
+    public static var maxHandshakeMessage: Int { 1024 }
+
     static var noiseProtocol: StaticString { "/noise" }
     static var yamuxProtocol: StaticString { "/yamux/1.0.0" }
 
@@ -128,7 +132,12 @@ public struct SecureConnection<Random: RandomSource> {
                 if handshake.isOurTurn { try writeHandshake() }
             case .handshaking:
                 let input = UnsafeRawBufferPointer(rebasing: rx[rxStart..<rxCount])
-                if input.count >= 2 && (Int(input[0]) << 8 | Int(input[1])) == 0 { throw .noise(.malformedMessage) }
+                // XX messages with our payload are 32, 200 and 168 bytes; anything declaring more than
+                // maxHandshakeMessage is refused at once instead of waiting for 64 KiB that never come.
+                if input.count >= 2 {
+                    let declared = Int(input[0]) << 8 | Int(input[1])
+                    if declared == 0 || declared > Self.maxHandshakeMessage { throw .noise(.malformedMessage) }
+                }
                 guard let frame = NoiseFrame.complete(in: input) else { return nil }
                 do { try handshake.readMessage(UnsafeRawBufferPointer(rebasing: input[frame.body])) } catch { throw .noise(error) }
                 rxStart += frame.total

@@ -68,6 +68,8 @@ enum Help {
                                       --expiry <s>           code lifetime, 60-600 (default 300)
                                       --max-attempts <n>     failed attempts before the code is
                                                              disabled, 1-100 (default 5)
+                                      --handshake-timeout <s>  drop connections that have not
+                                                             finished Noise+yamux, 1-120 (default 10)
           join "<words>" --peer <multiaddr>
                                     pair with the device showing the code
           ping <multiaddr> [--count <n>]

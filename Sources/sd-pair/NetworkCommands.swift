@@ -9,7 +9,7 @@ import Wire
 enum NetworkCommands {
     static let defaultStateDirectory = "/var/lib/sd-pair"
 
-    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry"]
+    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout"]
 
     static func invite(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
@@ -46,7 +46,14 @@ enum NetworkCommands {
         let window = InitiatorWindow(code: code, localDevice: me.1, policy: policy, now: now, random: SystemRandom())
         let words = code.words
         code.wipe()
-        let node = Node(identity: identity.keys, task: .serve(window: window, echo: options.has("--test-echo")), say: Output.line, log: Output.error)
+        let timeout: Int
+        switch options.number("--handshake-timeout", in: 1...120, default: Int(AgentLimits.handshakeTimeoutMilliseconds / 1000), command: "invite") {
+        case .success(let n): timeout = n
+        case .failure(let e): return .failure(e)
+        }
+        let node = Node(
+            identity: identity.keys, task: .serve(window: window, echo: options.has("--test-echo")),
+            handshakeTimeoutMilliseconds: UInt64(timeout) * 1000, say: Output.line, log: Output.error)
         for address in listenAddresses {
             switch node.listen(address) {
             case .success(let bound): Output.line("LISTEN " + bound.text)

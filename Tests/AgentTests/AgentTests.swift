@@ -1,0 +1,285 @@
+import Crypto
+import Foundation
+import Wire
+import XCTest
+
+@testable import Transport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The agent over real TCP on loopback: two sd-pair processes pairing, real py-libp2p peers, and hostile peers.
+final class AgentTests: XCTestCase {
+    override class func setUp() { try! Sodium.initialize() }
+
+    var directories: [URL] = []
+
+    override func tearDown() {
+        for d in directories { try? FileManager.default.removeItem(at: d) }
+    }
+
+    func stateDirectory() -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pair-test-" + UUID().uuidString)
+        directories.append(url)
+        return url.path
+    }
+
+    var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
+
+    /// The Embedded build when Scripts/test provided it (mandatory in CI).
+    var embedded: URL? {
+        if let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("SDPAIR_EMBEDDED_BIN is not set; run through Scripts/test") }
+        return nil
+    }
+
+    /// The binary that faces hostile peers: the one that ships on boards when available.
+    var agent: URL { embedded ?? host }
+
+    struct Invite {
+        var process: Spawned
+        var address: String
+        var words: String
+        var port: UInt16
+    }
+
+    func invite(_ binary: URL, state: String, extra: [String] = []) throws -> Invite {
+        let p = try Spawned(binary, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state, "--name", "Test NAS"] + extra)
+        guard let address = p.line(startingWith: "LISTEN "), let words = p.line(startingWith: "CODE: ") else {
+            XCTFail("invite did not start: " + p.stderr)
+            throw CocoaError(.fileReadUnknown)
+        }
+        let port = UInt16(address.split(separator: "/")[3])!
+        return Invite(process: p, address: address, words: words, port: port)
+    }
+
+    func join(_ binary: URL, words: String, address: String, state: String) throws -> Spawned {
+        try Spawned(binary, ["join", words, "--peer", address, "--state-dir", state, "--name", "Test Laptop"])
+    }
+
+    /// A legitimate joiner still pairs: the agent kept serving through whatever the test threw at it.
+    func assertStillPairs(_ inv: Invite, file: StaticString = #filePath, line: UInt = #line) throws {
+        let j = try join(host, words: inv.words, address: inv.address, state: stateDirectory())
+        XCTAssertEqual(j.wait(seconds: 30), 0, "join: " + j.stderr, file: file, line: line)
+        XCTAssertEqual(inv.process.wait(seconds: 10), 0, "invite: " + inv.process.stderr, file: file, line: line)
+        XCTAssertTrue(inv.process.stdout.contains("PAIRED "), file: file, line: line)
+    }
+
+    // MARK: Pairing
+
+    func testTwoAgentsPairOverLoopback() throws {
+        var pairs = [(host, host)]
+        if let e = embedded { pairs += [(e, host), (host, e)] }
+        for (inviter, joiner) in pairs {
+            let a = stateDirectory()
+            let b = stateDirectory()
+            let inv = try invite(inviter, state: a)
+            let j = try join(joiner, words: inv.words, address: inv.address, state: b)
+            XCTAssertEqual(j.wait(), 0, j.stderr)
+            XCTAssertEqual(inv.process.wait(), 0, inv.process.stderr)
+            // Each side names the other.
+            XCTAssertTrue(j.stdout.contains(" Test NAS"), j.stdout)
+            XCTAssertTrue(inv.process.stdout.contains(" Test Laptop"), inv.process.stdout)
+            let invitePaired = inv.process.stdout.split(separator: "\n").first { $0.hasPrefix("PAIRED ") }!
+            let joinPaired = j.stdout.split(separator: "\n").first { $0.hasPrefix("PAIRED ") }!
+            XCTAssertNotEqual(invitePaired.split(separator: " ")[1], joinPaired.split(separator: " ")[1], "device ids differ")
+            // Identities are private files, created once and reused.
+            for dir in [a, b] {
+                let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/identity")
+                XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+            }
+            let again = try invite(inviter, state: a)
+            XCTAssertEqual(again.address.components(separatedBy: "/p2p/").last, inv.address.components(separatedBy: "/p2p/").last, "same identity on the next run")
+            again.process.signal(SIGTERM)
+            XCTAssertEqual(again.process.wait(), 130)
+        }
+    }
+
+    func testWrongCodeIsRefusedAndNothingIsPaired() throws {
+        let a = stateDirectory()
+        let inv = try invite(agent, state: a)
+        let wrong = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+        let j = try join(host, words: wrong, address: inv.address, state: stateDirectory())
+        XCTAssertEqual(j.wait(), 1)
+        XCTAssertTrue(j.stderr.contains("no such pairing session (wrong code?)"), j.stderr)
+        XCTAssertFalse(j.stdout.contains("PAIRED"))
+        XCTAssertTrue(inv.process.waitForLog("pairing request refused"), inv.process.stderr)
+        XCTAssertFalse(inv.process.stdout.contains("PAIRED"))
+        // The window stays open for the right code.
+        try assertStillPairs(inv)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: a), ["identity"], "nothing but the identity is stored")
+    }
+
+    func testInterruptedInviteExits130() throws {
+        let inv = try invite(agent, state: stateDirectory())
+        inv.process.signal(SIGINT)
+        XCTAssertEqual(inv.process.wait(), 130)
+    }
+
+    // MARK: Interop with the real py-libp2p
+
+    func python() throws -> URL {
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", "-c", "import libp2p"]
+        check.standardError = FileHandle.nullDevice
+        try check.run()
+        check.waitUntilExit()
+        if check.terminationStatus != 0 {
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("py-libp2p is not installed (.ci/run installs libp2p==0.8.1)") }
+            throw XCTSkip("py-libp2p not installed: pip install libp2p==0.8.1")
+        }
+        return URL(fileURLWithPath: "/usr/bin/env")
+    }
+
+    var fixture: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/py_peer.py").path }
+
+    func testOurDialerPingsPyLibp2p() throws {
+        let py = try Spawned(try python(), ["python3", fixture, "listen", "--timeout", "60"])
+        defer { py.stop() }
+        guard let address = py.line(startingWith: "LISTEN ", within: 60) else { return XCTFail("py-libp2p did not start: " + py.stderr) }
+        for binary in [host] + (embedded.map { [$0] } ?? []) {
+            let ping = try Spawned(binary, ["ping", address])
+            XCTAssertEqual(ping.wait(), 0, ping.stderr)
+            XCTAssertEqual(ping.stdout.split(separator: "\n").filter { $0.hasPrefix("PING ") }.count, 3, ping.stdout)
+        }
+    }
+
+    func testPyLibp2pDialsOurListenerForEchoAndPing() throws {
+        let inv = try invite(agent, state: stateDirectory(), extra: ["--test-echo"])
+        let py = try Spawned(try python(), ["python3", fixture, "dial", inv.address, "--timeout", "60"])
+        XCTAssertEqual(py.wait(seconds: 90), 0, py.stdout + py.stderr)
+        XCTAssertTrue(py.stdout.contains("ECHO hello from py-libp2p"), py.stdout)
+        XCTAssertEqual(py.stdout.split(separator: "\n").filter { $0.hasPrefix("PING ") }.count, 3, py.stdout)
+        XCTAssertTrue(py.stdout.contains("DONE"))
+        // py opened /ipfs/id/1.0.0 too and got "na": the connection survived, and the agent still pairs.
+        try assertStillPairs(inv)
+    }
+
+    // MARK: Hostile peers
+
+    /// multistream header + "/noise" proposal + Noise message 1: the first flight of a valid dialer.
+    func firstFlight() -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        var n = buffer.withUnsafeMutableBytes { raw -> Int in
+            var w = ByteWriter(raw)
+            try! Multistream.write("/multistream/1.0.0", into: &w)
+            try! Multistream.write("/noise", into: &w)
+            return w.count
+        }
+        var rng = SystemRandom()
+        var hs = NoiseHandshake(role: .initiator, identity: Ed25519.KeyPair.generate(using: &rng), random: &rng)
+        let m = buffer.withUnsafeMutableBytes { raw in try! hs.writeMessage(into: UnsafeMutableRawBufferPointer(rebasing: raw[(n + 2)...])) }
+        buffer[n] = UInt8(m >> 8)
+        buffer[n + 1] = UInt8(m & 0xFF)
+        n += 2 + m
+        return Array(buffer.prefix(n))
+    }
+
+    func testGarbageIsDroppedWithOneLogLine() throws {
+        let inv = try invite(agent, state: stateDirectory())
+        let garbage: [[UInt8]] = [
+            Array("GET / HTTP/1.1\r\nHost: nas\r\n\r\n".utf8),
+            [UInt8](repeating: 0xFF, count: 64),
+            [0x13] + Array("/multistream/9.9.9\n".utf8),
+        ]
+        for (k, bytes) in garbage.enumerated() {
+            let c = RawClient(port: inv.port)!
+            c.send(bytes)
+            XCTAssertTrue(c.waitForClose(), "garbage \(k) must be dropped")
+        }
+        XCTAssertTrue(inv.process.waitForLog("connection dropped", count: garbage.count), inv.process.stderr)
+        try assertStillPairs(inv)
+    }
+
+    func testHandshakeTruncatedAtEveryByte() throws {
+        let inv = try invite(agent, state: stateDirectory())
+        let flight = firstFlight()
+        for cut in 0..<flight.count {
+            let c = RawClient(port: inv.port)!
+            c.send(Array(flight.prefix(cut)))
+        }
+        XCTAssertTrue(inv.process.waitForLog("connection dropped", count: flight.count, within: 30), "one line per truncated connection: " + inv.process.stderr)
+        try assertStillPairs(inv)
+    }
+
+    func testOversizedLengthPrefixesAreRefusedAtOnce() throws {
+        let inv = try invite(agent, state: stateDirectory())
+        // After a valid header: a proposal claiming 2^32 bytes; after a valid negotiation: a Noise frame claiming
+        // 65535 bytes. (A first message of the wrong length is refused as a wrong header: testGarbage….)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let headerLength = buffer.withUnsafeMutableBytes { raw -> Int in
+            var w = ByteWriter(raw)
+            try! Multistream.write("/multistream/1.0.0", into: &w)
+            return w.count
+        }
+        let header = Array(buffer.prefix(headerLength))
+        let oversizedVarint = header + [0x80, 0x80, 0x80, 0x80, 0x10]
+        let negotiation = Array(firstFlight().dropLast(34))
+        let noise = negotiation + [0xFF, 0xFF, 1, 2, 3]
+        for bytes in [oversizedVarint, noise] {
+            let c = RawClient(port: inv.port, timeoutSeconds: 3)!
+            c.send(bytes)
+            XCTAssertTrue(c.waitForClose(), "oversized prefix must be refused without waiting for the bytes")
+        }
+        XCTAssertTrue(inv.process.waitForLog("connection dropped", count: 2), inv.process.stderr)
+        XCTAssertTrue(inv.process.stderr.contains("oversized protocol negotiation message"), inv.process.stderr)
+        XCTAssertTrue(inv.process.stderr.contains("malformed Noise handshake message"), inv.process.stderr)
+        try assertStillPairs(inv)
+    }
+
+    func testWrongNoisePayloadSignatureIsRefused() throws {
+        let inv = try invite(agent, state: stateDirectory())
+        let c = RawClient(port: inv.port)!
+        var rng = SystemRandom()
+        var hs = NoiseHandshake(role: .initiator, identity: Ed25519.KeyPair.generate(using: &rng), random: &rng)
+        hs.testingSignsForeignStaticKey = true
+        let flight = firstFlight()
+        // Send only the multistream part, then our own message 1 (the flight's message 1 belongs to another handshake).
+        let negotiation = Array(flight.prefix(flight.count - 34))
+        c.send(negotiation)
+        XCTAssertEqual(c.read(negotiation.count), negotiation, "the listener echoes header and /noise")
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let m1 = buffer.withUnsafeMutableBytes { try! hs.writeMessage(into: $0) }
+        c.send([0, UInt8(m1)] + buffer.prefix(m1))
+        guard let header = c.read(2) else { return XCTFail("no message 2") }
+        let length = Int(header[0]) << 8 | Int(header[1])
+        guard let m2 = c.read(length) else { return XCTFail("short message 2") }
+        try m2.withUnsafeBytes { try hs.readMessage($0) }
+        let m3 = buffer.withUnsafeMutableBytes { try! hs.writeMessage(into: $0) }
+        c.send([UInt8(m3 >> 8), UInt8(m3 & 0xFF)] + buffer.prefix(m3))
+        XCTAssertTrue(c.waitForClose())
+        XCTAssertTrue(inv.process.waitForLog("peer identity signature does not verify"), inv.process.stderr)
+        try assertStillPairs(inv)
+    }
+
+    func testSlowDripPeerHitsTheHandshakeTimeout() throws {
+        let inv = try invite(agent, state: stateDirectory(), extra: ["--handshake-timeout", "1"])
+        let c = RawClient(port: inv.port)!
+        let flight = firstFlight()
+        let start = Date()
+        var dropped = false
+        for byte in flight.prefix(40) {
+            c.send([byte])
+            usleep(100_000)
+            if inv.process.stderr.contains("handshake timeout") {
+                dropped = true
+                break
+            }
+        }
+        XCTAssertTrue(dropped || inv.process.waitForLog("handshake timeout (1 s)", within: 5), inv.process.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 4)
+        try assertStillPairs(inv)
+    }
+
+    func testMoreConnectionsThanTheTableHolds() throws {
+        let inv = try invite(agent, state: stateDirectory(), extra: ["--handshake-timeout", "1"])
+        // Eight idle connections against a table of four: the rest wait in the kernel's backlog, nothing grows,
+        // and the timeouts free the slots for the real joiner.
+        let idle = (0..<8).compactMap { _ in RawClient(port: inv.port) }
+        XCTAssertEqual(idle.count, 8)
+        XCTAssertTrue(inv.process.waitForLog("handshake timeout", count: 8, within: 15), inv.process.stderr)
+        try assertStillPairs(inv)
+    }
+}
