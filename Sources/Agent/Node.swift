@@ -400,8 +400,14 @@ public final class Node {
             streamInput(i, s)
         case .streamFinished(let id):
             guard let s = stream(i, id) else { return }
-            if case .active(.echo) = links[i].streams[s].kind { try? links[i].connection!.finish(id) }
-            if case .active(.pingServer) = links[i].streams[s].kind { try? links[i].connection!.finish(id) }
+            switch links[i].streams[s].kind {
+            case .active(.echo), .active(.pingServer):
+                try? links[i].connection!.finish(id)
+            case .active(.pingClient):
+                if case .ping(_, let count) = task, links[i].streams[s].pingsDone >= count { finish(.pinged) }
+            default:
+                break
+            }
         case .streamReset(let id):
             if let s = stream(i, id) { releaseStream(i, s) }
         case .streamAccepted, .pong:
@@ -572,8 +578,9 @@ public final class Node {
                 if case .ping(_, let count) = task, links[i].streams[s].pingsDone < count {
                     sendPing(i, s)
                 } else {
+                    // Close gracefully: half-close, and finish once the peer's FIN arrives (streamFinished), so
+                    // the peer never sees a reset for data we left unread.
                     try? links[i].connection!.finish(id)
-                    finish(.pinged)
                     return
                 }
             case .active(.pairing):

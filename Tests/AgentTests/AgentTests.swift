@@ -282,4 +282,40 @@ final class AgentTests: XCTestCase {
         XCTAssertTrue(inv.process.waitForLog("handshake timeout", count: 8, within: 15), inv.process.stderr)
         try assertStillPairs(inv)
     }
+
+    // MARK: Allocations
+
+    /// Allocations of a listener process over one connection that carries `pings` ping round trips.
+    func listenerAllocations(_ binary: URL, counter: String, pings: Int) throws -> Int {
+        let countFile = stateDirectory() + ".count"
+        directories.append(URL(fileURLWithPath: countFile))
+        let p = try Spawned(
+            binary, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory()],
+            environment: ["LD_PRELOAD": counter, "MALLOC_COUNT_FILE": countFile])
+        guard let address = p.line(startingWith: "LISTEN ") else { throw CocoaError(.fileReadUnknown) }
+        let ping = try Spawned(host, ["ping", address, "--count", String(pings)])
+        XCTAssertEqual(ping.wait(), 0, ping.stderr)
+        // Same end state in both runs: the listener has seen the close (and logged it) before it is stopped.
+        XCTAssertTrue(p.waitForLog("connection dropped"), p.stderr)
+        p.signal(SIGTERM)
+        XCTAssertEqual(p.wait(), 130)
+        let text = try String(contentsOfFile: countFile, encoding: .utf8)
+        return Int(text.split(separator: " ").last!.trimmingCharacters(in: .whitespacesAndNewlines))!
+    }
+
+    /// After a connection is set up, serving messages allocates nothing: a connection carrying 100 pings costs
+    /// the listener exactly as many heap allocations as one carrying 1.
+    func testNoHeapAllocationPerMessage() throws {
+        guard let binary = embedded else { throw XCTSkip("needs the Embedded build (Scripts/test)") }
+        let dir = stateDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let counter = dir + "/malloc_count.so"
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Support/malloc_count.c").path
+        let cc = try Spawned(URL(fileURLWithPath: "/usr/bin/env"), ["cc", "-shared", "-fPIC", "-O2", source, "-o", counter])
+        XCTAssertEqual(cc.wait(), 0, cc.stderr)
+        let one = try listenerAllocations(binary, counter: counter, pings: 1)
+        let hundred = try listenerAllocations(binary, counter: counter, pings: 100)
+        XCTAssertGreaterThan(one, 0, "the counter works")
+        XCTAssertEqual(hundred, one, "99 more ping round trips must not allocate (1 ping: \(one), 100 pings: \(hundred))")
+    }
 }
