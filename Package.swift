@@ -36,6 +36,9 @@ let package = Package(
             name: "pairing-bench", dependencies: ["Pairing", "Crypto", "Wire", "CSodium", "CSupport"],
             path: "Benchmarks/PairingBench", linkerSettings: [.linkedLibrary("sodium")]),
         .target(name: "TestSupport", dependencies: ["Wire"], path: "Tests/TestSupport"),
+        .executableTarget(
+            name: "connection-bench", dependencies: ["Agent", "Transport", "EventLoop", "Crypto", "CSupport"],
+            path: "Benchmarks/ConnectionBench", linkerSettings: [.linkedLibrary("sodium")]),
         .testTarget(name: "WireTests", dependencies: ["Wire"], path: "Tests/WireTests"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Wire", "TestSupport"], path: "Tests/CryptoTests"),
         .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),

@@ -372,14 +372,13 @@ public final class Node {
                 try? links[i].connection!.reset(id)
                 return
             }
-            var listener = MultistreamListener(supported: supportedProtocols, count: supportedCount)
+            let listener = MultistreamListener(supported: supportedProtocols, count: supportedCount)
             var header = FixedBytes<64>()
             let n = header.withUnsafeMutableBytes { raw -> Int in
                 var w = ByteWriter(raw)
                 try? listener.start(into: &w)
                 return w.count
             }
-            _ = listener
             links[i].streams[s] = AppStream()
             links[i].streams[s].buffer = streamBuffer(i, s)
             links[i].streams[s].id = id

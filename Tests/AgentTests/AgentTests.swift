@@ -96,6 +96,17 @@ final class AgentTests: XCTestCase {
         }
     }
 
+    func testPairsOverIPv6Loopback() throws {
+        let p = try Spawned(agent, ["invite", "--listen", "/ip6/::1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory()])
+        guard let address = p.line(startingWith: "LISTEN "), let words = p.line(startingWith: "CODE: ") else {
+            throw XCTSkip("no IPv6 loopback here: " + p.stderr)
+        }
+        XCTAssertTrue(address.hasPrefix("/ip6/::1/tcp/"), address)
+        let j = try join(host, words: words, address: address, state: stateDirectory())
+        XCTAssertEqual(j.wait(), 0, j.stderr)
+        XCTAssertEqual(p.wait(), 0, p.stderr)
+    }
+
     func testWrongCodeIsRefusedAndNothingIsPaired() throws {
         let a = stateDirectory()
         let inv = try invite(agent, state: a)
