@@ -14,7 +14,7 @@ public struct PeerID: Equatable, Sendable {
         out[0] = 0x00  // identity multihash
         out[1] = UInt8(PublicKeyProtobuf.encodedLength)
         out.withUnsafeMutableBytes { raw in
-            PublicKeyProtobuf.encode(publicKey, into: UnsafeMutableRawBufferPointer(rebasing: raw[2...]))
+            _ = PublicKeyProtobuf.encode(publicKey, into: UnsafeMutableRawBufferPointer(rebasing: raw[2...]))
         }
         return out
     }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Cross-builds sd-pair as Embedded Swift for an ARM board through a Swift SDK artifact bundle generated here
+# (cross/.cache/sdks/, never committed) around a Debian sysroot (cross/make-sysroot.sh).
+#
+#   cross/build-arm.sh aarch64|armv7      prints the built binary's path as its last line
+set -euo pipefail
+arch="${1:-}"
+case "$arch" in
+  aarch64) debarch=arm64; triple=aarch64-none-none-elf; gnu=aarch64-linux-gnu; cflags=() ;;
+  armv7) debarch=armhf; triple=armv7-none-none-eabi; gnu=arm-linux-gnueabihf; cflags=(-mfloat-abi=hard) ;;
+  *) echo "build-arm: give aarch64 or armv7" >&2; exit 2 ;;
+esac
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="/opt/swift/usr/bin:$PATH"
+sysroot="$("$root/cross/make-sysroot.sh" "$arch" | tail -n 1)"
+sdks="$root/cross/.cache/sdks"
+id="sd-pair-embedded-$arch"
+bundle="$sdks/$id.artifactbundle"
+variant="$bundle/$id"
+mkdir -p "$variant"
+
+json_list() { local first=1; printf '['; for a in "$@"; do [ $first = 1 ] || printf ', '; first=0; printf '"%s"' "$a"; done; printf ']'; }
+
+swift_flags=(-enable-experimental-feature Embedded -wmo -Osize -Xfrontend -function-sections
+  -Xcc -D__linux__ -Xcc -D__unix__ -Xcc "-I$sysroot/usr/include/$gnu" -Xcc "-I$sysroot/usr/include")
+for f in "${cflags[@]}"; do swift_flags+=(-Xcc "$f"); done
+swift_flags+=(-Xclang-linker "--target=$gnu" -Xclang-linker "--sysroot=$sysroot" -Xclang-linker -fuse-ld=lld
+  -Xclang-linker "-L$sysroot/usr/lib/$gnu" -Xclang-linker "-L$sysroot/lib/$gnu")
+c_flags=(-D__linux__ -D__unix__ "--target=$gnu" "-I$sysroot/usr/include/$gnu" "-I$sysroot/usr/include" "${cflags[@]}")
+
+cat > "$bundle/info.json" <<JSON
+{
+  "schemaVersion": "1.0",
+  "artifacts": {
+    "$id": {
+      "type": "swiftSDK",
+      "version": "1.0.0",
+      "variants": [{ "path": "$id", "supportedTriples": ["x86_64-unknown-linux-gnu"] }]
+    }
+  }
+}
+JSON
+cat > "$variant/swift-sdk.json" <<JSON
+{
+  "schemaVersion": "4.0",
+  "targetTriples": {
+    "$triple": { "sdkRootPath": "$sysroot", "toolsetPaths": ["toolset.json"] }
+  }
+}
+JSON
+cat > "$variant/toolset.json" <<JSON
+{
+  "schemaVersion": "1.0",
+  "swiftCompiler": { "extraCLIOptions": $(json_list "${swift_flags[@]}") },
+  "cCompiler": { "extraCLIOptions": $(json_list "${c_flags[@]}") },
+  "linker": { "extraCLIOptions": ["--gc-sections", "-z", "max-page-size=16384"] }
+}
+JSON
+
+scratch="$root/.build-$arch"
+swift build -c release --package-path "$root" --scratch-path "$scratch" --swift-sdks-path "$sdks" --swift-sdk "$id" \
+  --product sd-pair >&2
+bin="$scratch/release/sd-pair"
+[ -x "$bin" ] || bin="$(find "$scratch" -path '*release/sd-pair' -type f | head -n 1)"
+[ -x "$bin" ] || { echo "build-arm: no binary" >&2; exit 1; }
+stripped="$(mktemp)"; trap 'rm -f "$stripped"' EXIT
+/opt/swift/usr/bin/llvm-objcopy --strip-all "$bin" "$stripped"
+echo "build-arm: $arch sd-pair: $(stat -c %s "$stripped") bytes stripped; $(file -b "$bin" | cut -d, -f1-2); needs: $(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')" >&2
+echo "$bin"
