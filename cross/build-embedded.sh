@@ -2,9 +2,10 @@
 # Builds sd-pair (with Wire, Crypto and Pairing) as Embedded Swift and prints the binary's path as the last line.
 #
 #   cross/build-embedded.sh [x86_64]      native Embedded build (the toolchain's x86_64-unknown-linux-gnu slice)
+#   cross/build-embedded.sh aarch64       Raspberry Pi 3/4/5, most ARM NAS (cross/build-arm.sh: sysroot + SDK bundle)
+#   cross/build-embedded.sh armv7         older Pi, Cortex-A7/A9 NAS, hard-float
 #
-# aarch64 and armv7 come with the ARM issue (cross/, Swift SDK bundles, Debian sysroots). Progress goes to stderr;
-# stdout carries only the path, so callers can do: bin=$(cross/build-embedded.sh | tail -n 1).
+# Progress goes to stderr; stdout's last line is the binary's path: bin=$(cross/build-embedded.sh | tail -n 1).
 set -euo pipefail
 
 arch="${1:-x86_64}"
@@ -14,12 +15,11 @@ swift="${SWIFT:-swift}"
 case "$arch" in
   x86_64) ;;
   aarch64|armv7)
-    echo "build-embedded: $arch is not wired up yet (ARM cross-compilation is a later step); use x86_64" >&2
-    exit 2 ;;
+    exec "$root/cross/build-arm.sh" "$arch" ;;
   -h|--help)
-    sed -n '2,8p' "$0" >&2; exit 0 ;;
+    sed -n '2,9p' "$0" >&2; exit 0 ;;
   *)
-    echo "build-embedded: unknown architecture '$arch' (expected x86_64)" >&2
+    echo "build-embedded: unknown architecture '$arch' (expected x86_64, aarch64 or armv7)" >&2
     exit 2 ;;
 esac
 

@@ -1,0 +1,86 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The ARM builds under qemu-user: code vectors, and pairing with the native host build in both directions.
+/// Scripts/test builds them (cross/build-arm.sh) and passes SDPAIR_ARM="arch:binary:sysroot;…".
+final class ARMTests: XCTestCase {
+    struct Target {
+        var arch: String
+        var binary: String
+        var sysroot: String
+
+        /// qemu-user with the target's sysroot; armv7's loader needs the library path spelled out.
+        var command: [String] {
+            if arch == "armv7" {
+                return ["qemu-arm", "-L", sysroot, "-E", "LD_LIBRARY_PATH=\(sysroot)/lib/arm-linux-gnueabihf:\(sysroot)/usr/lib/arm-linux-gnueabihf", binary]
+            }
+            return ["qemu-aarch64", "-L", sysroot, binary]
+        }
+    }
+
+    var directories: [URL] = []
+    override func tearDown() { for d in directories { try? FileManager.default.removeItem(at: d) } }
+
+    func stateDirectory() -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pair-arm-" + UUID().uuidString)
+        directories.append(url)
+        return url.path
+    }
+
+    func targets() throws -> [Target] {
+        guard let spec = ProcessInfo.processInfo.environment["SDPAIR_ARM"], !spec.isEmpty else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("SDPAIR_ARM is not set; run through Scripts/test") }
+            throw XCTSkip("SDPAIR_ARM not set (Scripts/test builds the ARM binaries)")
+        }
+        let list = spec.split(separator: ";").map { part -> Target in
+            let f = part.split(separator: ":").map(String.init)
+            return Target(arch: f[0], binary: f[1], sysroot: f[2])
+        }
+        XCTAssertEqual(Set(list.map(\.arch)), ["aarch64", "armv7"])
+        return list
+    }
+
+    let env = URL(fileURLWithPath: "/usr/bin/env")
+    var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
+
+    func testCodeVectorsUnderEmulation() throws {
+        for t in try targets() {
+            let p = try Spawned(env, t.command + ["code", "--entropy", "000102030405060708090a0b0c0d0e0f"])
+            XCTAssertEqual(p.wait(), 0, t.arch + ": " + p.stderr)
+            XCTAssertEqual(
+                p.stdout, "abandon amount liar amount expire adjust cage candy arch gather drum buyer\nsession_id: 4446252a-b74d-2f55-34cd-6ab839108fde\n", t.arch)
+            let bad = try Spawned(env, t.command + ["code", "--words", "zoo zoo zoo"])
+            XCTAssertEqual(bad.wait(), 2, t.arch)
+        }
+    }
+
+    func testARMInvitePairsWithNativeJoin() throws {
+        for t in try targets() {
+            let inv = try Spawned(env, t.command + ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory(), "--name", "ARM " + t.arch])
+            guard let address = inv.line(startingWith: "LISTEN "), let words = inv.line(startingWith: "CODE: ") else {
+                return XCTFail(t.arch + " invite did not start: " + inv.stderr)
+            }
+            let j = try Spawned(host, ["join", words, "--peer", address, "--state-dir", stateDirectory()])
+            XCTAssertEqual(j.wait(seconds: 60), 0, t.arch + ": " + j.stderr)
+            XCTAssertEqual(inv.wait(seconds: 30), 0, t.arch + ": " + inv.stderr)
+            XCTAssertTrue(j.stdout.contains("PAIRED ") && j.stdout.contains("ARM " + t.arch), j.stdout)
+        }
+    }
+
+    func testNativeInvitePairsWithARMJoin() throws {
+        for t in try targets() {
+            let inv = try Spawned(host, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory()])
+            guard let address = inv.line(startingWith: "LISTEN "), let words = inv.line(startingWith: "CODE: ") else {
+                return XCTFail("invite did not start: " + inv.stderr)
+            }
+            let j = try Spawned(env, t.command + ["join", words, "--peer", address, "--state-dir", stateDirectory(), "--name", "ARM " + t.arch])
+            XCTAssertEqual(j.wait(seconds: 60), 0, t.arch + ": " + j.stderr)
+            XCTAssertEqual(inv.wait(seconds: 30), 0, t.arch + ": " + inv.stderr)
+            XCTAssertTrue(inv.stdout.contains("ARM " + t.arch), inv.stdout)
+        }
+    }
+}
