@@ -373,17 +373,13 @@ public final class Node {
                 return
             }
             let listener = MultistreamListener(supported: supportedProtocols, count: supportedCount)
-            var header = FixedBytes<64>()
-            let n = header.withUnsafeMutableBytes { raw -> Int in
+            var opening = FixedBytes<128>()
+            let n = opening.withUnsafeMutableBytes { raw -> Int in
                 var w = ByteWriter(raw)
                 try? listener.start(into: &w)
                 return w.count
             }
-            links[i].streams[s] = AppStream()
-            links[i].streams[s].buffer = streamBuffer(i, s)
-            links[i].streams[s].id = id
-            links[i].streams[s].kind = .negotiatingIn(listener)
-            header.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            claim(i, s, id: id, kind: .negotiatingIn(listener), opening: opening, length: n)
         case .streamData(let id, let bytes):
             guard let s = stream(i, id) else { return }
             let room = AgentLimits.streamBufferSize - links[i].streams[s].count
@@ -454,17 +450,22 @@ public final class Node {
             return
         }
         let dialer = MultistreamDialer(proposal: proposal)
-        var hello = FixedBytes<128>()
-        let n = hello.withUnsafeMutableBytes { raw -> Int in
+        var opening = FixedBytes<128>()
+        let n = opening.withUnsafeMutableBytes { raw -> Int in
             var w = ByteWriter(raw)
             try? dialer.start(into: &w)
             return w.count
         }
+        claim(i, s, id: id, kind: .negotiatingOut(dialer, then: purpose), opening: opening, length: n)
+    }
+
+    /// Gives stream slot `s` of link `i` to stream `id` and sends its multistream opening (header, proposal).
+    private func claim(_ i: Int, _ s: Int, id: UInt32, kind: AppStream.Kind, opening: FixedBytes<128>, length: Int) {
         links[i].streams[s] = AppStream()
         links[i].streams[s].buffer = streamBuffer(i, s)
         links[i].streams[s].id = id
-        links[i].streams[s].kind = .negotiatingOut(dialer, then: purpose)
-        hello.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        links[i].streams[s].kind = kind
+        opening.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
     }
 
     // MARK: Streams

@@ -55,6 +55,23 @@ public enum Multistream {
         if length != UInt64(header.utf8CodeUnitCount + 1) { throw .wrongHeader }
     }
 
+    /// Reads the next complete message after the header from `bytes[used...]`, checking the header first; nil
+    /// when more input is needed. Shared by both sides: each must see the peer's header before anything else.
+    static func nextAfterHeader(
+        _ bytes: UnsafeRawBufferPointer, used: inout Int, sawHeader: inout Bool
+    ) throws(Error) -> UnsafeRawBufferPointer? {
+        while true {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
+            if !sawHeader { try checkHeaderLength(rest) }
+            guard case .message(let text, let length) = try next(in: rest) else { return nil }
+            used += length
+            let message = UnsafeRawBufferPointer(rebasing: rest[text])
+            if sawHeader { return message }
+            guard equals(message, header) else { throw .wrongHeader }
+            sawHeader = true
+        }
+    }
+
     static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
         guard a.count == b.utf8CodeUnitCount else { return false }
         for i in 0..<a.count where a[i] != b.utf8Start[i] { return false }
@@ -82,16 +99,7 @@ public struct MultistreamDialer {
     public mutating func receive(_ bytes: UnsafeRawBufferPointer) throws(Multistream.Error) -> (Outcome, consumed: Int) {
         var used = 0
         while true {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
-            if !sawHeader { try Multistream.checkHeaderLength(rest) }
-            guard case .message(let text, let length) = try Multistream.next(in: rest) else { return (.pending, used) }
-            let message = UnsafeRawBufferPointer(rebasing: rest[text])
-            used += length
-            if !sawHeader {
-                guard Multistream.equals(message, Multistream.header) else { throw .wrongHeader }
-                sawHeader = true
-                continue
-            }
+            guard let message = try Multistream.nextAfterHeader(bytes, used: &used, sawHeader: &sawHeader) else { return (.pending, used) }
             if Multistream.equals(message, proposal) { return (.agreed, used) }
             if Multistream.equals(message, Multistream.notAvailable) { throw .refused }
             throw .malformed
@@ -126,16 +134,7 @@ public struct MultistreamListener {
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, answers writer: inout ByteWriter) throws(Multistream.Error) -> (Outcome, consumed: Int) {
         var used = 0
         while true {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
-            if !sawHeader { try Multistream.checkHeaderLength(rest) }
-            guard case .message(let text, let length) = try Multistream.next(in: rest) else { return (.pending, used) }
-            let message = UnsafeRawBufferPointer(rebasing: rest[text])
-            used += length
-            if !sawHeader {
-                guard Multistream.equals(message, Multistream.header) else { throw .wrongHeader }
-                sawHeader = true
-                continue
-            }
+            guard let message = try Multistream.nextAfterHeader(bytes, used: &used, sawHeader: &sawHeader) else { return (.pending, used) }
             proposals += 1
             guard proposals <= Multistream.maxProposals else { throw .tooManyProposals }
             for i in 0..<supportedCount where Multistream.equals(message, supported[i]) {

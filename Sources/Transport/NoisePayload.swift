@@ -5,12 +5,17 @@ import Wire
 /// the serialized `PublicKey { KeyType Type = 1; bytes Data = 2; }` and identity_sig is the identity key's
 /// signature over "noise-libp2p-static-key:" ‖ the Noise static public key.
 enum NoisePayload {
-    /// Writes our payload; returns its length, or nil if `out` is too small.
-    static func encode(identity: Ed25519.KeyPair, staticKey: X25519.PublicKey, into out: UnsafeMutableRawBufferPointer) -> Int? {
-        var signed = FixedBytes<56>()  // 24-byte prefix + 32-byte key
+    /// What the identity key signs: "noise-libp2p-static-key:" (24 bytes) ‖ the Noise static public key.
+    static func signedMessage(_ staticKey: X25519.PublicKey) -> FixedBytes<56> {
+        var signed = FixedBytes<56>()
         for i in 0..<24 { signed[i] = NoiseHandshake.prefix.utf8Start[i] }
         for i in 0..<32 { signed[24 + i] = staticKey.bytes[i] }
-        let signature = signed.withUnsafeBytes { Ed25519.sign($0, with: identity.secretKey) }
+        return signed
+    }
+
+    /// Writes our payload; returns its length, or nil if `out` is too small.
+    static func encode(identity: Ed25519.KeyPair, staticKey: X25519.PublicKey, into out: UnsafeMutableRawBufferPointer) -> Int? {
+        let signature = signedMessage(staticKey).withUnsafeBytes { Ed25519.sign($0, with: identity.secretKey) }
         var writer = ByteWriter(out)
         var key = FixedBytes<36>()
         key.withUnsafeMutableBytes { raw in _ = PublicKeyProtobuf.encode(identity.publicKey, into: raw) }
@@ -41,10 +46,7 @@ enum NoisePayload {
         guard let identityKey, let identitySig, identitySig.count == 64 else { throw .invalidPayload }
         let key = try PublicKeyProtobuf.decode(identityKey)
         guard let sigBytes = FixedBytes<64>(copying: identitySig) else { throw .invalidPayload }
-        var signed = FixedBytes<56>()
-        for i in 0..<24 { signed[i] = NoiseHandshake.prefix.utf8Start[i] }
-        for i in 0..<32 { signed[24 + i] = staticKey.bytes[i] }
-        let valid = signed.withUnsafeBytes { Ed25519.isValidSignature(Ed25519.Signature(bytes: sigBytes), of: $0, by: key) }
+        let valid = signedMessage(staticKey).withUnsafeBytes { Ed25519.isValidSignature(Ed25519.Signature(bytes: sigBytes), of: $0, by: key) }
         guard valid else { throw .invalidIdentitySignature }
         return key
     }
