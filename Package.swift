@@ -27,10 +27,13 @@ let package = Package(
         .target(name: "Transport", dependencies: ["Crypto", "Wire"], path: "Sources/Transport"),
         .target(name: "EventLoop", dependencies: ["CSupport"], path: "Sources/EventLoop"),
         .target(
-            name: "Agent", dependencies: ["Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/Agent",
+            name: "Registry", dependencies: ["Pairing", "Crypto", "Wire", "CSupport"], path: "Sources/Registry",
+            linkerSettings: [.linkedLibrary("sodium")]),
+        .target(
+            name: "Agent", dependencies: ["Pairing", "Transport", "EventLoop", "Registry", "Crypto", "Wire", "CSupport"], path: "Sources/Agent",
             linkerSettings: [.linkedLibrary("sodium")]),
         .executableTarget(
-            name: "sd-pair", dependencies: ["Agent", "Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",
+            name: "sd-pair", dependencies: ["Agent", "Registry", "Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",
             linkerSettings: [.linkedLibrary("sodium")]),
         .executableTarget(
             name: "pairing-bench", dependencies: ["Pairing", "Crypto", "Wire", "CSodium", "CSupport"],
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Crypto", "Wire", "TestSupport"], path: "Tests/TransportTests"),
         .testTarget(name: "AgentTests", dependencies: ["Transport", "Crypto", "Wire", "sd-pair"], path: "Tests/AgentTests"),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Pairing", "Crypto", "Wire"], path: "Tests/RegistryTests"),
         .testTarget(name: "CLITests", dependencies: ["sd-pair"], path: "Tests/CLITests"),
     ]
 )

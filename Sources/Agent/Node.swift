@@ -1,6 +1,8 @@
 import Crypto
 import EventLoop
+import CSupport
 import Pairing
+import Registry
 import Transport
 import Wire
 
@@ -71,12 +73,16 @@ public final class Node {
 
     /// `say` prints result lines on stdout; `log` prints one-line diagnostics on stderr.
     private let handshakeTimeout: UInt64
+    /// Where completed pairings are recorded (nil: ping and tests that record nothing).
+    private let registry: DeviceRegistry?
 
     public init(
-        identity: Ed25519.KeyPair, task: NodeTask, handshakeTimeoutMilliseconds: UInt64 = AgentLimits.handshakeTimeoutMilliseconds,
+        identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
+        handshakeTimeoutMilliseconds: UInt64 = AgentLimits.handshakeTimeoutMilliseconds,
         say: @escaping (String) -> Void, log: @escaping (String) -> Void
     ) {
         self.identity = identity
+        self.registry = registry
         handshakeTimeout = handshakeTimeoutMilliseconds
         self.task = task
         self.say = say
@@ -661,7 +667,18 @@ public final class Node {
             let step = window.receive(message, on: &hs, now: now)
             links[i].streams[s].handshake = hs
             task = .serve(window: window, echo: echo)
-            if let reply = step.reply { sendFrame(i, s, reply) }
+            var reply = step.reply
+            // Record before confirming: if the pairing cannot be kept here, the joiner must not keep it either.
+            if case .paired(var peer)? = step.event {
+                if let failure = record(peer) {
+                    reply = .complete(Complete(sessionID: window.sessionID, rejection: .storageFailed))
+                    finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
+                } else {
+                    announcePaired(peer)
+                }
+                peer.sessionKeys.wipe()
+            }
+            if let reply { sendFrame(i, s, reply) }
             if step.close, links[i].streams[s].id != 0 {
                 try? links[i].connection!.finish(links[i].streams[s].id)
                 links[i].streams[s].handshake = nil
@@ -705,9 +722,12 @@ public final class Node {
         guard let event = step.event else { return }
         switch event {
         case .paired(var peer):
-            say("PAIRED " + peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string)
+            if let failure = record(peer) {
+                finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
+            } else {
+                announcePaired(peer)
+            }
             peer.sessionKeys.wipe()
-            finish(.paired)
         case .candidateFailed(let why), .failed(let why):
             finish(.failed(why.description))
         case .expired:
@@ -719,10 +739,8 @@ public final class Node {
 
     private func initiatorEvent(_ event: InitiatorEvent) {
         switch event {
-        case .paired(var peer):
-            say("PAIRED " + peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string)
-            peer.sessionKeys.wipe()
-            finish(.paired)
+        case .paired:
+            break  // recorded and announced in pairingInput, before the confirmation is sent
         case .attemptFailed(let reason, let remaining):
             log("pairing attempt refused: " + reason.description + " (" + String(remaining) + " attempts left)")
         case .burned(let reason):
@@ -733,6 +751,23 @@ public final class Node {
         case .challengeSent, .expired:
             break
         }
+    }
+
+    /// Writes the pairing to the registry; nil on success (or when this node records nothing).
+    private func record(_ peer: PairedPeer) -> RegistryFailure? {
+        guard let registry else { return nil }
+        var device = PairedDevice(peer: peer, pairedAt: sd_unix_time())
+        defer { device.wipe() }
+        switch registry.record(device) {
+        case .success: return nil
+        case .failure(let f): return f
+        }
+    }
+
+    /// The result line, printed only once the pairing is durably recorded.
+    private func announcePaired(_ peer: PairedPeer) {
+        say("PAIRED " + peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string)
+        finish(.paired)
     }
 
     // MARK: Text

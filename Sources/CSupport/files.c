@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/utsname.h>
+#include <time.h>
 
 int sd_mkdir(const char *path) {
     if (mkdir(path, 0700) == 0) return 0;
@@ -71,3 +73,33 @@ int sd_os_version(char *buf, size_t len) {
     snprintf(buf, len, "%s %s", u.sysname, u.release);
     return 0;
 }
+
+int sd_lock(const char *dir, const char *name) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return -ENAMETOOLONG;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int sd_keep_backup(const char *dir, const char *name, const char *backup) {
+    char path[4096], temp[4096], target[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return -ENAMETOOLONG;
+    if (snprintf(temp, sizeof temp, "%s/.%s.tmp.%ld", dir, backup, (long)getpid()) >= (int)sizeof temp) return -ENAMETOOLONG;
+    if (snprintf(target, sizeof target, "%s/%s", dir, backup) >= (int)sizeof target) return -ENAMETOOLONG;
+    unlink(temp);
+    if (link(path, temp) < 0) return errno == ENOENT ? 0 : -errno;
+    if (rename(temp, target) < 0) {
+        int e = errno;
+        unlink(temp);
+        return -e;
+    }
+    return 0;
+}
+
+int64_t sd_unix_time(void) { return (int64_t)time(NULL); }

@@ -1,4 +1,5 @@
 #include "sd_support.h"
+#include <signal.h>
 #include <time.h>
 
 static int captured_argc;
@@ -10,6 +11,10 @@ __attribute__((constructor)) static void sd_capture_arguments(int argc, char **a
     (void)envp;
     captured_argc = argc;
     captured_argv = argv;
+    // A full disk or a file-size limit must surface as EFBIG/ENOSPC from write(), reported and survived, not as a
+    // SIGXFSZ that kills the agent mid-update; a peer that hangs up must not kill it with SIGPIPE.
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
 }
 
 int sd_argc(void) { return captured_argc; }

@@ -19,6 +19,8 @@ public enum RejectReason: Equatable, Sendable {
     /// A message came out of order or did not match the rest of the exchange.
     case protocolError
     case cancelled
+    /// The initiator verified everything but could not record the pairing (e.g. disk full): nothing was kept.
+    case storageFailed
     /// A code this version does not know (sent by a newer peer).
     case unspecified(UInt8)
 
@@ -33,6 +35,7 @@ public enum RejectReason: Equatable, Sendable {
         case .codeUsed: 7
         case .protocolError: 8
         case .cancelled: 9
+        case .storageFailed: 10
         case .unspecified(let v): v
         }
     }
@@ -50,6 +53,7 @@ public enum RejectReason: Equatable, Sendable {
         case 7: self = .codeUsed
         case 8: self = .protocolError
         case 9: self = .cancelled
+        case 10: self = .storageFailed
         default: self = .unspecified(wireValue)
         }
     }
@@ -65,6 +69,7 @@ public enum RejectReason: Equatable, Sendable {
         case .codeUsed: "pairing code already used"
         case .protocolError: "protocol error"
         case .cancelled: "pairing cancelled"
+        case .storageFailed: "the other device could not record the pairing"
         case .unspecified(let v): "rejected (reason " + String(v) + ")"
         }
     }

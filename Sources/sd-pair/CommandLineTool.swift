@@ -34,6 +34,12 @@ enum CommandLineTool {
             outcome = NetworkCommands.join(&args)
         } else if command.isExactly("ping") {
             outcome = NetworkCommands.ping(&args)
+        } else if command.isExactly("devices") {
+            outcome = RegistryCommands.devices(&args)
+        } else if command.isExactly("forget") {
+            outcome = RegistryCommands.forget(&args)
+        } else if command.isExactly("registry-test-writer") {
+            outcome = RegistryCommands.testWriter(&args)
         } else {
             outcome = .failure(UsageError("unknown command '" + command + "'; try 'sd-pair --help'"))
         }
@@ -74,7 +80,9 @@ enum Help {
                                     pair with the device showing the code
           ping <multiaddr> [--count <n>]
                                     libp2p ping (/ipfs/ping/1.0.0), prints each round-trip time
-          Common options of invite and join:
+          devices [--json]          list paired devices (id, type, name, OS, when)
+          forget <device-id>        remove a paired device and its keys
+          Common options of invite, join, devices and forget:
             --state-dir <dir>       identity and registry (default /var/lib/sd-pair)
             --name <text>           this device's name (default: the host name)
             --device-type <t>       desktop, laptop, mobile, server or other

@@ -2,6 +2,7 @@ import Agent
 import Crypto
 import EventLoop
 import Pairing
+import Registry
 import Transport
 import Wire
 
@@ -53,7 +54,8 @@ enum NetworkCommands {
         }
         let node = Node(
             identity: identity.keys, task: .serve(window: window, echo: options.has("--test-echo")),
-            handshakeTimeoutMilliseconds: UInt64(timeout) * 1000, say: Output.line, log: Output.error)
+            registry: DeviceRegistry(directory: stateDirectory(options)), handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
+            say: Output.line, log: Output.error)
         for address in listenAddresses {
             switch node.listen(address) {
             case .success(let bound): Output.line("LISTEN " + bound.text)
@@ -105,7 +107,9 @@ enum NetworkCommands {
         defer { identity.keys.wipe() }
         let session = JoinerSession(
             code: code, identity: identity.keys, localDevice: me.1, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()))
-        let node = Node(identity: identity.keys, task: .join(session: session, peer: peer), say: Output.line, log: Output.error)
+        let node = Node(
+            identity: identity.keys, task: .join(session: session, peer: peer), registry: DeviceRegistry(directory: stateDirectory(options)),
+            say: Output.line, log: Output.error)
         return .success(finish(node.run(signals: signals())))
     }
 
@@ -190,9 +194,8 @@ enum NetworkCommands {
             }
             type = t
         }
-        let stateDirectory = options.value("--state-dir") ?? defaultStateDirectory
         let identity: DeviceIdentity
-        switch DeviceIdentity.loadOrCreate(stateDirectory: stateDirectory) {
+        switch DeviceIdentity.loadOrCreate(stateDirectory: stateDirectory(options)) {
         case .success(let i): identity = i
         case .failure(let e):
             Output.error(e.message)
@@ -207,6 +210,8 @@ enum NetworkCommands {
             return .failure(UsageError(command + ": --name must be 1 to 64 bytes of text without control characters"))
         }
     }
+
+    static func stateDirectory(_ options: Options) -> String { options.value("--state-dir") ?? defaultStateDirectory }
 
     static func discoveryNotice(_ options: Options) {
         if !options.has("--no-mdns") || !options.has("--no-dht") {

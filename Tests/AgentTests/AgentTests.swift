@@ -117,9 +117,10 @@ final class AgentTests: XCTestCase {
         XCTAssertFalse(j.stdout.contains("PAIRED"))
         XCTAssertTrue(inv.process.waitForLog("pairing request refused"), inv.process.stderr)
         XCTAssertFalse(inv.process.stdout.contains("PAIRED"))
-        // The window stays open for the right code.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: a + "/devices"), "nothing is recorded for a wrong code")
+        // The window stays open for the right code, and that pairing is recorded.
         try assertStillPairs(inv)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: a), ["identity"], "nothing but the identity is stored")
+        XCTAssertEqual(try listed(a).count, 1)
     }
 
     func testInterruptedInviteExits130() throws {
@@ -328,5 +329,64 @@ final class AgentTests: XCTestCase {
         let hundred = try listenerAllocations(binary, counter: counter, pings: 100)
         XCTAssertGreaterThan(one, 0, "the counter works")
         XCTAssertEqual(hundred, one, "99 more ping round trips must not allocate (1 ping: \(one), 100 pings: \(hundred))")
+    }
+
+    // MARK: Registry under faults
+
+    func listed(_ state: String) throws -> [String] {
+        let p = try Spawned(host, ["devices", "--state-dir", state])
+        XCTAssertEqual(p.wait(), 0, "the registry must always parse: " + p.stderr)
+        return p.stdout.split(separator: "\n").filter { !$0.hasPrefix("no paired") }.map { String($0.split(separator: " ")[0]) }
+    }
+
+    /// SIGKILL the writer at random points, 200 times: after each kill the file parses and every acknowledged
+    /// record is in it.
+    func testRegistrySurvivesSIGKILLDuringUpdates() throws {
+        let state = stateDirectory()
+        var acknowledged = Set<String>()
+        var rng = SystemRandomNumberGenerator()
+        let deadline = Date().addingTimeInterval(120)
+        var kills = 0
+        while kills < 200 && Date() < deadline {
+            let writer = try Spawned(agent, ["registry-test-writer", "--state-dir", state, "--count", "4"])
+            usleep(UInt32.random(in: 0..<15_000, using: &rng))
+            writer.signal(SIGKILL)
+            writer.wait(seconds: 10)
+            kills += 1
+            for line in writer.stdout.split(separator: "\n") where line.hasPrefix("ACK ") { acknowledged.insert(String(line.dropFirst(4))) }
+            let present = Set(try listed(state))
+            let lost = acknowledged.subtracting(present)
+            XCTAssertTrue(lost.isEmpty, "acknowledged records lost after kill \(kills): \(lost)")
+            if !lost.isEmpty { return }
+            if present.count > 48 {
+                // Keep room under the registry's capacity: start over with an empty registry.
+                for file in ["devices", "devices.prev"] { try? FileManager.default.removeItem(atPath: state + "/" + file) }
+                acknowledged.removeAll()
+            }
+        }
+        XCTAssertEqual(kills, 200, "bounded at 120 s")
+    }
+
+    func testFullDiskLosesNothingAndSaysSo() throws {
+        let state = stateDirectory()
+        let first = try Spawned(agent, ["registry-test-writer", "--state-dir", state, "--count", "2"])
+        XCTAssertEqual(first.wait(), 0, first.stderr)
+        let before = try listed(state)
+        XCTAssertEqual(before.count, 2)
+        // RLIMIT_FSIZE 0: every write of file data fails with EFBIG, as on a full disk.
+        let limited = try Spawned(URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -f 0; exec \"$0\" registry-test-writer --state-dir \"$1\" --count 1", agent.path, state])
+        XCTAssertEqual(limited.wait(), 3)
+        XCTAssertEqual(limited.stderr.split(separator: "\n").count, 1, limited.stderr)
+        XCTAssertTrue(limited.stderr.contains("disk full or file size limit") && limited.stderr.contains("nothing was changed"), limited.stderr)
+        XCTAssertEqual(try listed(state), before, "nothing lost")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: state).filter { $0.contains(".tmp.") }
+        XCTAssertEqual(leftovers, [], "no temp files left behind")
+    }
+
+    func testUnusableStateDirectoryIsOneClearLine() throws {
+        let p = try Spawned(agent, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--state-dir", "/dev/null/sd-pair"])
+        XCTAssertEqual(p.wait(), 3)
+        XCTAssertEqual(p.stderr.split(separator: "\n").count, 1, p.stderr)
+        XCTAssertTrue(p.stderr.contains("cannot use state directory /dev/null/sd-pair"), p.stderr)
     }
 }

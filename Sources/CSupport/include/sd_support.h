@@ -64,6 +64,17 @@ long sd_read_file(const char *path, void *buf, size_t cap);
 /// Returns 0 or -errno; on failure the old file is untouched and the temp file removed.
 int sd_write_file_atomic(const char *dir, const char *name, const void *buf, size_t len);
 
+/// Takes an exclusive advisory lock (flock) on dir/name, creating it 0600. Returns the fd to keep open while
+/// writing, -EWOULDBLOCK if another process holds it, or another -errno.
+int sd_lock(const char *dir, const char *name);
+
+/// Makes dir/backup a hard link to the current dir/name (if it exists), replacing any older backup atomically.
+/// Returns 0, or -errno (a missing dir/name is not an error).
+int sd_keep_backup(const char *dir, const char *name, const char *backup);
+
+/// Wall-clock seconds since the Unix epoch (for "paired at" times only; never for timeouts).
+int64_t sd_unix_time(void);
+
 /// The host name (for a default device name) and "sysname release" (for the OS version); 0 or -errno.
 int sd_host_name(char *buf, size_t len);
 int sd_os_version(char *buf, size_t len);

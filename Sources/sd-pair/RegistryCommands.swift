@@ -1,0 +1,126 @@
+import CSupport
+import Crypto
+import Pairing
+import Registry
+import Transport
+import Wire
+
+/// `devices` and `forget`: the registry from the command line.
+enum RegistryCommands {
+    static func devices(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
+        let options: Options
+        switch Options.parse(&args, command: "devices", valued: ["--state-dir"], switches: ["--json"]) {
+        case .success(let o): options = o
+        case .failure(let e): return .failure(e)
+        }
+        guard options.positionals.isEmpty else { return .failure(UsageError("devices: unexpected argument '" + options.positionals[0] + "'")) }
+        var list: [PairedDevice]
+        switch DeviceRegistry(directory: NetworkCommands.stateDirectory(options)).load() {
+        case .success(let l): list = l
+        case .failure(let f):
+            Output.error(f.message)
+            return .success(.environment)
+        }
+        defer { for i in list.indices { list[i].wipe() } }
+        if options.has("--json") {
+            var out = "["
+            for (k, d) in list.enumerated() {
+                if k > 0 { out += "," }
+                out += "{\"device_id\":\"" + d.deviceID.uuidString + "\",\"name\":" + json(d.name.string) + ",\"device_type\":\""
+                    + d.type.name + "\",\"os_version\":" + json(d.osVersion.string) + ",\"app_version\":" + json(d.appVersion.string)
+                    + ",\"peer_id\":\"" + peerText(d) + "\",\"paired_at\":" + String(d.pairedAt) + "}"
+            }
+            Output.line(out + "]")
+        } else if list.isEmpty {
+            Output.line("no paired devices")
+        } else {
+            for d in list {
+                Output.line(d.deviceID.uuidString + "  " + d.type.name + "  " + d.name.string + "  (" + d.osVersion.string + ", paired " + utc(d.pairedAt) + ")")
+            }
+        }
+        return .success(.success)
+    }
+
+    static func forget(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
+        let options: Options
+        switch Options.parse(&args, command: "forget", valued: ["--state-dir"], switches: []) {
+        case .success(let o): options = o
+        case .failure(let e): return .failure(e)
+        }
+        guard options.positionals.count == 1, let bytes = Hex.decodeUUID(options.positionals[0]) else {
+            return .failure(UsageError("forget: give one device id, as 'sd-pair devices' shows it"))
+        }
+        switch DeviceRegistry(directory: NetworkCommands.stateDirectory(options)).forget(DeviceID(bytes: bytes)) {
+        case .success(true):
+            Output.line("forgot " + DeviceID(bytes: bytes).uuidString + " (its keys are gone from the registry)")
+            return .success(.success)
+        case .success(false):
+            Output.error("no paired device " + DeviceID(bytes: bytes).uuidString)
+            return .success(.pairingFailed)
+        case .failure(let f):
+            Output.error(f.message)
+            return .success(.environment)
+        }
+    }
+
+    /// Test-only (crash-safety test): records `--count` synthetic devices one by one and prints "ACK <id>" after each
+    /// change is durable.
+    static func testWriter(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
+        let options: Options
+        switch Options.parse(&args, command: "registry-test-writer", valued: ["--state-dir", "--count"], switches: []) {
+        case .success(let o): options = o
+        case .failure(let e): return .failure(e)
+        }
+        let count: Int
+        switch options.number("--count", in: 1...64, default: 8, command: "registry-test-writer") {
+        case .success(let n): count = n
+        case .failure(let e): return .failure(e)
+        }
+        let registry = DeviceRegistry(directory: NetworkCommands.stateDirectory(options))
+        var rng = SystemRandom()
+        for n in 0..<count {
+            let name = (try? FixedText<64>("test device " + String(n))) ?? FixedText()
+            let device = PairedDevice(
+                deviceID: DeviceID(bytes: rng.bytes()), type: .other, name: name, osVersion: FixedText(), appVersion: FixedText(),
+                publicKey: Ed25519.PublicKey(bytes: rng.bytes()), sendKey: SymmetricKey.random(using: &rng),
+                receiveKey: SymmetricKey.random(using: &rng), pairedAt: sd_unix_time())
+            switch registry.record(device) {
+            case .success: Output.line("ACK " + device.deviceID.uuidString)
+            case .failure(let f):
+                Output.error(f.message)
+                return .success(f == .locked ? .pairingFailed : .environment)
+            }
+        }
+        return .success(.success)
+    }
+
+    /// The libp2p peer id of the device's identity key.
+    static func peerText(_ d: PairedDevice) -> String { PeerID(publicKey: d.publicKey).text }
+
+    /// A JSON string literal (names come from peers: quotes and backslashes must be escaped; control characters
+    /// never pass validation).
+    static func json(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            if scalar == "\"" { out += "\\\"" } else if scalar == "\\" { out += "\\\\" } else { out.unicodeScalars.append(scalar) }
+        }
+        return out + "\""
+    }
+
+    /// "YYYY-MM-DD HH:MM UTC" from Unix seconds (civil-from-days; no Foundation in the agent).
+    static func utc(_ seconds: Int64) -> String {
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let rest = seconds - days * 86400
+        let z = days + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ v: Int64) -> String { (v < 10 ? "0" : "") + String(v) }
+        return String(year) + "-" + two(month) + "-" + two(day) + " " + two(rest / 3600) + ":" + two((rest % 3600) / 60) + " UTC"
+    }
+}
