@@ -29,24 +29,39 @@ peak() { sed -n 's/^maxrss-kib: //p' "$1"; }
 
 /usr/bin/time -f "maxrss-kib: %M" -o "$state/floor" "$native" --version >/dev/null
 
-# One full pairing: the Embedded build invites, the same build joins.
-/usr/bin/time -f "maxrss-kib: %M" -o "$state/pair" "$native" invite --listen /ip4/127.0.0.1/tcp/0 --no-mdns --no-dht \
-  --state-dir "$state/a" >"$state/invite.out" 2>/dev/null &
-inviter=$!
-for _ in $(seq 100); do grep -q '^CODE: ' "$state/invite.out" && break; sleep 0.05; done
-address="$(grep -m1 '^LISTEN ' "$state/invite.out" | cut -d' ' -f2)"
-words="$(grep -m1 '^CODE: ' "$state/invite.out" | cut -d' ' -f2-)"
-"$native" join "$words" --peer "$address" --state-dir "$state/b" >/dev/null
-wait "$inviter"
+# One full pairing (recorded in the registry): the measured build invites, the Embedded build joins.
+pair() {
+  local binary="$1" out="$2" dir="$state/$(basename "$2")"
+  /usr/bin/time -f "maxrss-kib: %M" -o "$out" "$binary" invite --listen /ip4/127.0.0.1/tcp/0 --no-mdns --no-dht \
+    --state-dir "$dir.a" >"$dir.out" 2>/dev/null &
+  local inviter=$!
+  for _ in $(seq 100); do grep -q '^CODE: ' "$dir.out" && break; sleep 0.05; done
+  "$native" join "$(grep -m1 '^CODE: ' "$dir.out" | cut -d' ' -f2-)" --peer "$(grep -m1 '^LISTEN ' "$dir.out" | cut -d' ' -f2)" \
+    --state-dir "$dir.b" >/dev/null
+  wait "$inviter"
+}
+pair "$native" "$state/pair"
+swift build -c release --product sd-pair >/dev/null 2>&1
+pair "$root/.build/release/sd-pair" "$state/pair-host"
 
-# An idle window: nobody connects until it expires.
+# An idle window: nobody connects until it expires. Just before the end, split its RSS into private (anonymous)
+# memory and file-backed pages (libc, libsodium, the loader, our text: shared with every other process).
 expiry=$(( idle < 60 ? 60 : (idle > 600 ? 600 : idle) ))
 /usr/bin/time -f "maxrss-kib: %M" -o "$state/idle" "$native" invite --listen /ip4/127.0.0.1/tcp/0 --no-mdns --no-dht \
-  --state-dir "$state/c" --expiry "$expiry" >/dev/null 2>&1 || true
+  --state-dir "$state/c" --expiry "$expiry" >/dev/null 2>&1 &
+timer=$!
+sleep 1
+agent="$(pgrep -P "$timer" | head -n 1)"
+sleep $(( expiry - 3 ))
+anon="$(sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$agent/status" 2>/dev/null || echo '?')"
+file="$(sed -n 's/^RssFile:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$agent/status" 2>/dev/null || echo '?')"
+wait "$timer" || true
 
 echo
 echo "| native Embedded x86_64, peak RSS (VmHWM) | KiB |"
 echo "|---|---|"
 echo "| process floor (sd-pair --version: libc + libsodium) | $(peak "$state/floor") |"
 echo "| invite through one full pairing | $(peak "$state/pair") |"
+echo "| (host release build, not Embedded: invite through one full pairing) | $(peak "$state/pair-host") |"
 echo "| invite idle for ${expiry} s until its window expired | $(peak "$state/idle") |"
+echo "| of which, near the end of the idle window: private (RssAnon) / file-backed shared pages (RssFile) | ${anon} / ${file} |"
