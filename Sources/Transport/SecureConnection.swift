@@ -64,6 +64,9 @@ public struct SecureConnection<Random: RandomSource> {
 
     /// Where the next socket read should go.
     public mutating func receiveSpace() -> UnsafeMutableRawBufferPointer {
+        // A frame whose plaintext is used up is dead bytes: never keep it (compacting it back to the front would
+        // have it decrypted a second time). Safe even if the caller did not drain poll() first.
+        if plainStart >= plainEnd && frameEnd > rxStart { rxStart = frameEnd }
         if rxCount == rx.count && rxStart > 0 && plainStart >= plainEnd { compactReceive() }
         return UnsafeMutableRawBufferPointer(rebasing: rx[rxCount...])
     }

@@ -106,6 +106,26 @@ final class ConnectionTests: XCTestCase {
     func testEstablishStreamAndPingOneByteAtATime() throws { try run(chunk: 1) }
     func testEstablishStreamAndPingOddChunks() throws { try run(chunk: 7) }
 
+    /// Enough traffic to fill the receive buffer many times over, moved in large reads, so that compaction
+    /// runs with processed frames still in front of a partial one.
+    func testBulkDataAcrossManyBufferFills() throws {
+        let pair = ConnectionPair(alice, bob)
+        try pair.a.start()
+        try pair.b.start()
+        try pair.pump()
+        let id = try pair.a.openStream()
+        var expected: [UInt8] = []
+        for round in 0..<80 {
+            let chunk = [UInt8](repeating: UInt8(truncatingIfNeeded: round), count: 3000)
+            try chunk.withUnsafeBytes { try pair.a.write(id, $0) }
+            expected += chunk
+            if round % 10 == 9 { try pair.pump(chunk: 65_536) }
+        }
+        try pair.pump(chunk: 65_536)
+        XCTAssertEqual(pair.dataB[id]?.count, expected.count)
+        XCTAssertEqual(pair.dataB[id], expected)
+    }
+
     func testGarbageInsteadOfNegotiationIsRejected() throws {
         let pair = ConnectionPair(alice, bob)
         try pair.b.start()
