@@ -113,7 +113,7 @@ public final class Node {
 
     /// Opens a listener; returns its full multiaddr (with the bound port and our peer id).
     public func listen(_ address: Multiaddr) -> Result<Multiaddr, SystemError> {
-        switch Net.listen(host: address.hostText, port: address.port == 0 ? 0 : address.port) {
+        switch Net.listen(host: address.hostText, port: address.port) {
         case .failure(let e): return .failure(e)
         case .success(let (fd, port)):
             listeners.append(fd)
@@ -152,7 +152,8 @@ public final class Node {
                 let wantWrite = links[i].connecting || !(links[i].connection?.pendingOutput.isEmpty ?? true)
                 linkSlots[i] = set.add(links[i].fd, readable: !links[i].connecting, writable: wantWrite) ?? -1
             }
-            let timeout = Int32(min(nextDeadline(now) - min(nextDeadline(now), now), 1000))
+            let deadline = nextDeadline(now)
+            let timeout = Int32(deadline > now ? min(deadline - now, 1000) : 0)
             if case .failure(let e) = set.wait(timeoutMilliseconds: timeout) {
                 return .failed("poll failed: " + e.name)
             }
