@@ -75,14 +75,20 @@ public final class Node {
     private let handshakeTimeout: UInt64
     /// Where completed pairings are recorded (nil: ping and tests that record nothing).
     private let registry: DeviceRegistry?
+    /// Daemon mode (`serve`): a window that ends does not end the run, and SIGUSR1 asks `openWindow` for a new one.
+    private let daemon: Bool
+    private let openWindow: (() -> InitiatorWindow<SystemRandom>?)?
 
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
         handshakeTimeoutMilliseconds: UInt64 = AgentLimits.handshakeTimeoutMilliseconds,
+        daemon: Bool = false, openWindow: (() -> InitiatorWindow<SystemRandom>?)? = nil,
         say: @escaping (String) -> Void, log: @escaping (String) -> Void
     ) {
         self.identity = identity
         self.registry = registry
+        self.daemon = daemon
+        self.openWindow = openWindow
         handshakeTimeout = handshakeTimeoutMilliseconds
         self.task = task
         self.say = say
@@ -163,6 +169,7 @@ public final class Node {
                         log("interrupted; shutting down")
                         return .interrupted
                     }
+                    if s == SignalPipe.user1 { requestWindow() }
                 }
             }
             for (i, fd) in listeners.enumerated() where i < 4 && listenerSlots[i] >= 0 && set.isReadable(listenerSlots[i]) {
@@ -204,15 +211,13 @@ public final class Node {
         }
         switch task {
         case .serve(var window?, let echo):
-            if case .expired? = window.tick(now: Instant(milliseconds: now)) {
-                finish(.failed("pairing code expired"))
-            }
-            task = .serve(window: window, echo: echo)
+            let event = window.tick(now: Instant(milliseconds: now))
+            task = .serve(window: window, echo: echo)  // before finish(), which may end the window
+            if case .expired? = event { finish(.failed("pairing code expired")) }
         case .join(var session, let peer):
-            if case .expired? = session.tick(now: Instant(milliseconds: now)).event {
-                finish(.failed("pairing code expired before pairing completed"))
-            }
+            let step = session.tick(now: Instant(milliseconds: now))
             task = .join(session: session, peer: peer)
+            if case .expired? = step.event { finish(.failed("pairing code expired before pairing completed")) }
         default:
             break
         }
@@ -220,8 +225,42 @@ public final class Node {
 
     private func finish(_ result: NodeOutcome) {
         guard outcome == nil else { return }
+        if daemon, case .serve(_, let echo) = task {
+            endWindow(result, echo: echo)
+            return
+        }
         outcome = result
         lingerUntil = MonotonicClock.milliseconds() + AgentLimits.lingerMilliseconds
+    }
+
+    // MARK: Pairing windows (daemon mode)
+
+    /// SIGUSR1: open a new window unless one is open.
+    private func requestWindow() {
+        guard daemon, case .serve(let current, let echo) = task else { return }
+        if current != nil {
+            log("a pairing window is already open")
+            return
+        }
+        guard let window = openWindow?() else { return }
+        task = .serve(window: window, echo: echo)
+    }
+
+    /// A window ended while the daemon goes on: say how, forget its half-done handshakes (their state belongs to
+    /// the old window), and serve without a window until the next one is asked for.
+    private func endWindow(_ result: NodeOutcome, echo: Bool) {
+        switch result {
+        case .paired: log("pairing window closed: paired")
+        case .failed(let why): log("pairing window closed: " + why)
+        case .pinged, .interrupted: break
+        }
+        task = .serve(window: nil, echo: echo)
+        for i in 0..<links.count where !links[i].isFree {
+            for s in 0..<4 where links[i].streams[s].handshake != nil {
+                links[i].streams[s].handshake = nil
+                resetStream(i, s)
+            }
+        }
     }
 
     // MARK: Connections
@@ -379,7 +418,8 @@ public final class Node {
                 try? links[i].connection!.reset(id)
                 return
             }
-            let listener = MultistreamListener(supported: supportedProtocols, count: supportedCount)
+            let protocols = offered
+            let listener = MultistreamListener(supported: protocols.list, count: protocols.count)
             var opening = FixedBytes<128>()
             let n = opening.withUnsafeMutableBytes { raw -> Int in
                 var w = ByteWriter(raw)
@@ -419,17 +459,28 @@ public final class Node {
         }
     }
 
-    private var supportedProtocols: InlineArray<4, StaticString> {
+    /// What an inbound stream may negotiate: ping always; pairing while a window is open; echo when asked for (tests).
+    private var offered: (list: InlineArray<4, StaticString>, count: Int) {
         var list = InlineArray<4, StaticString>(repeating: Protocols.ping)
-        list[1] = Protocols.pairing
-        list[2] = Protocols.echo
-        return list
+        var count = 1
+        if case .serve(let window, let echo) = task {
+            if window != nil {
+                list[count] = Protocols.pairing
+                count += 1
+            }
+            if echo {
+                list[count] = Protocols.echo
+                count += 1
+            }
+        }
+        return (list, count)
     }
 
-    /// Echo is offered only when asked for (tests); pairing only while serving.
-    private var supportedCount: Int {
-        if case .serve(_, let echo) = task { return echo ? 3 : 2 }
-        return 1
+    static func purpose(of id: StaticString) -> AppStream.Purpose {
+        let bytes = UnsafeRawBufferPointer(start: id.utf8Start, count: id.utf8CodeUnitCount)
+        if Multistream.equals(bytes, Protocols.pairing) { return .pairing }
+        if Multistream.equals(bytes, Protocols.echo) { return .echo }
+        return .pingServer
     }
 
     private func established(_ i: Int) {
@@ -488,7 +539,7 @@ public final class Node {
     }
 
     private func write(_ i: Int, _ id: UInt32, _ bytes: UnsafeRawBufferPointer) {
-        guard !links[i].isFree else { return }
+        guard !links[i].isFree, id != 0 else { return }
         do { try links[i].connection!.write(id, bytes) } catch { drop(i, reason: "cannot write: " + Self.describe(error)) }
     }
 
@@ -539,7 +590,8 @@ public final class Node {
                     return
                 case .success((.agreed(let index), let used)):
                     consume(i, s, used)
-                    let purpose: AppStream.Purpose = index == 0 ? .pingServer : index == 1 ? .pairing : .echo
+                    // By name, not position: the offer was fixed when the stream opened, windows may have changed since.
+                    let purpose = Self.purpose(of: listener.supported[index])
                     links[i].streams[s].kind = .active(purpose)
                     if purpose == .pairing, let session = links[i].connection?.session {
                         links[i].streams[s].handshake = InitiatorHandshake(
@@ -552,7 +604,10 @@ public final class Node {
                 switch result {
                 case .failure(let e):
                     resetStream(i, s)
-                    connectionFailed(e == .refused ? "the peer does not speak " + (purpose == .pairing ? "the pairing protocol" : "ping") : "stream negotiation failed")
+                    connectionFailed(
+                        e != .refused ? "stream negotiation failed"
+                            : purpose == .pairing ? "the device has no pairing window open (the code was used or expired); open a new one there"
+                            : "the peer does not answer ping")
                     return
                 case .success((.pending, let used)):
                     links[i].streams[s].kind = .negotiatingOut(dialer, then: purpose)
@@ -670,21 +725,27 @@ public final class Node {
             task = .serve(window: window, echo: echo)
             var reply = step.reply
             // Record before confirming: if the pairing cannot be kept here, the joiner must not keep it either.
-            if case .paired(var peer)? = step.event {
-                if let failure = record(peer) {
-                    reply = .complete(Complete(sessionID: window.sessionID, rejection: .storageFailed))
-                    finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
-                } else {
-                    announcePaired(peer)
-                }
-                peer.sessionKeys.wipe()
+            var recordFailure: RegistryFailure? = nil
+            if case .paired(let peer)? = step.event {
+                recordFailure = record(peer)
+                if recordFailure != nil { reply = .complete(Complete(sessionID: window.sessionID, rejection: .storageFailed)) }
             }
+            // Answer and close this stream before anything that may end the window (which resets pairing streams).
             if let reply { sendFrame(i, s, reply) }
             if step.close, links[i].streams[s].id != 0 {
                 try? links[i].connection!.finish(links[i].streams[s].id)
                 links[i].streams[s].handshake = nil
             }
-            if let event = step.event { initiatorEvent(event) }
+            if case .paired(var peer)? = step.event {
+                if let failure = recordFailure {
+                    finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
+                } else {
+                    announcePaired(peer)
+                }
+                peer.sessionKeys.wipe()
+            } else if let event = step.event {
+                initiatorEvent(event)
+            }
         case .join(var session, let peer):
             let step = session.receive(message, now: now)
             task = .join(session: session, peer: peer)

@@ -72,7 +72,7 @@ public enum Multistream {
         }
     }
 
-    static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
+    public static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
         guard a.count == b.utf8CodeUnitCount else { return false }
         for i in 0..<a.count where a[i] != b.utf8Start[i] { return false }
         return true

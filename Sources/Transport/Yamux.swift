@@ -290,6 +290,8 @@ public struct YamuxSession {
     }
 
     private func find(_ id: UInt32) -> Int? {
+        // Free slots have id 0: without this guard a write to "stream 0" would land in a free slot.
+        guard id != 0 else { return nil }
         for i in 0..<Self.maxStreams where streams[i].id == id { return i }
         return nil
     }

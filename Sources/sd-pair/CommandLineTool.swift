@@ -30,6 +30,8 @@ enum CommandLineTool {
             outcome = DemoCommand.run(&args)
         } else if command.isExactly("invite") {
             outcome = NetworkCommands.invite(&args)
+        } else if command.isExactly("serve") {
+            outcome = NetworkCommands.serve(&args)
         } else if command.isExactly("join") {
             outcome = NetworkCommands.join(&args)
         } else if command.isExactly("ping") {
@@ -76,6 +78,9 @@ enum Help {
                                                              disabled, 1-100 (default 5)
                                       --handshake-timeout <s>  drop connections that have not
                                                              finished Noise+yamux, 1-120 (default 10)
+          serve [options]           the long-running agent: opens a pairing window at start while no
+                                    device is paired (--window-at-start auto|always|never) and on
+                                    SIGUSR1; takes the options of invite
           join "<words>" --peer <multiaddr>
                                     pair with the device showing the code
           ping <multiaddr> [--count <n>]

@@ -1,4 +1,5 @@
 import Agent
+import CSupport
 import Crypto
 import EventLoop
 import Pairing
@@ -41,12 +42,7 @@ enum NetworkCommands {
         defer { identity.keys.wipe() }
         discoveryNotice(options)
 
-        var rng = SystemRandom()
-        var code = PairingCode.generate(using: &rng)
-        let now = Instant(milliseconds: MonotonicClock.milliseconds())
-        let window = InitiatorWindow(code: code, localDevice: me.1, policy: policy, now: now, random: SystemRandom())
-        let words = code.words
-        code.wipe()
+        let (window, words) = newWindow(device: me.1, policy: policy)
         let timeout: Int
         switch options.number("--handshake-timeout", in: 1...120, default: Int(AgentLimits.handshakeTimeoutMilliseconds / 1000), command: "invite") {
         case .success(let n): timeout = n
@@ -56,17 +52,102 @@ enum NetworkCommands {
             identity: identity.keys, task: .serve(window: window, echo: options.has("--test-echo")),
             registry: DeviceRegistry(directory: stateDirectory(options)), handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
             say: Output.line, log: Output.error)
-        for address in listenAddresses {
+        guard listen(node, listenAddresses) else { return .success(.environment) }
+        announce(words, policy)
+        return .success(finish(node.run(signals: signals())))
+    }
+
+    /// `serve`: the long-running agent of a NAS. Opens a window at start (if asked, or — by default — while no
+    /// device is paired yet) and on SIGUSR1; a window that ends does not end the daemon.
+    static func serve(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
+        let options: Options
+        switch Options.parse(&args, command: "serve", valued: sharedValued + ["--listen", "--max-attempts", "--window-at-start"], switches: ["--no-mdns", "--no-dht", "--test-echo"]) {
+        case .success(let o): options = o
+        case .failure(let e): return .failure(e)
+        }
+        guard options.positionals.isEmpty else { return .failure(UsageError("serve: unexpected argument '" + options.positionals[0] + "'")) }
+        let startMode = options.value("--window-at-start") ?? "auto"
+        guard startMode.isExactly("auto") || startMode.isExactly("always") || startMode.isExactly("never") else {
+            return .failure(UsageError("serve: --window-at-start must be auto, always or never"))
+        }
+        let policy: WindowPolicy
+        switch windowPolicy(options, command: "serve") {
+        case .success(let p): policy = p
+        case .failure(let e): return .failure(e)
+        }
+        var listenAddresses: [Multiaddr] = []
+        for text in options.all("--listen").isEmpty ? ["/ip4/0.0.0.0/tcp/0"] : options.all("--listen") {
+            switch parseAddress(text, command: "serve", option: "--listen") {
+            case .success(let a): listenAddresses.append(a)
+            case .failure(let e): return .failure(e)
+            }
+        }
+        let timeout: Int
+        switch options.number("--handshake-timeout", in: 1...120, default: Int(AgentLimits.handshakeTimeoutMilliseconds / 1000), command: "serve") {
+        case .success(let n): timeout = n
+        case .failure(let e): return .failure(e)
+        }
+        let me: (DeviceIdentity, DeviceInfo)
+        switch localDevice(options, command: "serve", defaultType: .server) {
+        case .success(let v): me = v
+        case .failure(let e): return .failure(e)
+        case .none: return .success(.environment)
+        }
+        var identity = me.0
+        defer { identity.keys.wipe() }
+        let registry = DeviceRegistry(directory: stateDirectory(options))
+        var openAtStart = startMode.isExactly("always")
+        if startMode.isExactly("auto") {
+            switch registry.load() {
+            case .success(let devices): openAtStart = devices.isEmpty
+            case .failure(let f):
+                Output.error(f.message)
+                return .success(.environment)
+            }
+        }
+        let first = openAtStart ? newWindow(device: me.1, policy: policy) : nil
+        discoveryNotice(options)
+        let device = me.1
+        let node = Node(
+            identity: identity.keys, task: .serve(window: first?.window, echo: options.has("--test-echo")), registry: registry,
+            handshakeTimeoutMilliseconds: UInt64(timeout) * 1000, daemon: true,
+            openWindow: {
+                let (window, words) = newWindow(device: device, policy: policy)
+                announce(words, policy)
+                return window
+            }, say: Output.line, log: Output.error)
+        guard listen(node, listenAddresses) else { return .success(.environment) }
+        Output.line("READY pid " + String(getpid()) + " (send SIGUSR1 to open a pairing window)")
+        if let first { announce(first.words, policy) }
+        return .success(finish(node.run(signals: signals())))
+    }
+
+    /// A fresh code, its window, and the words to show (the only copy of the code that outlives this call).
+    static func newWindow(device: DeviceInfo, policy: WindowPolicy) -> (window: InitiatorWindow<SystemRandom>, words: String) {
+        var rng = SystemRandom()
+        var code = PairingCode.generate(using: &rng)
+        defer { code.wipe() }
+        let window = InitiatorWindow(
+            code: code, localDevice: device, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()), random: SystemRandom())
+        return (window, code.words)
+    }
+
+    /// Shows the code: a "CODE:" line for scripts and the greppable log line for people and journald.
+    static func announce(_ words: String, _ policy: WindowPolicy) {
+        Output.line("CODE: " + words)
+        Output.line("sd-pair: pairing code: " + words + " (expires in " + String(policy.expirySeconds) + " s)")
+    }
+
+    static func listen(_ node: Node, _ addresses: [Multiaddr]) -> Bool {
+        for address in addresses {
             switch node.listen(address) {
             case .success(let bound): Output.line("LISTEN " + bound.text)
             case .failure(let e):
                 Output.error("cannot listen on " + address.text + ": " + e.name)
-                return .success(.environment)
+                return false
             }
         }
-        Output.line("CODE: " + words)
-        Output.line("sd-pair: pairing code: " + words + " (expires in " + String(policy.expirySeconds) + " s)")
-        return .success(finish(node.run(signals: signals())))
+        return true
     }
 
     static func join(_ args: inout Arguments) -> Result<ExitCode, UsageError> {

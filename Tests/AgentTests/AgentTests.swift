@@ -123,6 +123,47 @@ final class AgentTests: XCTestCase {
         XCTAssertEqual(try listed(a).count, 1)
     }
 
+    /// The daemon: a window at start while nothing is paired, a used code refused with a clear reason, SIGUSR1
+    /// for the next window, and the daemon running on until told to stop.
+    func testServeOpensWindowsAndKeepsRunning() throws {
+        let state = stateDirectory()
+        let serve = try Spawned(agent, ["serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state, "--name", "Daemon NAS"])
+        guard let address = serve.line(startingWith: "LISTEN "), let first = serve.line(startingWith: "CODE: ") else {
+            return XCTFail("serve did not start: " + serve.stderr)
+        }
+        let a = try join(host, words: first, address: address, state: stateDirectory())
+        XCTAssertEqual(a.wait(), 0, a.stderr)
+        XCTAssertTrue(serve.waitForLog("pairing window closed: paired"), serve.stderr)
+        let again = try join(host, words: first, address: address, state: stateDirectory())
+        XCTAssertEqual(again.wait(), 1)
+        XCTAssertTrue(again.stderr.contains("no pairing window open"), again.stderr)
+        XCTAssertTrue(serve.process.isRunning, "a closed window does not end the daemon")
+
+        serve.signal(SIGUSR1)
+        let deadline = Date().addingTimeInterval(10)
+        var second: String? = nil
+        while second == nil && Date() < deadline {
+            second = serve.stdout.split(separator: "\n").filter { $0.hasPrefix("CODE: ") }.dropFirst().first.map { String($0.dropFirst(6)) }
+            usleep(20_000)
+        }
+        guard let second else { return XCTFail("SIGUSR1 did not open a window: " + serve.stdout) }
+        XCTAssertNotEqual(second, first)
+        let b = try join(host, words: second, address: address, state: stateDirectory())
+        XCTAssertEqual(b.wait(), 0, b.stderr)
+        XCTAssertTrue(serve.waitForLog("pairing window closed: paired", count: 2), serve.stderr)
+        XCTAssertEqual(try listed(state).count, 2)
+        serve.signal(SIGTERM)
+        XCTAssertEqual(serve.wait(), 130)
+
+        // With devices paired, the default start opens no window.
+        let quiet = try Spawned(agent, ["serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state])
+        XCTAssertNotNil(quiet.line(startingWith: "READY "), quiet.stderr)
+        usleep(300_000)
+        XCTAssertFalse(quiet.stdout.contains("CODE: "), "auto: no window while devices are paired")
+        quiet.signal(SIGTERM)
+        XCTAssertEqual(quiet.wait(), 130)
+    }
+
     func testInterruptedInviteExits130() throws {
         let inv = try invite(agent, state: stateDirectory())
         inv.process.signal(SIGINT)

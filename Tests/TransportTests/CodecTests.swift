@@ -122,6 +122,19 @@ final class YamuxTests: XCTestCase {
         XCTAssertEqual(Array(r.output.suffix(12)), frame(1, 8, 11, 0))
     }
 
+    func testStreamZeroIsNeverWritable() throws {
+        // Free slots have id 0: a write to stream 0 must not land in one (regression: it did once).
+        var s = YamuxSession(role: .dialer)
+        var out = [UInt8](repeating: 0, count: 64)
+        try out.withUnsafeMutableBytes { o in
+            var w = ByteWriter(o)
+            XCTAssertThrowsError(try [UInt8]([1, 2]).withUnsafeBytes { try s.write(0, $0, output: &w) }) {
+                XCTAssertEqual($0 as? YamuxSession.Error, .streamNotWritable)
+            }
+            XCTAssertEqual(w.count, 0)
+        }
+    }
+
     func testRandomInputNeverTraps() {
         var rng = TestRandom(state: 5)
         for _ in 0..<3000 {
