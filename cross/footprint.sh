@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Footprint report: stripped size and dynamic dependencies of the x86_64, aarch64 and armv7 Embedded builds, and
-# peak RSS (VmHWM, via GNU time) of the native Embedded build: idle floor, through one full pairing, and through an
-# idle pairing window of FOOTPRINT_IDLE_SECONDS (default 600; `serve` does not exist yet, so the idle agent is an
-# `invite` whose window stays open that long). RSS is measured natively: under qemu-user it would include the
-# emulator. Needs root (ARM sysroots) and the time package.
+# peak RSS (VmHWM, via GNU time) of the native Embedded build: process floor, `invite` through one full pairing,
+# and `serve` idle for FOOTPRINT_IDLE_SECONDS (default 600). RSS is measured natively: under qemu-user it would
+# include the emulator. Needs root (ARM sysroots) and the time package.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -44,17 +43,18 @@ pair "$native" "$state/pair"
 swift build -c release --product sd-pair >/dev/null 2>&1
 pair "$root/.build/release/sd-pair" "$state/pair-host"
 
-# An idle window: nobody connects until it expires. Just before the end, split its RSS into private (anonymous)
-# memory and file-backed pages (libc, libsodium, the loader, our text: shared with every other process).
-expiry=$(( idle < 60 ? 60 : (idle > 600 ? 600 : idle) ))
-/usr/bin/time -f "maxrss-kib: %M" -o "$state/idle" "$native" invite --listen /ip4/127.0.0.1/tcp/0 --no-mdns --no-dht \
-  --state-dir "$state/c" --expiry "$expiry" >/dev/null 2>&1 &
+# The idle daemon: `serve` with no window open and nobody connecting, for FOOTPRINT_IDLE_SECONDS. Just before the
+# end, its RSS is split into private (anonymous) memory and file-backed pages (libc, libsodium, the loader, our
+# text: shared with every other process on the board).
+/usr/bin/time -f "maxrss-kib: %M" -o "$state/idle" "$native" serve --listen /ip4/127.0.0.1/tcp/0 --no-mdns --no-dht \
+  --state-dir "$state/c" --window-at-start never >/dev/null 2>&1 &
 timer=$!
 sleep 1
 agent="$(pgrep -P "$timer" | head -n 1)"
-sleep $(( expiry - 3 ))
-anon="$(sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$agent/status" 2>/dev/null || echo '?')"
-file="$(sed -n 's/^RssFile:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$agent/status" 2>/dev/null || echo '?')"
+sleep $(( idle > 2 ? idle - 1 : 1 ))
+anon="$(sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$agent/status" 2>/dev/null)"
+file="$(sed -n 's/^RssFile:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$agent/status" 2>/dev/null)"
+kill -TERM "$agent"
 wait "$timer" || true
 
 echo
@@ -63,5 +63,5 @@ echo "|---|---|"
 echo "| process floor (sd-pair --version: libc + libsodium) | $(peak "$state/floor") |"
 echo "| invite through one full pairing | $(peak "$state/pair") |"
 echo "| (host release build, not Embedded: invite through one full pairing) | $(peak "$state/pair-host") |"
-echo "| invite idle for ${expiry} s until its window expired | $(peak "$state/idle") |"
-echo "| of which, near the end of the idle window: private (RssAnon) / file-backed shared pages (RssFile) | ${anon} / ${file} |"
+echo "| serve, idle for ${idle} s | $(peak "$state/idle") |"
+echo "| of which, at the end of the idle period: private (RssAnon) / file-backed shared pages (RssFile) | ${anon:-?} / ${file:-?} |"
