@@ -78,6 +78,8 @@ public final class Node {
     /// Daemon mode (`serve`): a window that ends does not end the run, and SIGUSR1 asks `openWindow` for a new one.
     private let daemon: Bool
     private let openWindow: (() -> InitiatorWindow<SystemRandom>?)?
+    /// Called when a pairing window ends (paired, expired, burned, cancelled), e.g. to clear a display.
+    public var onWindowClosed: (() -> Void)? = nil
 
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
@@ -231,6 +233,7 @@ public final class Node {
         }
         outcome = result
         lingerUntil = MonotonicClock.milliseconds() + AgentLimits.lingerMilliseconds
+        if case .serve(_?, _) = task { onWindowClosed?() }
     }
 
     // MARK: Pairing windows (daemon mode)
@@ -255,6 +258,7 @@ public final class Node {
         case .pinged, .interrupted: break
         }
         task = .serve(window: nil, echo: echo)
+        onWindowClosed?()
         for i in 0..<links.count where !links[i].isFree {
             for s in 0..<4 where links[i].streams[s].handshake != nil {
                 links[i].streams[s].handshake = nil

@@ -103,3 +103,15 @@ int sd_keep_backup(const char *dir, const char *name, const char *backup) {
 }
 
 int64_t sd_unix_time(void) { return (int64_t)time(NULL); }
+
+int sd_show_on_display(const char *path, const void *buf, size_t len) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) return -errno;
+    struct stat st;
+    int rc = fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc == 0 && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0) rc = -errno;
+    if (rc == 0 && S_ISCHR(st.st_mode) && sd_write_all(fd, "\033[2J\033[H", 7) < 0) rc = -errno;
+    if (rc == 0 && len > 0 && sd_write_all(fd, buf, len) < 0) rc = -errno;
+    close(fd);
+    return rc;
+}

@@ -92,6 +92,8 @@ enum Help {
             --name <text>           this device's name (default: the host name)
             --device-type <t>       desktop, laptop, mobile, server or other
             --no-mdns, --no-dht     turn a discovery path off
+            --display <path>        (invite, serve) also show the code there, 4 lines of 3 words
+                                    (a file, or a console like /dev/tty1); cleared when the window closes
           help, --help              this text
           version, --version        the version
 

@@ -11,7 +11,7 @@ import Wire
 enum NetworkCommands {
     static let defaultStateDirectory = "/var/lib/sd-pair"
 
-    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout"]
+    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout", "--display"]
 
     static func invite(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
@@ -53,8 +53,12 @@ enum NetworkCommands {
             registry: DeviceRegistry(directory: stateDirectory(options)), handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
             say: Output.line, log: Output.error)
         guard listen(node, listenAddresses) else { return .success(.environment) }
-        announce(words, policy)
-        return .success(finish(node.run(signals: signals())))
+        let display = options.value("--display").map { CodeDisplay(path: $0, log: Output.error) }
+        node.onWindowClosed = { display?.clear() }
+        announce(words, policy, display)
+        let result = node.run(signals: signals())
+        display?.clear()
+        return .success(finish(result))
     }
 
     /// `serve`: the long-running agent of a NAS. Opens a window at start (if asked, or — by default — while no
@@ -108,18 +112,22 @@ enum NetworkCommands {
         let first = openAtStart ? newWindow(device: me.1, policy: policy) : nil
         discoveryNotice(options)
         let device = me.1
+        let display = options.value("--display").map { CodeDisplay(path: $0, log: Output.error) }
         let node = Node(
             identity: identity.keys, task: .serve(window: first?.window, echo: options.has("--test-echo")), registry: registry,
             handshakeTimeoutMilliseconds: UInt64(timeout) * 1000, daemon: true,
             openWindow: {
                 let (window, words) = newWindow(device: device, policy: policy)
-                announce(words, policy)
+                announce(words, policy, display)
                 return window
             }, say: Output.line, log: Output.error)
+        node.onWindowClosed = { display?.clear() }
         guard listen(node, listenAddresses) else { return .success(.environment) }
         Output.line("READY pid " + String(getpid()) + " (send SIGUSR1 to open a pairing window)")
-        if let first { announce(first.words, policy) }
-        return .success(finish(node.run(signals: signals())))
+        if let first { announce(first.words, policy, display) }
+        let result = node.run(signals: signals())
+        display?.clear()
+        return .success(finish(result))
     }
 
     /// A fresh code, its window, and the words to show (the only copy of the code that outlives this call).
@@ -133,9 +141,10 @@ enum NetworkCommands {
     }
 
     /// Shows the code: a "CODE:" line for scripts and the greppable log line for people and journald.
-    static func announce(_ words: String, _ policy: WindowPolicy) {
+    static func announce(_ words: String, _ policy: WindowPolicy, _ display: CodeDisplay?) {
         Output.line("CODE: " + words)
         Output.line("sd-pair: pairing code: " + words + " (expires in " + String(policy.expirySeconds) + " s)")
+        display?.show(words)
     }
 
     static func listen(_ node: Node, _ addresses: [Multiaddr]) -> Bool {

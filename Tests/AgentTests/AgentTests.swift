@@ -164,6 +164,43 @@ final class AgentTests: XCTestCase {
         XCTAssertEqual(quiet.wait(), 130)
     }
 
+    func testDisplayShowsTheCodeAndIsClearedWhenTheWindowCloses() throws {
+        let state = stateDirectory()
+        let display = state + ".display"
+        directories.append(URL(fileURLWithPath: display))
+        let inv = try invite(agent, state: state, extra: ["--display", display])
+        let shown = try String(contentsOfFile: display, encoding: .utf8)
+        let lines = shown.split(separator: "\n")
+        XCTAssertEqual(lines.count, 4)
+        XCTAssertTrue(lines.allSatisfy { $0.split(separator: " ").count == 3 }, shown)
+        XCTAssertEqual(lines.joined(separator: " "), inv.words)
+        let mode = try FileManager.default.attributesOfItem(atPath: display)[.posixPermissions] as? NSNumber
+        XCTAssertEqual(mode?.intValue, 0o600, "a file showing a live code is private")
+        try assertStillPairs(inv)
+        XCTAssertEqual(try String(contentsOfFile: display, encoding: .utf8), "", "cleared when the window closed")
+    }
+
+    /// Board/sd-pair.service passes `systemd-analyze verify` (with ExecStart pointed at the built binary, since
+    /// verify checks that the command exists).
+    func testSystemdUnitVerifies() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("systemd-analyze missing (.ci/run installs systemd)") }
+            throw XCTSkip("systemd-analyze not installed")
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let unit = try String(contentsOf: root.appendingPathComponent("Board/sd-pair.service"), encoding: .utf8)
+        let dir = stateDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/sd-pair.service"
+        try unit.replacingOccurrences(of: "/usr/local/bin/sd-pair", with: host.path).write(toFile: path, atomically: true, encoding: .utf8)
+        let verify = try Spawned(URL(fileURLWithPath: "/usr/bin/systemd-analyze"), ["verify", path])
+        XCTAssertEqual(verify.wait(), 0, verify.stderr)
+        XCTAssertEqual(verify.stderr.trimmingCharacters(in: .whitespacesAndNewlines), "", "no warnings")
+        for line in ["DynamicUser=yes", "StateDirectory=sd-pair", "NoNewPrivileges=yes", "ProtectSystem=strict", "MemoryMax=8M", "Restart=on-failure"] {
+            XCTAssertTrue(unit.contains(line), line)
+        }
+    }
+
     func testInterruptedInviteExits130() throws {
         let inv = try invite(agent, state: stateDirectory())
         inv.process.signal(SIGINT)

@@ -72,6 +72,10 @@ int sd_lock(const char *dir, const char *name);
 /// Returns 0, or -errno (a missing dir/name is not an error).
 int sd_keep_backup(const char *dir, const char *name, const char *backup);
 
+/// Replaces what a display shows: a regular file is truncated and rewritten (created 0600: it holds a live code);
+/// a character device (a console such as /dev/tty1) gets a clear-screen sequence first. Returns 0 or -errno.
+int sd_show_on_display(const char *path, const void *buf, size_t len);
+
 /// Wall-clock seconds since the Unix epoch (for "paired at" times only; never for timeouts).
 int64_t sd_unix_time(void);
 
