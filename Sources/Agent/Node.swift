@@ -80,6 +80,8 @@ public final class Node {
     private let openWindow: (() -> InitiatorWindow<SystemRandom>?)?
     /// Called when a pairing window ends (paired, expired, burned, cancelled), e.g. to clear a display.
     public var onWindowClosed: (() -> Void)? = nil
+    /// `--events json`.
+    public var events = EventSink.off
 
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
@@ -135,8 +137,9 @@ public final class Node {
         let now = MonotonicClock.milliseconds()
         switch task {
         case .join(var session, let peer):
-            _ = session.connecting(now: Instant(milliseconds: now))
+            let step = session.connecting(now: Instant(milliseconds: now))
             task = .join(session: session, peer: peer)
+            if case .stateChanged(let state)? = step.event { events.emit(state.name) }
             dial(peer, now: now)
         case .ping(let peer, _):
             dial(peer, now: now)
@@ -215,11 +218,17 @@ public final class Node {
         case .serve(var window?, let echo):
             let event = window.tick(now: Instant(milliseconds: now))
             task = .serve(window: window, echo: echo)  // before finish(), which may end the window
-            if case .expired? = event { finish(.failed("pairing code expired")) }
+            if case .expired? = event {
+                events.emit("expired")
+                finish(.failed("pairing code expired"))
+            }
         case .join(var session, let peer):
             let step = session.tick(now: Instant(milliseconds: now))
             task = .join(session: session, peer: peer)
-            if case .expired? = step.event { finish(.failed("pairing code expired before pairing completed")) }
+            if case .expired? = step.event {
+                events.emit("expired")
+                finish(.failed("pairing code expired before pairing completed"))
+            }
         default:
             break
         }
@@ -257,6 +266,7 @@ public final class Node {
         case .failed(let why): log("pairing window closed: " + why)
         case .pinged, .interrupted: break
         }
+        events.emit("window-closed")
         task = .serve(window: nil, echo: echo)
         onWindowClosed?()
         for i in 0..<links.count where !links[i].isFree {
@@ -742,6 +752,7 @@ public final class Node {
             }
             if case .paired(var peer)? = step.event {
                 if let failure = recordFailure {
+                    events.emit("failed", [("reason", JSON.string("could not record the pairing: " + failure.message))])
                     finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
                 } else {
                     announcePaired(peer)
@@ -789,17 +800,22 @@ public final class Node {
         switch event {
         case .paired(var peer):
             if let failure = record(peer) {
+                events.emit("failed", [("reason", JSON.string("could not record the pairing: " + failure.message))])
                 finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
             } else {
                 announcePaired(peer)
             }
             peer.sessionKeys.wipe()
         case .candidateFailed(let why), .failed(let why):
+            events.emit("failed", [("reason", JSON.string(why.description))])
             finish(.failed(why.description))
         case .expired:
+            events.emit("expired")
             finish(.failed("pairing code expired"))
-        case .challengeAccepted, .stateChanged:
-            break
+        case .challengeAccepted(let info):
+            events.emit("challenge-received", [("device_name", JSON.string(info.name.string))])
+        case .stateChanged(let state):
+            events.emit(state.name)
         }
     }
 
@@ -809,12 +825,16 @@ public final class Node {
             break  // recorded and announced in pairingInput, before the confirmation is sent
         case .attemptFailed(let reason, let remaining):
             log("pairing attempt refused: " + reason.description + " (" + String(remaining) + " attempts left)")
+            events.emit("attempt-failed", [("reason", JSON.string(reason.description)), ("remaining", String(remaining))])
         case .burned(let reason):
             log("pairing attempt refused: " + reason.description)
+            events.emit("failed", [("reason", JSON.string("code disabled after too many failed attempts"))])
             finish(.failed("pairing code disabled after too many failed attempts; start a new pairing"))
         case .rejected(let reason):
             log("pairing request refused: " + reason.description)
-        case .challengeSent, .expired:
+        case .challengeSent(let info):
+            events.emit("challenge-sent", [("device_name", JSON.string(info.name.string))])
+        case .expired:
             break
         }
     }
@@ -832,6 +852,7 @@ public final class Node {
 
     /// The result line, printed only once the pairing is durably recorded.
     private func announcePaired(_ peer: PairedPeer) {
+        events.emit("completed", [("device_id", JSON.string(peer.deviceInfo.deviceID.uuidString)), ("device_name", JSON.string(peer.deviceInfo.name.string))])
         say("PAIRED " + peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string)
         finish(.paired)
     }

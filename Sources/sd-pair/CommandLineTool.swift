@@ -92,6 +92,9 @@ enum Help {
             --name <text>           this device's name (default: the host name)
             --device-type <t>       desktop, laptop, mobile, server or other
             --no-mdns, --no-dht     turn a discovery path off
+            --events json           one JSON line per state change (waiting, challenge-sent,
+                                    attempt-failed, connecting, request-sent, challenge-received,
+                                    completed, failed, expired, window-closed)
             --display <path>        (invite, serve) also show the code there, 4 lines of 3 words
                                     (a file, or a console like /dev/tty1); cleared when the window closes
           help, --help              this text

@@ -11,7 +11,14 @@ import Wire
 enum NetworkCommands {
     static let defaultStateDirectory = "/var/lib/sd-pair"
 
-    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout", "--display"]
+    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout", "--display", "--events"]
+
+    /// `--events json` (the only format), or off.
+    static func eventSink(_ options: Options, command: String) -> Result<EventSink, UsageError> {
+        guard let format = options.value("--events") else { return .success(.off) }
+        guard format.isExactly("json") else { return .failure(UsageError(command + ": --events takes json")) }
+        return .success(EventSink(enabled: true, write: Output.line))
+    }
 
     static func invite(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
@@ -20,6 +27,11 @@ enum NetworkCommands {
         case .failure(let e): return .failure(e)
         }
         guard options.positionals.isEmpty else { return .failure(UsageError("invite: unexpected argument '" + options.positionals[0] + "'")) }
+        let events: EventSink
+        switch eventSink(options, command: "invite") {
+        case .success(let sink): events = sink
+        case .failure(let e): return .failure(e)
+        }
         let policy: WindowPolicy
         switch windowPolicy(options, command: "invite") {
         case .success(let p): policy = p
@@ -55,7 +67,8 @@ enum NetworkCommands {
         guard listen(node, listenAddresses) else { return .success(.environment) }
         let display = options.value("--display").map { CodeDisplay(path: $0, log: Output.error) }
         node.onWindowClosed = { display?.clear() }
-        announce(words, policy, display)
+        node.events = events
+        announce(words, window, display, events)
         let result = node.run(signals: signals())
         display?.clear()
         return .success(finish(result))
@@ -70,6 +83,11 @@ enum NetworkCommands {
         case .failure(let e): return .failure(e)
         }
         guard options.positionals.isEmpty else { return .failure(UsageError("serve: unexpected argument '" + options.positionals[0] + "'")) }
+        let events: EventSink
+        switch eventSink(options, command: "serve") {
+        case .success(let sink): events = sink
+        case .failure(let e): return .failure(e)
+        }
         let startMode = options.value("--window-at-start") ?? "auto"
         guard startMode.isExactly("auto") || startMode.isExactly("always") || startMode.isExactly("never") else {
             return .failure(UsageError("serve: --window-at-start must be auto, always or never"))
@@ -118,13 +136,14 @@ enum NetworkCommands {
             handshakeTimeoutMilliseconds: UInt64(timeout) * 1000, daemon: true,
             openWindow: {
                 let (window, words) = newWindow(device: device, policy: policy)
-                announce(words, policy, display)
+                announce(words, window, display, events)
                 return window
             }, say: Output.line, log: Output.error)
         node.onWindowClosed = { display?.clear() }
+        node.events = events
         guard listen(node, listenAddresses) else { return .success(.environment) }
         Output.line("READY pid " + String(getpid()) + " (send SIGUSR1 to open a pairing window)")
-        if let first { announce(first.words, policy, display) }
+        if let first { announce(first.words, first.window, display, events) }
         let result = node.run(signals: signals())
         display?.clear()
         return .success(finish(result))
@@ -141,10 +160,11 @@ enum NetworkCommands {
     }
 
     /// Shows the code: a "CODE:" line for scripts and the greppable log line for people and journald.
-    static func announce(_ words: String, _ policy: WindowPolicy, _ display: CodeDisplay?) {
+    static func announce(_ words: String, _ window: InitiatorWindow<SystemRandom>, _ display: CodeDisplay?, _ events: EventSink) {
         Output.line("CODE: " + words)
-        Output.line("sd-pair: pairing code: " + words + " (expires in " + String(policy.expirySeconds) + " s)")
+        Output.line("sd-pair: pairing code: " + words + " (expires in " + String(window.policy.expirySeconds) + " s)")
         display?.show(words)
+        events.emit("waiting", [("session_id", JSON.string(window.sessionID.uuidString)), ("expires_in", String(window.policy.expirySeconds))])
     }
 
     static func listen(_ node: Node, _ addresses: [Multiaddr]) -> Bool {
@@ -167,6 +187,11 @@ enum NetworkCommands {
         }
         guard options.positionals.count == 1 else {
             return .failure(UsageError("join: give the 12 words as one quoted argument: sd-pair join \"word1 … word12\" --peer <multiaddr>"))
+        }
+        let events: EventSink
+        switch eventSink(options, command: "join") {
+        case .success(let sink): events = sink
+        case .failure(let e): return .failure(e)
         }
         var code: PairingCode
         do { code = try PairingCode.parse(options.positionals[0]) } catch {
@@ -200,6 +225,7 @@ enum NetworkCommands {
         let node = Node(
             identity: identity.keys, task: .join(session: session, peer: peer), registry: DeviceRegistry(directory: stateDirectory(options)),
             say: Output.line, log: Output.error)
+        node.events = events
         return .success(finish(node.run(signals: signals())))
     }
 

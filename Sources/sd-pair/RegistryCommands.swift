@@ -1,3 +1,4 @@
+import Agent
 import CSupport
 import Crypto
 import Pairing
@@ -26,8 +27,8 @@ enum RegistryCommands {
             var out = "["
             for (k, d) in list.enumerated() {
                 if k > 0 { out += "," }
-                out += "{\"device_id\":\"" + d.deviceID.uuidString + "\",\"name\":" + json(d.name.string) + ",\"device_type\":\""
-                    + d.type.name + "\",\"os_version\":" + json(d.osVersion.string) + ",\"app_version\":" + json(d.appVersion.string)
+                out += "{\"device_id\":\"" + d.deviceID.uuidString + "\",\"name\":" + JSON.string(d.name.string) + ",\"device_type\":\""
+                    + d.type.name + "\",\"os_version\":" + JSON.string(d.osVersion.string) + ",\"app_version\":" + JSON.string(d.appVersion.string)
                     + ",\"peer_id\":\"" + peerText(d) + "\",\"paired_at\":" + String(d.pairedAt) + "}"
             }
             Output.line(out + "]")
@@ -96,16 +97,6 @@ enum RegistryCommands {
 
     /// The libp2p peer id of the device's identity key.
     static func peerText(_ d: PairedDevice) -> String { PeerID(publicKey: d.publicKey).text }
-
-    /// A JSON string literal (names come from peers: quotes and backslashes must be escaped; control characters
-    /// never pass validation).
-    static func json(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            if scalar == "\"" { out += "\\\"" } else if scalar == "\\" { out += "\\\\" } else { out.unicodeScalars.append(scalar) }
-        }
-        return out + "\""
-    }
 
     /// "YYYY-MM-DD HH:MM UTC" from Unix seconds (civil-from-days; no Foundation in the agent).
     static func utc(_ seconds: Int64) -> String {

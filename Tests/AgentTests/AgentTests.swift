@@ -201,6 +201,35 @@ final class AgentTests: XCTestCase {
         }
     }
 
+    func events(_ output: String) throws -> [[String: Any]] {
+        try output.split(separator: "\n").filter { $0.hasPrefix("{") }.map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+    }
+
+    func testEventsJSONFollowThePairing() throws {
+        let inv = try invite(agent, state: stateDirectory(), extra: ["--events", "json"])
+        let wrong = try Spawned(host, ["join", "legal winner thank year wave sausage worth useful legal winner thank yellow", "--peer", inv.address, "--state-dir", stateDirectory(), "--events", "json"])
+        XCTAssertEqual(wrong.wait(), 1)
+        XCTAssertEqual(try events(wrong.stdout).map { $0["event"] as! String }, ["connecting", "request-sent", "failed"])
+        XCTAssertTrue((try events(wrong.stdout).last?["reason"] as? String)?.contains("wrong code") == true, wrong.stdout)
+
+        let j = try Spawned(host, ["join", inv.words, "--peer", inv.address, "--state-dir", stateDirectory(), "--name", "Web UI Laptop", "--events", "json"])
+        XCTAssertEqual(j.wait(), 0, j.stderr)
+        XCTAssertEqual(inv.process.wait(), 0, inv.process.stderr)
+        let joinEvents = try events(j.stdout)
+        XCTAssertEqual(joinEvents.map { $0["event"] as! String }, ["connecting", "request-sent", "challenge-received", "completed"])
+        XCTAssertEqual(joinEvents[2]["device_name"] as? String, "Test NAS")
+        let inviteEvents = try events(inv.process.stdout)
+        XCTAssertEqual(inviteEvents.map { $0["event"] as! String }, ["waiting", "challenge-sent", "completed"])
+        XCTAssertEqual(inviteEvents[0]["expires_in"] as? Int, 300)
+        XCTAssertEqual(inviteEvents[2]["device_name"] as? String, "Web UI Laptop")
+        XCTAssertNotNil(inviteEvents[0]["time"] as? Int)
+        let xml = try Spawned(host, ["join", inv.words, "--peer", inv.address, "--events", "xml"])
+        XCTAssertEqual(xml.wait(), 2)
+        XCTAssertTrue(xml.stderr.contains("--events takes json"), xml.stderr)
+    }
+
     func testInterruptedInviteExits130() throws {
         let inv = try invite(agent, state: stateDirectory())
         inv.process.signal(SIGINT)
