@@ -14,11 +14,23 @@ public struct CodeDisplay {
 
     /// Four lines of three words, each ending in a newline.
     public static func layout(_ words: String) -> String {
+        // Over UTF-8 bytes: splitting on Characters would pull Unicode normalisation tables into Embedded builds.
         var out = ""
-        for (i, word) in words.split(separator: " ").enumerated() {
-            out += String(word)
-            out += i % 3 == 2 ? "\n" : " "
+        var index = 0
+        var inWord = false
+        for byte in words.utf8 {
+            if byte == UInt8(ascii: " ") {
+                if inWord {
+                    out.unicodeScalars.append(index % 3 == 2 ? "\n" : " ")
+                    index += 1
+                }
+                inWord = false
+            } else {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+                inWord = true
+            }
         }
+        if inWord { out.unicodeScalars.append("\n") }
         return out
     }
 
