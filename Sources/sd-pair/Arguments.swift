@@ -22,6 +22,12 @@ struct Arguments {
 
     var isAtEnd: Bool { position >= words.count }
 
+    /// Takes all words not yet read.
+    mutating func takeRemaining() -> [String] {
+        defer { position = words.count }
+        return position < words.count ? Array(words[position...]) : []
+    }
+
     mutating func next() -> String? {
         guard position < words.count else { return nil }
         defer { position += 1 }

@@ -87,7 +87,11 @@ enum Help {
                                     libp2p ping (/ipfs/ping/1.0.0), prints each round-trip time
           devices [--json]          list paired devices (id, type, name, OS, when)
           forget <device-id>        remove a paired device and its keys
-          Common options of invite, join, devices and forget:
+          Common options of serve, invite, join, devices and forget:
+            --config <path>         settings file (default /etc/sd-pair.conf, if present): lines of
+                                    key = value, one key per option without "--" (listen, state-dir,
+                                    name, device-type, expiry, max-attempts, handshake-timeout,
+                                    display, events, window-at-start, no-mdns, no-dht); flags win
             --state-dir <dir>       identity and registry (default /var/lib/sd-pair)
             --name <text>           this device's name (default: the host name)
             --device-type <t>       desktop, laptop, mobile, server or other

@@ -22,7 +22,7 @@ enum NetworkCommands {
 
     static func invite(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
-        switch Options.parse(&args, command: "invite", valued: sharedValued + ["--listen", "--max-attempts"], switches: ["--no-mdns", "--no-dht", "--test-echo"]) {
+        switch Options.parse(&args, command: "invite", valued: sharedValued + ["--listen", "--max-attempts"], switches: ["--no-mdns", "--no-dht", "--test-echo"], config: true) {
         case .success(let o): options = o
         case .failure(let e): return .failure(e)
         }
@@ -78,7 +78,7 @@ enum NetworkCommands {
     /// device is paired yet) and on SIGUSR1; a window that ends does not end the daemon.
     static func serve(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
-        switch Options.parse(&args, command: "serve", valued: sharedValued + ["--listen", "--max-attempts", "--window-at-start"], switches: ["--no-mdns", "--no-dht", "--test-echo"]) {
+        switch Options.parse(&args, command: "serve", valued: sharedValued + ["--listen", "--max-attempts", "--window-at-start"], switches: ["--no-mdns", "--no-dht", "--test-echo"], config: true) {
         case .success(let o): options = o
         case .failure(let e): return .failure(e)
         }
@@ -181,7 +181,7 @@ enum NetworkCommands {
 
     static func join(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
-        switch Options.parse(&args, command: "join", valued: sharedValued + ["--peer"], switches: ["--no-mdns", "--no-dht"]) {
+        switch Options.parse(&args, command: "join", valued: sharedValued + ["--peer"], switches: ["--no-mdns", "--no-dht"], config: true) {
         case .success(let o): options = o
         case .failure(let e): return .failure(e)
         }

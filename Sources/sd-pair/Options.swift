@@ -8,7 +8,16 @@ struct Options {
 
     /// Parses the rest of `args`. `valued` options take a value, `switches` do not; anything else starting
     /// with "--" is an error naming it.
-    static func parse(_ args: inout Arguments, command: String, valued: [StaticString], switches: [StaticString]) -> Result<Options, UsageError> {
+    /// With `config`, the options of the config file (ConfigFile) come first, so that flags override them.
+    static func parse(
+        _ args: inout Arguments, command: String, valued: [StaticString], switches: [StaticString], config: Bool = false
+    ) -> Result<Options, UsageError> {
+        if config {
+            switch ConfigFile.apply(args.takeRemaining(), valued: valued, switches: switches, command: command) {
+            case .success(let words): args = Arguments(words)
+            case .failure(let e): return .failure(e)
+            }
+        }
         var out = Options()
         while let word = args.next() {
             let (name, inline) = Arguments.split(word)

@@ -10,7 +10,7 @@ import Wire
 enum RegistryCommands {
     static func devices(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
-        switch Options.parse(&args, command: "devices", valued: ["--state-dir"], switches: ["--json"]) {
+        switch Options.parse(&args, command: "devices", valued: ["--state-dir"], switches: ["--json"], config: true) {
         case .success(let o): options = o
         case .failure(let e): return .failure(e)
         }
@@ -44,7 +44,7 @@ enum RegistryCommands {
 
     static func forget(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
-        switch Options.parse(&args, command: "forget", valued: ["--state-dir"], switches: []) {
+        switch Options.parse(&args, command: "forget", valued: ["--state-dir"], switches: [], config: true) {
         case .success(let o): options = o
         case .failure(let e): return .failure(e)
         }

@@ -47,6 +47,17 @@ final class ARMTests: XCTestCase {
     let env = URL(fileURLWithPath: "/usr/bin/env")
     var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
 
+    /// The size budget of issue 7: the aarch64 binary stays at or under 256 KiB stripped.
+    func testAarch64BinaryFitsItsBudget() throws {
+        guard let t = try targets().first(where: { $0.arch == "aarch64" }) else { return XCTFail("no aarch64 build") }
+        let stripped = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pair-aarch64-stripped-" + UUID().uuidString).path
+        defer { try? FileManager.default.removeItem(atPath: stripped) }
+        let strip = try Spawned(URL(fileURLWithPath: "/opt/swift/usr/bin/llvm-objcopy"), ["--strip-all", t.binary, stripped])
+        XCTAssertEqual(strip.wait(), 0, strip.stderr)
+        let size = (try FileManager.default.attributesOfItem(atPath: stripped)[.size] as? NSNumber)?.intValue ?? .max
+        XCTAssertLessThanOrEqual(size, 256 * 1024, "aarch64 sd-pair is \(size) bytes stripped")
+    }
+
     func testCodeVectorsUnderEmulation() throws {
         for t in try targets() {
             let p = try Spawned(env, t.command + ["code", "--entropy", "000102030405060708090a0b0c0d0e0f"])

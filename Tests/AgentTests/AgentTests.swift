@@ -199,6 +199,10 @@ final class AgentTests: XCTestCase {
         for line in ["DynamicUser=yes", "StateDirectory=sd-pair", "NoNewPrivileges=yes", "ProtectSystem=strict", "MemoryMax=8M", "Restart=on-failure"] {
             XCTAssertTrue(unit.contains(line), line)
         }
+        // The example settings file is valid (every line is checked, whichever command reads it).
+        let example = root.appendingPathComponent("Board/sd-pair.conf").path
+        let check = try Spawned(host, ["devices", "--config", example, "--state-dir", dir + "/state"])
+        XCTAssertEqual(check.wait(), 0, check.stderr)
     }
 
     func events(_ output: String) throws -> [[String: Any]] {
@@ -228,6 +232,47 @@ final class AgentTests: XCTestCase {
         let xml = try Spawned(host, ["join", inv.words, "--peer", inv.address, "--events", "xml"])
         XCTAssertEqual(xml.wait(), 2)
         XCTAssertTrue(xml.stderr.contains("--events takes json"), xml.stderr)
+    }
+
+    func testConfigFileSetsOptionsAndFlagsOverrideIt() throws {
+        let dir = stateDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let conf = dir + "/sd-pair.conf"
+        try "# an agent on a test host\nname = Config NAS\nexpiry = 120\nevents = json\nlisten = /ip4/127.0.0.1/tcp/1\nno-mdns = true\nno-dht = true\nwindow-at-start = always\n"
+            .write(toFile: conf, atomically: true, encoding: .utf8)
+        // --listen on the command line replaces the file's; --expiry overrides it; the rest comes from the file.
+        let p = try Spawned(agent, ["invite", "--config", conf, "--state-dir", dir + "/state", "--listen", "/ip4/127.0.0.1/tcp/0", "--expiry", "200"])
+        guard let address = p.line(startingWith: "LISTEN "), let words = p.line(startingWith: "CODE: ") else { return XCTFail(p.stderr) }
+        XCTAssertFalse(address.contains("/tcp/1/"), address)
+        XCTAssertTrue(p.stdout.contains("(expires in 200 s)"), p.stdout)
+        XCTAssertTrue(p.stdout.contains("{\"event\":\"waiting\""), "events = json from the file")
+        let j = try join(host, words: words, address: address, state: stateDirectory())
+        XCTAssertEqual(j.wait(), 0, j.stderr)
+        XCTAssertTrue(j.stdout.contains(" Config NAS"), j.stdout)
+        XCTAssertEqual(p.wait(), 0, p.stderr)
+    }
+
+    func testConfigFileErrorsNameTheLine() throws {
+        let dir = stateDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let cases: [(String, String)] = [
+            ("name = ok\nlisen = /ip4/0.0.0.0/tcp/1\n", ":2: unknown key 'lisen'"),
+            ("expiry = 5\n", ":1: expiry: must be a number from 60 to 600"),
+            ("\n# comment\nlisten = 0.0.0.0:4001\n", ":3: listen: must be a multiaddr"),
+            ("no-dht = yes\n", ":1: no-dht: must be true or false"),
+            ("just words\n", ":1: expected key = value"),
+        ]
+        for (k, (text, expected)) in cases.enumerated() {
+            let conf = dir + "/bad\(k).conf"
+            try text.write(toFile: conf, atomically: true, encoding: .utf8)
+            let p = try Spawned(agent, ["serve", "--config", conf, "--state-dir", dir + "/state"])
+            XCTAssertEqual(p.wait(), 2)
+            XCTAssertEqual(p.stderr.split(separator: "\n").count, 1, p.stderr)
+            XCTAssertTrue(p.stderr.contains(conf + expected), p.stderr)
+        }
+        let missing = try Spawned(agent, ["serve", "--config", dir + "/none.conf"])
+        XCTAssertEqual(missing.wait(), 2)
+        XCTAssertTrue(missing.stderr.contains("cannot read config file"), missing.stderr)
     }
 
     func testInterruptedInviteExits130() throws {
