@@ -5,6 +5,15 @@ import Wire
 enum CommandLineTool {
     static let version = "0.1.0"
 
+    /// Every subcommand and what runs it.
+    static var commands: [(name: StaticString, run: (inout Arguments) -> Result<ExitCode, UsageError>)] {
+        [
+            ("code", CodeCommand.run), ("demo", DemoCommand.run), ("serve", NetworkCommands.serve), ("invite", NetworkCommands.invite),
+            ("join", NetworkCommands.join), ("ping", NetworkCommands.ping), ("devices", RegistryCommands.devices),
+            ("forget", RegistryCommands.forget), ("registry-test-writer", RegistryCommands.testWriter),
+        ]
+    }
+
     static func run(_ arguments: Arguments) -> ExitCode {
         var args = arguments
         guard let command = args.next() else {
@@ -23,28 +32,11 @@ enum CommandLineTool {
             Output.error("libsodium could not start (no entropy source?)")
             return .environment
         }
-        let outcome: Result<ExitCode, UsageError>
-        if command.isExactly("code") {
-            outcome = CodeCommand.run(&args)
-        } else if command.isExactly("demo") {
-            outcome = DemoCommand.run(&args)
-        } else if command.isExactly("invite") {
-            outcome = NetworkCommands.invite(&args)
-        } else if command.isExactly("serve") {
-            outcome = NetworkCommands.serve(&args)
-        } else if command.isExactly("join") {
-            outcome = NetworkCommands.join(&args)
-        } else if command.isExactly("ping") {
-            outcome = NetworkCommands.ping(&args)
-        } else if command.isExactly("devices") {
-            outcome = RegistryCommands.devices(&args)
-        } else if command.isExactly("forget") {
-            outcome = RegistryCommands.forget(&args)
-        } else if command.isExactly("registry-test-writer") {
-            outcome = RegistryCommands.testWriter(&args)
-        } else {
-            outcome = .failure(UsageError("unknown command '" + command + "'; try 'sd-pair --help'"))
+        guard let entry = Self.commands.first(where: { command.isExactly($0.name) }) else {
+            Output.error("unknown command '" + command + "'; try 'sd-pair --help'")
+            return .usage
         }
+        let outcome = entry.run(&args)
         switch outcome {
         case .success(let code):
             return code

@@ -7,7 +7,7 @@ import Registry
 import Transport
 import Wire
 
-/// `invite`, `join` and `ping`: the commands that run the agent's poll loop.
+/// `serve`, `invite`, `join` and `ping`: the commands that run the agent's poll loop.
 enum NetworkCommands {
     static let defaultStateDirectory = "/var/lib/sd-pair"
 
@@ -20,29 +20,59 @@ enum NetworkCommands {
         return .success(EventSink(enabled: true, write: Output.line))
     }
 
+    /// What `invite` and `serve` share, validated before anything touches the system.
+    struct ListenerSettings {
+        var events: EventSink
+        var policy: WindowPolicy
+        var addresses: [Multiaddr]
+        var handshakeTimeoutMilliseconds: UInt64
+        var display: CodeDisplay?
+        var echo: Bool
+
+        static let valued: [StaticString] = sharedValued + ["--listen", "--max-attempts"]
+        static let switches: [StaticString] = ["--no-mdns", "--no-dht", "--test-echo"]
+
+        static func parse(_ options: Options, command: String) -> Result<ListenerSettings, UsageError> {
+            guard options.positionals.isEmpty else { return .failure(UsageError(command + ": unexpected argument '" + options.positionals[0] + "'")) }
+            let events: EventSink
+            switch eventSink(options, command: command) {
+            case .success(let sink): events = sink
+            case .failure(let e): return .failure(e)
+            }
+            let policy: WindowPolicy
+            switch windowPolicy(options, command: command) {
+            case .success(let p): policy = p
+            case .failure(let e): return .failure(e)
+            }
+            var addresses: [Multiaddr] = []
+            for text in options.all("--listen").isEmpty ? ["/ip4/0.0.0.0/tcp/0"] : options.all("--listen") {
+                switch parseAddress(text, command: command, option: "--listen") {
+                case .success(let a): addresses.append(a)
+                case .failure(let e): return .failure(e)
+                }
+            }
+            let timeout: Int
+            switch options.number("--handshake-timeout", in: 1...120, default: Int(AgentLimits.handshakeTimeoutMilliseconds / 1000), command: command) {
+            case .success(let n): timeout = n
+            case .failure(let e): return .failure(e)
+            }
+            return .success(ListenerSettings(
+                events: events, policy: policy, addresses: addresses, handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
+                display: options.value("--display").map { CodeDisplay(path: $0, log: Output.error) }, echo: options.has("--test-echo")))
+        }
+    }
+
+    /// `invite`: one pairing window, then exit (0 when paired).
     static func invite(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
-        switch Options.parse(&args, command: "invite", valued: sharedValued + ["--listen", "--max-attempts"], switches: ["--no-mdns", "--no-dht", "--test-echo"], config: true) {
+        switch Options.parse(&args, command: "invite", valued: ListenerSettings.valued, switches: ListenerSettings.switches, config: true) {
         case .success(let o): options = o
         case .failure(let e): return .failure(e)
         }
-        guard options.positionals.isEmpty else { return .failure(UsageError("invite: unexpected argument '" + options.positionals[0] + "'")) }
-        let events: EventSink
-        switch eventSink(options, command: "invite") {
-        case .success(let sink): events = sink
+        let settings: ListenerSettings
+        switch ListenerSettings.parse(options, command: "invite") {
+        case .success(let v): settings = v
         case .failure(let e): return .failure(e)
-        }
-        let policy: WindowPolicy
-        switch windowPolicy(options, command: "invite") {
-        case .success(let p): policy = p
-        case .failure(let e): return .failure(e)
-        }
-        var listenAddresses: [Multiaddr] = []
-        for text in options.all("--listen").isEmpty ? ["/ip4/0.0.0.0/tcp/0"] : options.all("--listen") {
-            switch parseAddress(text, command: "invite", option: "--listen") {
-            case .success(let a): listenAddresses.append(a)
-            case .failure(let e): return .failure(e)
-            }
         }
         let me: (DeviceIdentity, DeviceInfo)
         switch localDevice(options, command: "invite", defaultType: .server) {
@@ -53,22 +83,15 @@ enum NetworkCommands {
         var identity = me.0
         defer { identity.keys.wipe() }
         discoveryNotice(options)
-
-        let (window, words) = newWindow(device: me.1, policy: policy)
-        let timeout: Int
-        switch options.number("--handshake-timeout", in: 1...120, default: Int(AgentLimits.handshakeTimeoutMilliseconds / 1000), command: "invite") {
-        case .success(let n): timeout = n
-        case .failure(let e): return .failure(e)
-        }
+        let (window, words) = newWindow(device: me.1, policy: settings.policy)
         let node = Node(
-            identity: identity.keys, task: .serve(window: window, echo: options.has("--test-echo")),
-            registry: DeviceRegistry(directory: stateDirectory(options)), handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
-            say: Output.line, log: Output.error)
-        guard listen(node, listenAddresses) else { return .success(.environment) }
-        let display = options.value("--display").map { CodeDisplay(path: $0, log: Output.error) }
+            identity: identity.keys, task: .serve(window: window, echo: settings.echo), registry: DeviceRegistry(directory: stateDirectory(options)),
+            handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, say: Output.line, log: Output.error)
+        let display = settings.display
         node.onWindowClosed = { display?.clear() }
-        node.events = events
-        announce(words, window, display, events)
+        node.events = settings.events
+        guard listen(node, settings.addresses) else { return .success(.environment) }
+        announce(words, window, display, settings.events)
         let result = node.run(signals: signals())
         display?.clear()
         return .success(finish(result))
@@ -78,36 +101,18 @@ enum NetworkCommands {
     /// device is paired yet) and on SIGUSR1; a window that ends does not end the daemon.
     static func serve(_ args: inout Arguments) -> Result<ExitCode, UsageError> {
         let options: Options
-        switch Options.parse(&args, command: "serve", valued: sharedValued + ["--listen", "--max-attempts", "--window-at-start"], switches: ["--no-mdns", "--no-dht", "--test-echo"], config: true) {
+        switch Options.parse(&args, command: "serve", valued: ListenerSettings.valued + ["--window-at-start"], switches: ListenerSettings.switches, config: true) {
         case .success(let o): options = o
         case .failure(let e): return .failure(e)
         }
-        guard options.positionals.isEmpty else { return .failure(UsageError("serve: unexpected argument '" + options.positionals[0] + "'")) }
-        let events: EventSink
-        switch eventSink(options, command: "serve") {
-        case .success(let sink): events = sink
+        let settings: ListenerSettings
+        switch ListenerSettings.parse(options, command: "serve") {
+        case .success(let v): settings = v
         case .failure(let e): return .failure(e)
         }
         let startMode = options.value("--window-at-start") ?? "auto"
         guard startMode.isExactly("auto") || startMode.isExactly("always") || startMode.isExactly("never") else {
             return .failure(UsageError("serve: --window-at-start must be auto, always or never"))
-        }
-        let policy: WindowPolicy
-        switch windowPolicy(options, command: "serve") {
-        case .success(let p): policy = p
-        case .failure(let e): return .failure(e)
-        }
-        var listenAddresses: [Multiaddr] = []
-        for text in options.all("--listen").isEmpty ? ["/ip4/0.0.0.0/tcp/0"] : options.all("--listen") {
-            switch parseAddress(text, command: "serve", option: "--listen") {
-            case .success(let a): listenAddresses.append(a)
-            case .failure(let e): return .failure(e)
-            }
-        }
-        let timeout: Int
-        switch options.number("--handshake-timeout", in: 1...120, default: Int(AgentLimits.handshakeTimeoutMilliseconds / 1000), command: "serve") {
-        case .success(let n): timeout = n
-        case .failure(let e): return .failure(e)
         }
         let me: (DeviceIdentity, DeviceInfo)
         switch localDevice(options, command: "serve", defaultType: .server) {
@@ -127,13 +132,13 @@ enum NetworkCommands {
                 return .success(.environment)
             }
         }
-        let first = openAtStart ? newWindow(device: me.1, policy: policy) : nil
         discoveryNotice(options)
+        let first = openAtStart ? newWindow(device: me.1, policy: settings.policy) : nil
         let device = me.1
-        let display = options.value("--display").map { CodeDisplay(path: $0, log: Output.error) }
+        let (policy, display, events) = (settings.policy, settings.display, settings.events)
         let node = Node(
-            identity: identity.keys, task: .serve(window: first?.window, echo: options.has("--test-echo")), registry: registry,
-            handshakeTimeoutMilliseconds: UInt64(timeout) * 1000, daemon: true,
+            identity: identity.keys, task: .serve(window: first?.window, echo: settings.echo), registry: registry,
+            handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, daemon: true,
             openWindow: {
                 let (window, words) = newWindow(device: device, policy: policy)
                 announce(words, window, display, events)
@@ -141,7 +146,7 @@ enum NetworkCommands {
             }, say: Output.line, log: Output.error)
         node.onWindowClosed = { display?.clear() }
         node.events = events
-        guard listen(node, listenAddresses) else { return .success(.environment) }
+        guard listen(node, settings.addresses) else { return .success(.environment) }
         Output.line("READY pid " + String(getpid()) + " (send SIGUSR1 to open a pairing window)")
         if let first { announce(first.words, first.window, display, events) }
         let result = node.run(signals: signals())
