@@ -23,11 +23,17 @@ packages=(libc6 libc6-dev linux-libc-dev libgcc-12-dev libgcc-s1 libcrypt1 libcr
 
 if ! dpkg --print-foreign-architectures | grep -qx "$debarch"; then
   dpkg --add-architecture "$debarch"
-  apt-get update -qq
+  "$root/Scripts/apt-update"
 fi
 debs="$cache/debs-$debarch"
 mkdir -p "$debs"
-( cd "$debs" && apt-get download -qq "${packages[@]/%/:$debarch}" >&2 )
+# Retried: a mirror mid-sync can serve an index whose packages are not all there yet.
+for attempt in 1 2 3; do
+  ( cd "$debs" && apt-get download -qq "${packages[@]/%/:$debarch}" >&2 ) && break
+  [ "$attempt" -eq 3 ] && { echo "make-sysroot: cannot download the $debarch packages" >&2; exit 1; }
+  sleep 10
+  "$root/Scripts/apt-update"
+done
 rm -rf "$sysroot.tmp"
 mkdir -p "$sysroot.tmp"
 for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$sysroot.tmp"; done
