@@ -47,11 +47,17 @@ enum ConfigFile {
         }
         let explicit = path != nil
         let file = path ?? defaultPath
-        var buffer = [UInt8](repeating: 0, count: maxLength + 1)
-        let n = buffer.withUnsafeMutableBytes { raw in file.withCString { sd_read_file($0, raw.baseAddress, raw.count) } }
+        // Uninitialised capacity: zero-filling 64 KiB would make every page of it resident for the daemon's
+        // lifetime, though a config file is a few hundred bytes.
+        var n = 0
+        let buffer = [UInt8](unsafeUninitializedCapacity: maxLength + 1) { raw, count in
+            n = file.withCString { sd_read_file($0, raw.baseAddress, raw.count) }
+            count = max(n, 0)
+        }
         if n == -Int(ENOENT) && !explicit { return .success(rest) }
+        if n == -Int(EFBIG) { return .failure(UsageError(command + ": config file " + file + " is larger than 64 KiB")) }
         if n < 0 { return .failure(UsageError(command + ": cannot read config file " + file + " (errno " + String(-n) + ")")) }
-        let text = String(decoding: buffer[0..<n], as: UTF8.self)
+        let text = String(decoding: buffer, as: UTF8.self)
         let commandLineListens = rest.contains { Arguments.split($0).name.isExactly("--listen") }
         var fromFile: [String] = []
         var lineNumber = 0
