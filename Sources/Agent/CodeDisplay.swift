@@ -1,14 +1,22 @@
 import CSupport
 
-/// `--display <path>`: the code laid out for a small character display or console, 4 lines of 3 words, written
-/// when a window opens and cleared when it closes. A display that fails is reported, never fatal: the log line
-/// still carries the code.
-public struct CodeDisplay {
-    public let path: String
+/// Shows the code where a person looks, besides the log line:
+/// - `--display <path>`: laid out for a small character display or console, 4 lines of 3 words, written when a window
+///   opens and cleared when it closes (a regular file is created 0600: it holds a live code);
+/// - `--display-cmd <command>`: a hook for LCD or e-ink drivers, run by `/bin/sh -c` with SD_PAIR_ACTION=show|clear,
+///   SD_PAIR_CODE (the 12 words, empty on clear) and SD_PAIR_EXPIRES_IN (seconds) in its environment; not waited for.
+/// A display that fails is reported, never fatal: the log line still carries the code.
+public final class CodeDisplay {
+    public let path: String?
+    public let command: String?
     private let log: (String) -> Void
+    /// Whether a code is up, so that clearing is done once whichever way the window ended.
+    private var showing = false
 
-    public init(path: String, log: @escaping (String) -> Void) {
+    public init?(path: String?, command: String?, log: @escaping (String) -> Void) {
+        guard path != nil || command != nil else { return nil }
         self.path = path
+        self.command = command
         self.log = log
     }
 
@@ -34,13 +42,40 @@ public struct CodeDisplay {
         return out
     }
 
-    public func show(_ words: String) { write(Self.layout(words)) }
+    public func show(_ words: String, expiresIn seconds: UInt32) {
+        showing = true
+        if path != nil { write(Self.layout(words)) }
+        run(action: "show", words: words, expiresIn: seconds)
+    }
 
-    public func clear() { write("") }
+    public func clear() {
+        guard showing else { return }
+        showing = false
+        if path != nil { write("") }
+        run(action: "clear", words: "", expiresIn: 0)
+    }
 
     private func write(_ text: String) {
+        guard let path else { return }
         var copy = text
         let rc = copy.withUTF8 { utf8 in path.withCString { sd_show_on_display($0, utf8.baseAddress, utf8.count) } }
         if rc < 0 { log("cannot write the display " + path + " (errno " + String(-rc) + ")") }
+    }
+
+    private func run(action: String, words: String, expiresIn seconds: UInt32) {
+        guard let command else { return }
+        let pid = ("SD_PAIR_ACTION=" + action).withCString { a in
+            ("SD_PAIR_CODE=" + words).withCString { c in
+                ("SD_PAIR_EXPIRES_IN=" + String(seconds)).withCString { e in
+                    command.withCString { cmd in
+                        var extra: (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?) = (a, c, e, nil)
+                        return withUnsafePointer(to: &extra) { tuple in
+                            tuple.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: 4) { sd_spawn_shell(cmd, $0) }
+                        }
+                    }
+                }
+            }
+        }
+        if pid < 0 { log("cannot run the display command (errno " + String(-pid) + ")") }
     }
 }

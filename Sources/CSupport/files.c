@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/file.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -114,4 +116,22 @@ int sd_show_on_display(const char *path, const void *buf, size_t len) {
     if (rc == 0 && len > 0 && sd_write_all(fd, buf, len) < 0) rc = -errno;
     close(fd);
     return rc;
+}
+
+extern char **environ;
+
+int sd_spawn_shell(const char *command, const char *const *extra) {
+    signal(SIGCHLD, SIG_IGN);
+    size_t base = 0, added = 0;
+    while (environ && environ[base]) base++;
+    while (extra && extra[added] && added < 8) added++;
+    char **envp = calloc(base + added + 1, sizeof *envp);
+    if (!envp) return -ENOMEM;
+    for (size_t i = 0; i < base; i++) envp[i] = environ[i];
+    for (size_t i = 0; i < added; i++) envp[base + i] = (char *)extra[i];
+    char *argv[] = {"sh", "-c", (char *)command, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, envp);
+    free(envp);
+    return rc == 0 ? (int)pid : -rc;
 }

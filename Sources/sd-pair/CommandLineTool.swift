@@ -83,7 +83,8 @@ enum Help {
             --config <path>         settings file (default /etc/sd-pair.conf, if present): lines of
                                     key = value, one key per option without "--" (listen, state-dir,
                                     name, device-type, expiry, max-attempts, handshake-timeout,
-                                    display, events, window-at-start, no-mdns, no-dht); flags win
+                                    display, display-cmd, events, window-at-start, no-mdns, no-dht);
+                                    flags win
             --state-dir <dir>       identity and registry (default /var/lib/sd-pair)
             --name <text>           this device's name (default: the host name)
             --device-type <t>       desktop, laptop, mobile, server or other
@@ -93,6 +94,8 @@ enum Help {
                                     completed, failed, expired, window-closed)
             --display <path>        (invite, serve) also show the code there, 4 lines of 3 words
                                     (a file, or a console like /dev/tty1); cleared when the window closes
+            --display-cmd <cmd>     (invite, serve) run `sh -c <cmd>` when a code is shown and cleared,
+                                    with SD_PAIR_ACTION=show|clear, SD_PAIR_CODE, SD_PAIR_EXPIRES_IN
           help, --help              this text
           version, --version        the version
 

@@ -23,7 +23,7 @@ enum ConfigFile {
         ("listen", "--listen", .address), ("state-dir", "--state-dir", .text), ("name", "--name", .text),
         ("device-type", "--device-type", .choice(["desktop", "laptop", "mobile", "server", "other"])),
         ("expiry", "--expiry", .number(60...600)), ("max-attempts", "--max-attempts", .number(1...100)),
-        ("handshake-timeout", "--handshake-timeout", .number(1...120)), ("display", "--display", .text),
+        ("handshake-timeout", "--handshake-timeout", .number(1...120)), ("display", "--display", .text), ("display-cmd", "--display-cmd", .text),
         ("events", "--events", .choice(["json"])), ("window-at-start", "--window-at-start", .choice(["auto", "always", "never"])),
         ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag),
     ]

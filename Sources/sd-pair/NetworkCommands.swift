@@ -11,7 +11,7 @@ import Wire
 enum NetworkCommands {
     static let defaultStateDirectory = "/var/lib/sd-pair"
 
-    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout", "--display", "--events"]
+    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout", "--display", "--display-cmd", "--events"]
 
     /// `--events json` (the only format), or off.
     static func eventSink(_ options: Options, command: String) -> Result<EventSink, UsageError> {
@@ -58,7 +58,8 @@ enum NetworkCommands {
             }
             return .success(ListenerSettings(
                 events: events, policy: policy, addresses: addresses, handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
-                display: options.value("--display").map { CodeDisplay(path: $0, log: Output.error) }, echo: options.has("--test-echo")))
+                display: CodeDisplay(path: options.value("--display"), command: options.value("--display-cmd"), log: Output.error),
+                echo: options.has("--test-echo")))
         }
     }
 
@@ -168,7 +169,7 @@ enum NetworkCommands {
     static func announce(_ words: String, _ window: InitiatorWindow<SystemRandom>, _ display: CodeDisplay?, _ events: EventSink) {
         Output.line("CODE: " + words)
         Output.line("sd-pair: pairing code: " + words + " (expires in " + String(window.policy.expirySeconds) + " s)")
-        display?.show(words)
+        display?.show(words, expiresIn: window.policy.expirySeconds)
         events.emit("waiting", [("session_id", JSON.string(window.sessionID.uuidString)), ("expires_in", String(window.policy.expirySeconds))])
     }
 

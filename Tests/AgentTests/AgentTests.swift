@@ -275,6 +275,24 @@ final class AgentTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("cannot read config file"), missing.stderr)
     }
 
+    func testDisplayCommandRunsOnShowAndClear() throws {
+        let state = stateDirectory()
+        let log = state + ".hook"
+        directories.append(URL(fileURLWithPath: log))
+        let hook = "printf '%s|%s|%s\\n' \"$SD_PAIR_ACTION\" \"$SD_PAIR_CODE\" \"$SD_PAIR_EXPIRES_IN\" >> '" + log + "'"
+        let inv = try invite(agent, state: state, extra: ["--display-cmd", hook])
+        try assertStillPairs(inv)
+        var lines: [String] = []
+        for _ in 0..<100 {  // the hook runs detached: give it a moment
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            lines = text.split(separator: "\n").map(String.init)
+            if lines.count >= 2 { break }
+            usleep(20_000)
+        }
+        let expected: [String] = ["show|" + inv.words + "|300", "clear||0"]
+        XCTAssertEqual(lines, expected, "shown once, cleared once")
+    }
+
     func testInterruptedInviteExits130() throws {
         let inv = try invite(agent, state: stateDirectory())
         inv.process.signal(SIGINT)

@@ -76,6 +76,11 @@ int sd_keep_backup(const char *dir, const char *name, const char *backup);
 /// a character device (a console such as /dev/tty1) gets a clear-screen sequence first. Returns 0 or -errno.
 int sd_show_on_display(const char *path, const void *buf, size_t len);
 
+/// Starts `/bin/sh -c command` with the process's environment plus `extra` (NULL-terminated "NAME=value" strings,
+/// at most 8), without waiting for it. SIGCHLD is set to be ignored first, so finished hooks never linger as zombies.
+/// Returns the child's pid, or -errno.
+int sd_spawn_shell(const char *command, const char *const *extra);
+
 /// Wall-clock seconds since the Unix epoch (for "paired at" times only; never for timeouts).
 int64_t sd_unix_time(void);
 
