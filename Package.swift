@@ -6,6 +6,10 @@
 //   Wire               sans-IO byte primitives: readers/writers over caller buffers, uvarint, hex, fixed containers
 //   Crypto             the Swift face of libsodium: fixed-size key types, no arrays
 //   Pairing            sans-IO pairing protocol: BIP39 code, derivations, messages, initiator/joiner state machines
+//   Transport          libp2p on the wire: multistream-select, Noise XX, yamux, peer ids, multiaddrs
+//   EventLoop          poll(), sockets, clocks, signals
+//   Discovery          mDNS through avahi-daemon (our AvahiPoll), the Kademlia client, sealed advertisements
+//   Registry, Agent    the device registry; the agent's node (connections, streams, pairing, discovery)
 //   sd-pair            the command-line agent
 // Wire, Crypto, Pairing and sd-pair also build as Embedded Swift (cross/build-embedded.sh).
 import PackageDescription
@@ -26,11 +30,15 @@ let package = Package(
         .target(name: "Pairing", dependencies: ["Crypto", "Wire"], path: "Sources/Pairing"),
         .target(name: "Transport", dependencies: ["Crypto", "Wire"], path: "Sources/Transport"),
         .target(name: "EventLoop", dependencies: ["CSupport"], path: "Sources/EventLoop"),
+        .systemLibrary(name: "CAvahi", path: "Sources/CAvahi"),
+        .target(
+            name: "Discovery", dependencies: ["CAvahi", "CSupport", "EventLoop", "Pairing", "Transport", "Crypto", "Wire"], path: "Sources/Discovery",
+            linkerSettings: [.linkedLibrary("avahi-client"), .linkedLibrary("avahi-common"), .linkedLibrary("sodium")]),
         .target(
             name: "Registry", dependencies: ["Pairing", "Crypto", "Wire", "CSupport"], path: "Sources/Registry",
             linkerSettings: [.linkedLibrary("sodium")]),
         .target(
-            name: "Agent", dependencies: ["Pairing", "Transport", "EventLoop", "Registry", "Crypto", "Wire", "CSupport"], path: "Sources/Agent",
+            name: "Agent", dependencies: ["Discovery", "Pairing", "Transport", "EventLoop", "Registry", "Crypto", "Wire", "CSupport"], path: "Sources/Agent",
             linkerSettings: [.linkedLibrary("sodium")]),
         .executableTarget(
             name: "sd-pair", dependencies: ["Agent", "Registry", "Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",

@@ -1,4 +1,5 @@
 import Crypto
+import Discovery
 import EventLoop
 import CSupport
 import Pairing
@@ -10,8 +11,8 @@ import Wire
 public enum NodeTask {
     /// Answer connections; with a window, run the initiator's side of pairing.
     case serve(window: InitiatorWindow<SystemRandom>?, echo: Bool)
-    /// Dial `peer` and pair with the code.
-    case join(session: JoinerSession, peer: Multiaddr)
+    /// Pair with the code: dial `peer` if given (and only it), else the candidates discovery finds.
+    case join(session: JoinerSession, peer: Multiaddr?)
     /// Dial `peer` and ping it `count` times.
     case ping(peer: Multiaddr, count: Int)
 }
@@ -56,6 +57,8 @@ public final class Node {
         var connecting = false
         var established = false
         var deadline: UInt64 = 0
+        /// The identity a dialled peer must prove (from the multiaddr's /p2p part or the discovery answer).
+        var expected: PeerID? = nil
         var streams = InlineArray<4, AppStream>(repeating: AppStream())
         var isFree: Bool { fd < 0 }
     }
@@ -82,13 +85,21 @@ public final class Node {
     public var onWindowClosed: (() -> Void)? = nil
     /// `--events json`.
     public var events = EventSink.off
+    /// mDNS (and the DHT's candidates); nil with both paths off.
+    private let discovery: Discovery?
+    /// The link carrying the joiner's current candidate (discovery mode), if any.
+    private var pairingLink: Int? = nil
+    /// The port of the first listener: what a window advertises.
+    private var advertisedPort: UInt16 = 0
 
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
         handshakeTimeoutMilliseconds: UInt64 = AgentLimits.handshakeTimeoutMilliseconds,
         daemon: Bool = false, openWindow: (() -> InitiatorWindow<SystemRandom>?)? = nil,
+        discovery: Discovery? = nil,
         say: @escaping (String) -> Void, log: @escaping (String) -> Void
     ) {
+        self.discovery = discovery
         self.identity = identity
         self.registry = registry
         self.daemon = daemon
@@ -126,6 +137,7 @@ public final class Node {
         switch Net.listen(host: address.hostText, port: address.port) {
         case .failure(let e): return .failure(e)
         case .success(let (fd, port)):
+            if listeners.isEmpty { advertisedPort = port }
             listeners.append(fd)
             return .success(Multiaddr(host: address.host, port: port, peer: peerID))
         }
@@ -136,13 +148,18 @@ public final class Node {
     public func run(signals: SignalPipe?) -> NodeOutcome {
         let now = MonotonicClock.milliseconds()
         switch task {
-        case .join(var session, let peer):
+        case .join(var session, let peer?):
             let step = session.connecting(now: Instant(milliseconds: now))
             task = .join(session: session, peer: peer)
             if case .stateChanged(let state)? = step.event { events.emit(state.name) }
-            dial(peer, now: now)
+            pairingLink = dial(peer, scope: 0, now: now)
+        case .join(let session, nil):
+            events.emit(session.state.name)
+            discovery?.browse(for: session.sessionID)
         case .ping(let peer, _):
-            dial(peer, now: now)
+            _ = dial(peer, scope: 0, now: now)
+        case .serve(let window?, _):
+            advertise(window)
         case .serve:
             break
         }
@@ -163,11 +180,13 @@ public final class Node {
                 let wantWrite = links[i].connecting || !(links[i].connection?.pendingOutput.isEmpty ?? true)
                 linkSlots[i] = set.add(links[i].fd, readable: !links[i].connecting, writable: wantWrite) ?? -1
             }
+            discovery?.register(into: &set)
             let deadline = nextDeadline(now)
             let timeout = Int32(deadline > now ? min(deadline - now, 1000) : 0)
             if case .failure(let e) = set.wait(timeoutMilliseconds: timeout) {
                 return .failed("poll failed: " + e.name)
             }
+            discovery?.dispatch(set, now: MonotonicClock.milliseconds())
             if let slot = signalSlot, set.isReadable(slot), let signals {
                 while let s = signals.next() {
                     if s == SignalPipe.interrupt || s == SignalPipe.terminate {
@@ -207,6 +226,7 @@ public final class Node {
         default: break
         }
         if outcome != nil { next = min(next, lingerUntil) }
+        if let d = discovery?.nextDeadline { next = min(next, max(d, now)) }
         return next
     }
 
@@ -228,6 +248,8 @@ public final class Node {
             if case .expired? = step.event {
                 events.emit("expired")
                 finish(.failed("pairing code expired before pairing completed"))
+            } else if peer == nil {
+                tryNextCandidate(now)
             }
         default:
             break
@@ -242,7 +264,11 @@ public final class Node {
         }
         outcome = result
         lingerUntil = MonotonicClock.milliseconds() + AgentLimits.lingerMilliseconds
-        if case .serve(_?, _) = task { onWindowClosed?() }
+        if case .serve(_?, _) = task {
+            discovery?.withdraw()
+            onWindowClosed?()
+        }
+        if case .join = task { discovery?.stopBrowsing() }
     }
 
     // MARK: Pairing windows (daemon mode)
@@ -256,6 +282,25 @@ public final class Node {
         }
         guard let window = openWindow?() else { return }
         task = .serve(window: window, echo: echo)
+        advertise(window)
+    }
+
+    /// Publishes the open window where joiners look for it.
+    private func advertise(_ window: InitiatorWindow<SystemRandom>) {
+        guard let discovery, advertisedPort != 0 else { return }
+        discovery.publish(name: window.localDevice.name.string, port: advertisedPort, text: ServiceText(sessionID: window.sessionID, peer: peerID))
+    }
+
+    /// Discovery mode: when no candidate is being tried, dial the next one found.
+    private func tryNextCandidate(_ now: UInt64) {
+        guard pairingLink == nil, outcome == nil, case .join(var session, nil) = task, session.state == .discovering,
+            let candidate = discovery?.nextCandidate()
+        else { return }
+        let step = session.connecting(now: Instant(milliseconds: now))
+        task = .join(session: session, peer: nil)
+        if case .stateChanged(let state)? = step.event { events.emit(state.name) }
+        log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
+        pairingLink = dial(candidate.address, scope: candidate.scope, now: now)
     }
 
     /// A window ended while the daemon goes on: say how, forget its half-done handshakes (their state belongs to
@@ -268,6 +313,7 @@ public final class Node {
         }
         events.emit("window-closed")
         task = .serve(window: nil, echo: echo)
+        discovery?.withdraw()
         onWindowClosed?()
         for i in 0..<links.count where !links[i].isFree {
             for s in 0..<4 where links[i].streams[s].handshake != nil {
@@ -298,13 +344,20 @@ public final class Node {
         flush(i)
     }
 
-    private func dial(_ peer: Multiaddr, now: UInt64) {
-        guard let i = freeLink() else { return }
-        switch Net.connect(host: peer.hostText, port: peer.port) {
+    /// Starts a connection; returns its link, or nil when it failed at once (already reported).
+    private func dial(_ peer: Multiaddr, scope: UInt32, now: UInt64) -> Int? {
+        guard let i = freeLink() else {
+            connectionFailed("no free connection slot to dial " + peer.text)
+            return nil
+        }
+        switch Net.connect(host: peer.hostText, port: peer.port, scope: scope) {
         case .failure(let e):
             connectionFailed("cannot connect to " + peer.text + ": " + e.name)
+            return nil
         case .success(let fd):
             setUp(i, fd: fd, role: .dialer, connecting: true, now: now)
+            links[i].expected = peer.peer
+            return i
         }
     }
 
@@ -375,7 +428,10 @@ public final class Node {
         links[i] = Link()
         if outcome == nil { log("connection dropped: " + reason) }
         switch task {
-        case .join, .ping:
+        case .join:
+            guard pairingLink == i else { return }
+            if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }
+        case .ping:
             if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }
         case .serve:
             break
@@ -392,13 +448,17 @@ public final class Node {
     private func connectionFailed(_ reason: String) {
         switch task {
         case .join(var session, let peer):
+            pairingLink = nil
             let step = session.connectionLost(now: Instant(milliseconds: MonotonicClock.milliseconds()))
             task = .join(session: session, peer: peer)
-            // With one explicit peer there is no other candidate: report and stop.
             if case .failed(let why)? = step.event {
+                events.emit("failed", [("reason", JSON.string(why.description))])
                 finish(.failed(why.description))
-            } else {
+            } else if peer != nil {
+                // With one explicit peer there is no other candidate: report and stop.
                 finish(.failed(reason))
+            } else if outcome == nil {
+                candidateFailed(reason)
             }
         case .ping:
             finish(.failed(reason))
@@ -501,8 +561,8 @@ public final class Node {
         guard let session = links[i].connection?.session else { return }
         let remote = PeerID(publicKey: session.remoteIdentity)
         switch task {
-        case .join(_, let peer), .ping(let peer, _):
-            if let expected = peer.peer, expected != remote {
+        case .join, .ping:
+            if let expected = links[i].expected, expected != remote {
                 drop(i, reason: "peer id mismatch: expected " + expected.text + ", got " + remote.text)
                 return
             }
@@ -806,7 +866,17 @@ public final class Node {
                 announcePaired(peer)
             }
             peer.sessionKeys.wipe()
-        case .candidateFailed(let why), .failed(let why):
+        case .candidateFailed(let why):
+            guard case .join(_, nil) = task else {
+                events.emit("failed", [("reason", JSON.string(why.description))])
+                finish(.failed(why.description))
+                return
+            }
+            // Discovery mode: this candidate is not the one; close it and go on with the next.
+            pairingLink = nil
+            candidateFailed(why.description)
+            drop(i, reason: why.description)
+        case .failed(let why):
             events.emit("failed", [("reason", JSON.string(why.description))])
             finish(.failed(why.description))
         case .expired:
@@ -817,6 +887,13 @@ public final class Node {
         case .stateChanged(let state):
             events.emit(state.name)
         }
+    }
+
+    /// A discovered candidate did not pair; the session keeps looking until it expires.
+    private func candidateFailed(_ reason: String) {
+        log("candidate failed: " + reason + "; still looking")
+        events.emit("candidate-failed", [("reason", JSON.string(reason))])
+        events.emit("discovering")
     }
 
     private func initiatorEvent(_ event: InitiatorEvent) {

@@ -57,10 +57,13 @@ int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port) {
     return fd;
 }
 
-int sd_tcp_connect(const char *ip, uint16_t port) {
+int sd_tcp_connect(const char *ip, uint16_t port) { return sd_tcp_connect_scoped(ip, port, 0); }
+
+int sd_tcp_connect_scoped(const char *ip, uint16_t port, uint32_t scope) {
     struct sockaddr_storage ss;
     socklen_t len = make_addr(ip, port, &ss);
     if (len == 0) return -EINVAL;
+    if (ss.ss_family == AF_INET6) ((struct sockaddr_in6 *)&ss)->sin6_scope_id = scope;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int rc = set_nonblocking(fd);

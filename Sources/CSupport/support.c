@@ -1,3 +1,4 @@
+#include <sys/time.h>
 #include "sd_support.h"
 #include <signal.h>
 #include <time.h>
@@ -39,6 +40,12 @@ int sd_write_all(int fd, const void *buf, size_t len) {
 }
 
 uint64_t sd_monotonic_ms(void) { return sd_monotonic_ns() / 1000000u; }
+
+uint64_t sd_realtime_ms(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
 
 uint64_t sd_monotonic_ns(void) {
     struct timespec ts;

@@ -40,8 +40,9 @@ public enum Net {
         return fd < 0 ? .failure(SystemError(-fd)) : .success((fd, bound))
     }
 
-    public static func connect(host: String, port: UInt16) -> Result<Int32, SystemError> {
-        let fd = host.withCString { sd_tcp_connect($0, port) }
+    /// `scope`: the interface index of an IPv6 link-local address (from mDNS); 0 for none.
+    public static func connect(host: String, port: UInt16, scope: UInt32 = 0) -> Result<Int32, SystemError> {
+        let fd = host.withCString { sd_tcp_connect_scoped($0, port, scope) }
         return fd < 0 ? .failure(SystemError(-fd)) : .success(fd)
     }
 

@@ -15,7 +15,7 @@ public struct InitiatorWindow<Random: RandomSource> {
     private var terminal: InitiatorState? = nil
     private var challengesOutstanding = 0
     private var secrets: CodeSecrets
-    private let localDevice: DeviceInfo
+    public let localDevice: DeviceInfo
     private var random: Random
 
     public init(code: PairingCode, localDevice: DeviceInfo, policy: WindowPolicy, now: Instant, random: Random) {

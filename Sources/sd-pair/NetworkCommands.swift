@@ -1,5 +1,6 @@
 import Agent
 import CSupport
+import Discovery
 import Crypto
 import EventLoop
 import Pairing
@@ -83,11 +84,10 @@ enum NetworkCommands {
         }
         var identity = me.0
         defer { identity.keys.wipe() }
-        discoveryNotice(options)
         let (window, words) = newWindow(device: me.1, policy: settings.policy)
         let node = Node(
             identity: identity.keys, task: .serve(window: window, echo: settings.echo), registry: DeviceRegistry(directory: stateDirectory(options)),
-            handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, say: Output.line, log: Output.error)
+            handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, discovery: discovery(options), say: Output.line, log: Output.error)
         let display = settings.display
         node.onWindowClosed = { display?.clear() }
         node.events = settings.events
@@ -133,7 +133,6 @@ enum NetworkCommands {
                 return .success(.environment)
             }
         }
-        discoveryNotice(options)
         let first = openAtStart ? newWindow(device: me.1, policy: settings.policy) : nil
         let device = me.1
         let (policy, display, events) = (settings.policy, settings.display, settings.events)
@@ -144,7 +143,7 @@ enum NetworkCommands {
                 let (window, words) = newWindow(device: device, policy: policy)
                 announce(words, window, display, events)
                 return window
-            }, say: Output.line, log: Output.error)
+            }, discovery: discovery(options), say: Output.line, log: Output.error)
         node.onWindowClosed = { display?.clear() }
         node.events = events
         guard listen(node, settings.addresses) else { return .success(.environment) }
@@ -192,7 +191,7 @@ enum NetworkCommands {
         case .failure(let e): return .failure(e)
         }
         guard options.positionals.count == 1 else {
-            return .failure(UsageError("join: give the 12 words as one quoted argument: sd-pair join \"word1 … word12\" --peer <multiaddr>"))
+            return .failure(UsageError("join: give the 12 words as one quoted argument: sd-pair join \"word1 … word12\""))
         }
         let events: EventSink
         switch eventSink(options, command: "join") {
@@ -205,13 +204,14 @@ enum NetworkCommands {
             return .success(.usage)
         }
         defer { code.wipe() }
-        guard let peerText = options.value("--peer") else {
-            return .failure(UsageError("join: --peer <multiaddr> is needed until mDNS and DHT discovery are built"))
-        }
-        let peer: Multiaddr
-        switch parseAddress(peerText, command: "join", option: "--peer") {
-        case .success(let a): peer = a
-        case .failure(let e): return .failure(e)
+        var peer: Multiaddr? = nil
+        if let peerText = options.value("--peer") {
+            switch parseAddress(peerText, command: "join", option: "--peer") {
+            case .success(let a): peer = a
+            case .failure(let e): return .failure(e)
+            }
+        } else if options.has("--no-mdns") && options.has("--no-dht") {
+            return .failure(UsageError("join: with --no-mdns and --no-dht, give the device's address with --peer <multiaddr>"))
         }
         let policy: WindowPolicy
         switch windowPolicy(options, command: "join") {
@@ -230,7 +230,7 @@ enum NetworkCommands {
             code: code, identity: identity.keys, localDevice: me.1, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()))
         let node = Node(
             identity: identity.keys, task: .join(session: session, peer: peer), registry: DeviceRegistry(directory: stateDirectory(options)),
-            say: Output.line, log: Output.error)
+            discovery: peer == nil ? discovery(options) : nil, say: Output.line, log: Output.error)
         node.events = events
         return .success(finish(node.run(signals: signals())))
     }
@@ -335,9 +335,10 @@ enum NetworkCommands {
 
     static func stateDirectory(_ options: Options) -> String { options.value("--state-dir") ?? defaultStateDirectory }
 
-    static func discoveryNotice(_ options: Options) {
-        if !options.has("--no-mdns") || !options.has("--no-dht") {
-            Output.error("notice: mDNS and DHT discovery are not built yet; the joiner needs --peer with a LISTEN address")
-        }
+    /// The discovery paths this run uses (`--no-mdns`, `--no-dht` turn them off); nil when both are off.
+    static func discovery(_ options: Options) -> Discovery? {
+        let mdns = !options.has("--no-mdns")
+        guard mdns else { return nil }
+        return Discovery(mdns: mdns, log: Output.error)
     }
 }

@@ -24,6 +24,10 @@ uint64_t sd_monotonic_ms(void);
 /// Monotonic nanoseconds, for benchmarks.
 uint64_t sd_monotonic_ns(void);
 
+/// Wall-clock milliseconds since the epoch (gettimeofday): only to translate Avahi's absolute timeouts, which
+/// the library computes from gettimeofday, into the loop's monotonic deadlines.
+uint64_t sd_realtime_ms(void);
+
 /// Opens a non-blocking TCP listener on a literal IPv4 or IPv6 address (port 0 = any) and writes the bound port.
 /// Returns the fd, or -errno.
 int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port);
@@ -31,6 +35,9 @@ int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port);
 /// Starts a non-blocking TCP connect to a literal address. Returns the fd (the connect may still be in progress:
 /// wait for POLLOUT, then check sd_socket_error), or -errno.
 int sd_tcp_connect(const char *ip, uint16_t port);
+
+/// As sd_tcp_connect, with an IPv6 scope (interface index) for link-local addresses found by mDNS; 0 = none.
+int sd_tcp_connect_scoped(const char *ip, uint16_t port, uint32_t scope);
 
 /// Accepts one pending connection as a non-blocking fd; -EAGAIN when there is none, other -errno on failure.
 /// Writes the peer's address as text into peer (at least 64 bytes).

@@ -1,0 +1,391 @@
+import CAvahi
+import CSupport
+import Pairing
+import Transport
+import Wire
+
+/// mDNS/DNS-SD through a real avahi-daemon: the initiator publishes `_sd-pair._tcp` with its session id and peer
+/// id while a window is open; the joiner browses, resolves, keeps the answers whose `sid` matches, and queues
+/// them as candidates. Avahi runs inside the agent's loop (`AvahiLoop`).
+///
+/// avahi-daemon may be missing, stopped or restarted at any time (DESIGN §4): the client is created with
+/// `AVAHI_CLIENT_NO_FAIL` (it waits for the daemon), and when even the D-Bus system bus is unreachable, or the
+/// daemon drops us, the client is freed and re-created on a timer. Publishing and browsing are requests that
+/// survive those restarts: they are re-applied each time the client reaches `S_RUNNING`.
+public final class MDNS {
+    public static let serviceType: StaticString = "_sd-pair._tcp"
+    /// How often to try again when the bus or the daemon is away.
+    static let retryMilliseconds: UInt64 = 2_000
+    /// Resolutions in flight: every answering device costs one until it resolves or Avahi times it out (~5 s);
+    /// beyond this, new names wait for the next browse event instead of growing memory.
+    static let resolverCapacity = 8
+
+    private let loop: AvahiLoop
+    private let log: (String) -> Void
+    private var client: OpaquePointer? = nil
+    private var group: OpaquePointer? = nil
+    private var browser: OpaquePointer? = nil
+    private var resolvers = InlineArray<8, OpaquePointer?>(repeating: nil)
+    private var restartAt: UInt64? = nil
+    private var needsRestart = false
+    /// One notice per outage, one line when it ends.
+    private var reportedUnavailable = false
+
+    /// What to publish while a window is open.
+    private var published: (name: String, port: UInt16, text: ServiceText)? = nil
+    private var collisions = 0
+    /// The session the joiner is looking for.
+    private var wanted: SessionID? = nil
+    /// Matching answers, for the joiner to dial.
+    public var found = CandidateQueue()
+    /// True once the client has been running at least once (tests and the first-hit notice).
+    public private(set) var isRunning = false
+
+    public init(loop: AvahiLoop, log: @escaping (String) -> Void) {
+        self.loop = loop
+        self.log = log
+    }
+
+    deinit { freeClient() }
+
+    private var userdata: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    static func from(_ userdata: UnsafeMutableRawPointer?) -> MDNS? {
+        guard let userdata else { return nil }
+        return Unmanaged<MDNS>.fromOpaque(userdata).takeUnretainedValue()
+    }
+
+    // MARK: Requests
+
+    /// Connects to avahi-daemon (or starts waiting for it).
+    public func start() {
+        guard client == nil else { return }
+        var error: Int32 = 0
+        let made = avahi_client_new(UnsafePointer(loop.api), AVAHI_CLIENT_NO_FAIL, { client, state, userdata in
+            MDNS.from(userdata)?.clientChanged(client, state)
+        }, userdata, &error)
+        guard let made else {
+            // No D-Bus system bus: NO_FAIL waits for the daemon, not for the bus. Try again later.
+            unavailable("cannot reach the D-Bus system bus (" + Self.describe(error) + ")")
+            restartAt = sd_monotonic_ms() + Self.retryMilliseconds
+            return
+        }
+        client = made
+        restartAt = nil
+        if avahi_client_get_state(made) == AVAHI_CLIENT_S_RUNNING { clientRunning() }
+    }
+
+    /// Publishes the window's service (replacing any previous one).
+    public func publish(name: String, port: UInt16, text: ServiceText) {
+        withdraw()
+        published = (Self.instanceName(name), port, text)
+        collisions = 0
+        if let client, avahi_client_get_state(client) == AVAHI_CLIENT_S_RUNNING { createGroup() }
+    }
+
+    /// Removes the service: the window closed.
+    public func withdraw() {
+        published = nil
+        if let group { avahi_entry_group_free(group) }
+        group = nil
+    }
+
+    /// Starts looking for the session `sid`.
+    public func browse(for sid: SessionID) {
+        wanted = sid
+        if let client, avahi_client_get_state(client) == AVAHI_CLIENT_S_RUNNING { createBrowser() }
+    }
+
+    public func stopBrowsing() {
+        wanted = nil
+        freeBrowsing()
+        found.removeAll()
+    }
+
+    // MARK: Loop integration
+
+    /// The next time `tick` has work (a client restart), if any.
+    public var nextDeadline: UInt64? { restartAt }
+
+    /// After Avahi's callbacks ran: apply restarts that callbacks asked for (freeing a client inside its own
+    /// callback is what Avahi warns about), and re-create the client when its retry time has come.
+    public func tick(now: UInt64) {
+        if needsRestart {
+            needsRestart = false
+            freeClient()
+            restartAt = now + Self.retryMilliseconds
+        }
+        if let at = restartAt, now >= at {
+            restartAt = nil
+            start()
+        }
+    }
+
+    // MARK: Client
+
+    private func clientChanged(_ c: OpaquePointer?, _ state: AvahiClientState) {
+        if client == nil { client = c }  // the first call comes from inside avahi_client_new
+        switch state {
+        case AVAHI_CLIENT_S_RUNNING:
+            clientRunning()
+        case AVAHI_CLIENT_S_COLLISION, AVAHI_CLIENT_S_REGISTERING:
+            // The host name changes; the daemon wants our records withdrawn and published again once running.
+            if let group { avahi_entry_group_reset(group) }
+        case AVAHI_CLIENT_CONNECTING:
+            unavailable("waiting for avahi-daemon")
+        case AVAHI_CLIENT_FAILURE:
+            let error = c.map { avahi_client_errno($0) } ?? 0
+            unavailable("avahi-daemon went away (" + Self.describe(error) + ")")
+            needsRestart = true
+        default:
+            break
+        }
+    }
+
+    private func clientRunning() {
+        isRunning = true
+        if reportedUnavailable {
+            log("mDNS: avahi-daemon is back")
+            reportedUnavailable = false
+        }
+        // After a daemon restart the old group and browser are gone with the old client.
+        if published != nil && group == nil { createGroup() }
+        if let group, avahi_entry_group_is_empty(group) != 0, published != nil { addService() }
+        if wanted != nil && browser == nil { createBrowser() }
+    }
+
+    private func unavailable(_ why: String) {
+        guard !reportedUnavailable else { return }
+        reportedUnavailable = true
+        log("notice: mDNS unavailable for now: " + why + "; carrying on with the other discovery paths and retrying")
+    }
+
+    private func freeClient() {
+        // avahi_client_free also frees every group, browser and resolver made from the client.
+        if let client { avahi_client_free(client) }
+        client = nil
+        group = nil
+        browser = nil
+        for i in 0..<Self.resolverCapacity { resolvers[i] = nil }
+    }
+
+    // MARK: Publishing
+
+    private func createGroup() {
+        guard let client, published != nil else { return }
+        group = avahi_entry_group_new(client, { group, state, userdata in
+            MDNS.from(userdata)?.groupChanged(group, state)
+        }, userdata)
+        guard group != nil else {
+            log("mDNS: cannot create an entry group: " + Self.describe(avahi_client_errno(client)))
+            return
+        }
+        addService()
+    }
+
+    private func addService() {
+        guard let group, let service = published else { return }
+        let entries = service.text.entries
+        var list: UnsafeMutablePointer<AvahiStringList>? = nil
+        list = entries.p2p.withCString { avahi_string_list_add(list, $0) }
+        list = entries.sid.withCString { avahi_string_list_add(list, $0) }
+        defer { avahi_string_list_free(list) }
+        let rc = service.name.withCString { name in
+            avahi_entry_group_add_service_strlst(
+                group, AvahiIfIndex(AVAHI_IF_UNSPEC), AvahiProtocol(AVAHI_PROTO_UNSPEC), AvahiPublishFlags(0), name, Self.typeName, nil, nil, service.port, list)
+        }
+        if rc == AVAHI_ERR_COLLISION {
+            renameAfterCollision()
+            return
+        }
+        guard rc >= 0 else {
+            log("mDNS: cannot publish the service: " + Self.describe(rc))
+            return
+        }
+        let committed = avahi_entry_group_commit(group)
+        if committed < 0 { log("mDNS: cannot publish the service: " + Self.describe(committed)) }
+    }
+
+    private func groupChanged(_ g: OpaquePointer?, _ state: AvahiEntryGroupState) {
+        switch state {
+        case AVAHI_ENTRY_GROUP_ESTABLISHED:
+            if let name = published?.name { log("mDNS: published '" + name + "'") }
+        case AVAHI_ENTRY_GROUP_COLLISION:
+            renameAfterCollision()
+        case AVAHI_ENTRY_GROUP_FAILURE:
+            if let client { log("mDNS: publishing failed: " + Self.describe(avahi_client_errno(client))) }
+        default:
+            break
+        }
+    }
+
+    /// Another service on the LAN has our instance name (two NAS boxes with the same name): take Avahi's
+    /// alternative ("name #2") and publish again, a bounded number of times.
+    private func renameAfterCollision() {
+        guard let group, let service = published else { return }
+        collisions += 1
+        guard collisions <= 8 else {
+            log("mDNS: too many name collisions; not published")
+            return
+        }
+        guard let alternative = service.name.withCString({ avahi_alternative_service_name($0) }) else { return }
+        let renamed = String(cString: alternative)
+        avahi_free(alternative)
+        published = (renamed, service.port, service.text)
+        avahi_entry_group_reset(group)
+        addService()
+    }
+
+    // MARK: Browsing
+
+    private func createBrowser() {
+        guard let client, browser == nil else { return }
+        browser = avahi_service_browser_new(
+            client, AvahiIfIndex(AVAHI_IF_UNSPEC), AvahiProtocol(AVAHI_PROTO_UNSPEC), Self.typeName, nil, AvahiLookupFlags(0),
+            { _, interface, proto, event, name, type, domain, _, userdata in
+                MDNS.from(userdata)?.browsed(interface, proto, event, name, type, domain)
+            }, userdata)
+        if browser == nil { log("mDNS: cannot browse: " + Self.describe(avahi_client_errno(client))) }
+    }
+
+    private func freeBrowsing() {
+        for i in 0..<Self.resolverCapacity {
+            if let r = resolvers[i] { avahi_service_resolver_free(r) }
+            resolvers[i] = nil
+        }
+        if let browser { avahi_service_browser_free(browser) }
+        browser = nil
+    }
+
+    private func browsed(
+        _ interface: AvahiIfIndex, _ proto: AvahiProtocol, _ event: AvahiBrowserEvent,
+        _ name: UnsafePointer<CChar>?, _ type: UnsafePointer<CChar>?, _ domain: UnsafePointer<CChar>?
+    ) {
+        switch event {
+        case AVAHI_BROWSER_NEW:
+            guard let client, wanted != nil else { return }
+            guard let slot = freeResolverSlot() else {
+                log("mDNS: ignoring '" + Self.printable(name) + "': too many answers being resolved")
+                return
+            }
+            resolvers[slot] = avahi_service_resolver_new(
+                client, interface, proto, name, type, domain, AvahiProtocol(AVAHI_PROTO_UNSPEC), AvahiLookupFlags(0),
+                { resolver, interface, _, event, name, _, _, _, address, port, txt, _, userdata in
+                    MDNS.from(userdata)?.resolved(resolver, interface, event, name, address, port, txt)
+                }, userdata)
+        case AVAHI_BROWSER_FAILURE:
+            if let client { log("mDNS: browsing failed: " + Self.describe(avahi_client_errno(client))) }
+        default:
+            break
+        }
+    }
+
+    private func freeResolverSlot() -> Int? {
+        for i in 0..<Self.resolverCapacity where resolvers[i] == nil { return i }
+        return nil
+    }
+
+    private func resolved(
+        _ resolver: OpaquePointer?, _ interface: AvahiIfIndex, _ event: AvahiResolverEvent, _ name: UnsafePointer<CChar>?,
+        _ address: UnsafePointer<AvahiAddress>?, _ port: UInt16, _ txt: UnsafeMutablePointer<AvahiStringList>?
+    ) {
+        // One answer per resolver: free it now (Avahi allows it in the callback) and release its slot.
+        for i in 0..<Self.resolverCapacity where resolvers[i] == resolver { resolvers[i] = nil }
+        defer { if let resolver { avahi_service_resolver_free(resolver) } }
+        guard event == AVAHI_RESOLVER_FOUND, let address, let wanted else { return }
+        let text: ServiceText
+        switch Self.parse(txt) {
+        case .failure(let e):
+            log("mDNS: ignoring '" + Self.printable(name) + "': " + e.text)
+            return
+        case .success(let t): text = t
+        }
+        guard text.sessionID == wanted else {
+            log("mDNS: ignoring '" + Self.printable(name) + "': another pairing session")
+            return
+        }
+        guard port != 0, let (host, linkLocal) = Self.host(address) else {
+            log("mDNS: ignoring '" + Self.printable(name) + "': no usable address")
+            return
+        }
+        let candidate = Candidate(
+            address: Multiaddr(host: host, port: port, peer: text.peer), scope: linkLocal ? UInt32(bitPattern: interface) : 0, source: .mdns)
+        found.push(candidate)
+    }
+
+    /// Reads the TXT list through Avahi's accessors, without copying it.
+    static func parse(_ txt: UnsafeMutablePointer<AvahiStringList>?) -> Result<ServiceText, ServiceTextError> {
+        var parser = ServiceText.Parser()
+        var node = txt
+        var steps = 0
+        while let current = node, steps <= ServiceText.maxEntries {
+            steps += 1
+            let entry = UnsafeRawBufferPointer(start: avahi_string_list_get_text(current), count: Int(avahi_string_list_get_size(current)))
+            if case .failure(let e) = Self.add(&parser, entry) { return .failure(e) }
+            node = avahi_string_list_get_next(current)
+        }
+        if node != nil { return .failure(.tooManyEntries) }
+        return finish(parser)
+    }
+
+    static func add(_ parser: inout ServiceText.Parser, _ entry: UnsafeRawBufferPointer) -> Result<Void, ServiceTextError> {
+        do { try parser.add(entry) } catch { return .failure(error) }
+        return .success(())
+    }
+
+    static func finish(_ parser: ServiceText.Parser) -> Result<ServiceText, ServiceTextError> {
+        do { return .success(try parser.finish()) } catch { return .failure(error) }
+    }
+
+    /// The address as a multiaddr host; `linkLocal` when it needs the interface as its scope.
+    static func host(_ address: UnsafePointer<AvahiAddress>) -> (Multiaddr.Host, Bool)? {
+        var data = address.pointee.data
+        return withUnsafeBytes(of: &data) { raw -> (Multiaddr.Host, Bool)? in
+            switch address.pointee.proto {
+            case AvahiProtocol(AVAHI_PROTO_INET):
+                var b = FixedBytes<4>()
+                for i in 0..<4 { b[i] = raw[i] }
+                return (.ip4(b), false)
+            case AvahiProtocol(AVAHI_PROTO_INET6):
+                var b = FixedBytes<16>()
+                for i in 0..<16 { b[i] = raw[i] }
+                return (.ip6(b), b[0] == 0xfe && b[1] & 0xc0 == 0x80)
+            default:
+                return nil
+            }
+        }
+    }
+
+    // MARK: Text
+
+    static var typeName: UnsafePointer<CChar> { UnsafeRawPointer(serviceType.utf8Start).assumingMemoryBound(to: CChar.self) }
+
+    /// A DNS-SD instance name is at most 63 bytes; cut the device name at a character boundary.
+    static func instanceName(_ name: String) -> String {
+        var copy = name
+        return copy.withUTF8 { utf8 -> String in
+            guard utf8.count > 63 else { return name }
+            var end = 63
+            while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: utf8[0..<end]), as: UTF8.self)
+        }
+    }
+
+    /// A name from the network, safe for a log line: at most 64 bytes, control characters replaced.
+    static func printable(_ text: UnsafePointer<CChar>?) -> String {
+        guard let text else { return "" }
+        var bytes = FixedBytes<64>()
+        var n = 0
+        while n < 64 && text[n] != 0 {
+            let b = UInt8(bitPattern: text[n])
+            bytes[n] = b < 0x20 || b == 0x7F ? 0x3F : b
+            n += 1
+        }
+        return bytes.withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[0..<n]), as: UTF8.self) }
+    }
+
+    static func describe(_ error: Int32) -> String {
+        guard let text = avahi_strerror(error) else { return "error " + String(error) }
+        return String(cString: text)
+    }
+}

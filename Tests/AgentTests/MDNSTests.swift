@@ -1,0 +1,154 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Two hosts on a virtual LAN (network namespaces joined by veth), each with its own D-Bus system bus and real
+/// avahi-daemon (Tests/Fixtures/avahi-lab.sh). Torn down by `deinit`/`down`, even when a test fails.
+final class AvahiLab {
+    static var scriptPath: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/avahi-lab.sh").path
+    }
+
+    let directory: String
+    private var isUp = false
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sdp-lab-" + String(UUID().uuidString.prefix(8))).path
+        let (status, output) = Self.script(["up", directory])
+        guard status == 0 else {
+            _ = Self.script(["down", directory])
+            XCTFail("the avahi lab did not come up (needs root, ip netns, dbus-daemon, avahi-daemon): " + output)
+            throw CocoaError(.featureUnsupported)
+        }
+        isUp = true
+    }
+
+    /// Runs the lab script to completion (bounded: 60 s, then SIGKILL) and returns its status and output.
+    /// Not Foundation's Process: the script leaves daemons behind that hold its pipes, and Process then never
+    /// reported the script's exit here. posix_spawn + waitpid, output to a file, has no such dependency.
+    static func script(_ arguments: [String]) -> (Int32, String) {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sdp-lab-log-" + UUID().uuidString).path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ["/bin/bash", Self.scriptPath] + arguments
+        var cargs = argv.map { strdup($0) } + [nil]
+        defer { for p in cargs { free(p) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/bash", &actions, nil, &cargs, environ) == 0 else { return (-1, "cannot spawn bash") }
+        var status: Int32 = 0
+        var exited = false
+        for _ in 0..<1200 {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exited = true
+                break
+            }
+            usleep(50_000)
+        }
+        if !exited {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return (exited && status & 0x7f == 0 ? (status >> 8) & 0xff : -1, output)
+    }
+
+    /// Runs `arguments` inside host A or B; the Spawned's PID is the program's own (the script execs).
+    func run(_ host: String, _ binary: URL, _ arguments: [String]) throws -> Spawned {
+        try Spawned(URL(fileURLWithPath: "/bin/bash"), [Self.scriptPath, "run", directory, host, binary.path] + arguments)
+    }
+
+    func avahi(_ action: String, _ host: String) {
+        let (status, output) = Self.script([action + "-avahi", directory, host])
+        XCTAssertEqual(status, 0, "avahi-lab " + action + "-avahi: " + output)
+    }
+
+    func down() {
+        guard isUp else { return }
+        isUp = false
+        let (status, output) = Self.script(["down", directory])
+        XCTAssertEqual(status, 0, "avahi-lab down: " + output)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    deinit { down() }
+}
+
+/// mDNS discovery against real avahi-daemons on two hosts.
+final class MDNSTests: XCTestCase {
+    var directories: [URL] = []
+
+    override func tearDown() {
+        for d in directories { try? FileManager.default.removeItem(at: d) }
+    }
+
+    func stateDirectory() -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pair-test-" + UUID().uuidString)
+        directories.append(url)
+        return url.path
+    }
+
+    var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
+    var agent: URL {
+        if let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        return host
+    }
+
+    func testInviteAndJoinFindEachOtherThroughAvahi() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let inv = try lab.run("A", agent, ["invite", "--no-dht", "--state-dir", stateDirectory(), "--name", "NAS in A", "--expiry", "60"])
+        defer { inv.stop() }
+        guard let words = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
+        XCTAssertTrue(inv.waitForLog("mDNS: published"), inv.stderr)
+        let started = Date()
+        let j = try lab.run("B", host, ["join", words, "--no-dht", "--state-dir", stateDirectory(), "--name", "Laptop in B", "--expiry", "60"])
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 30), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stdout.contains(" NAS in A"), j.stdout)
+        XCTAssertTrue(inv.stdout.contains(" Laptop in B"), inv.stdout)
+        XCTAssertTrue(j.stderr.contains("found by mDNS"), j.stderr)
+        XCTAssertTrue(j.stderr.contains("/ip4/10.77.0.1/tcp/"), j.stderr)
+        print("mDNS discover→paired: " + String(format: "%.2f", Date().timeIntervalSince(started)) + " s")
+    }
+
+    /// avahi-daemon stops during a window and comes back: the agent re-publishes and the pairing completes.
+    func testAvahiRestartDuringAnInvite() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let inv = try lab.run("A", agent, ["invite", "--no-dht", "--state-dir", stateDirectory(), "--name", "NAS in A", "--expiry", "60"])
+        defer { inv.stop() }
+        guard let words = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
+        XCTAssertTrue(inv.waitForLog("mDNS: published"), inv.stderr)
+        lab.avahi("stop", "A")
+        XCTAssertTrue(inv.waitForLog("avahi-daemon went away"), inv.stderr)
+        lab.avahi("start", "A")
+        XCTAssertTrue(inv.waitForLog("avahi-daemon is back", within: 15), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("mDNS: published", count: 2, within: 15), inv.stderr)
+        let j = try lab.run("B", host, ["join", words, "--no-dht", "--state-dir", stateDirectory(), "--name", "Laptop in B", "--expiry", "60"])
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 30), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+    }
+
+    /// No avahi-daemon and no bus: one notice, and the agent keeps running on its other paths.
+    func testWithoutAvahiOneNoticeAndTheAgentRuns() throws {
+        let p = try Spawned(agent, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-dht", "--state-dir", stateDirectory()],
+            environment: ["DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/sd-pair-test-bus"])
+        defer { p.stop() }
+        XCTAssertNotNil(p.line(startingWith: "CODE: "), p.stderr)
+        XCTAssertTrue(p.waitForLog("notice: mDNS unavailable"), p.stderr)
+        usleep(2_500_000)  // past one retry: still one notice, still running
+        XCTAssertEqual(p.stderr.components(separatedBy: "mDNS unavailable").count - 1, 1, p.stderr)
+        XCTAssertTrue(p.process.isRunning)
+    }
+}
