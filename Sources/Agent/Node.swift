@@ -35,7 +35,7 @@ public final class Node {
             case negotiatingOut(MultistreamDialer, then: Purpose)
             case active(Purpose)
         }
-        enum Purpose { case pairing, pingServer, pingClient, echo }
+        enum Purpose { case pairing, pingServer, pingClient, echo, kad }
 
         var id: UInt32 = 0
         var kind: Kind = .free
@@ -59,47 +59,55 @@ public final class Node {
         var deadline: UInt64 = 0
         /// The identity a dialled peer must prove (from the multiaddr's /p2p part or the discovery answer).
         var expected: PeerID? = nil
+        /// A Kademlia request this connection exists for (nil: pairing, ping, or an inbound connection).
+        var kad: KadRequest? = nil
         var streams = InlineArray<4, AppStream>(repeating: AppStream())
         var isFree: Bool { fd < 0 }
     }
 
-    private let identity: Ed25519.KeyPair
-    private var task: NodeTask
-    private let log: (String) -> Void
-    private let say: (String) -> Void
-    private var links: [Link]
-    private let arena: UnsafeMutableRawBufferPointer
-    private var listeners: [Int32] = []
-    private var random = SystemRandom()
+    let identity: Ed25519.KeyPair
+    var task: NodeTask
+    let log: (String) -> Void
+    let say: (String) -> Void
+    var links: [Link]
+    let arena: UnsafeMutableRawBufferPointer
+    var listeners: [Int32] = []
+    var random = SystemRandom()
     public private(set) var outcome: NodeOutcome? = nil
-    private var lingerUntil: UInt64 = 0
+    var lingerUntil: UInt64 = 0
 
     /// `say` prints result lines on stdout; `log` prints one-line diagnostics on stderr.
-    private let handshakeTimeout: UInt64
+    let handshakeTimeout: UInt64
     /// Where completed pairings are recorded (nil: ping and tests that record nothing).
-    private let registry: DeviceRegistry?
+    let registry: DeviceRegistry?
     /// Daemon mode (`serve`): a window that ends does not end the run, and SIGUSR1 asks `openWindow` for a new one.
-    private let daemon: Bool
-    private let openWindow: (() -> InitiatorWindow<SystemRandom>?)?
+    let daemon: Bool
+    let openWindow: (() -> InitiatorWindow<SystemRandom>?)?
     /// Called when a pairing window ends (paired, expired, burned, cancelled), e.g. to clear a display.
     public var onWindowClosed: (() -> Void)? = nil
     /// `--events json`.
     public var events = EventSink.off
     /// mDNS (and the DHT's candidates); nil with both paths off.
-    private let discovery: Discovery?
+    let discovery: Discovery?
     /// The link carrying the joiner's current candidate (discovery mode), if any.
-    private var pairingLink: Int? = nil
+    var pairingLink: Int? = nil
     /// The port of the first listener: what a window advertises.
-    private var advertisedPort: UInt16 = 0
+    var advertisedPort: UInt16 = 0
+    /// Bound listener addresses (the DHT advertisement lists them).
+    var listening: [Multiaddr] = []
+    /// The DHT path (nil: no bootstrap peers, or `--no-dht`).
+    let dhtSettings: DHTSettings?
+    var dht: DHTState? = nil
 
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
         handshakeTimeoutMilliseconds: UInt64 = AgentLimits.handshakeTimeoutMilliseconds,
         daemon: Bool = false, openWindow: (() -> InitiatorWindow<SystemRandom>?)? = nil,
-        discovery: Discovery? = nil,
+        discovery: Discovery? = nil, dht: DHTSettings? = nil,
         say: @escaping (String) -> Void, log: @escaping (String) -> Void
     ) {
         self.discovery = discovery
+        dhtSettings = dht
         self.identity = identity
         self.registry = registry
         self.daemon = daemon
@@ -123,12 +131,12 @@ public final class Node {
     /// Each connection's share of the arena: receive and send buffers, then one buffer per stream slot.
     static var bytesPerLink: Int { 2 * SecureConnection<SystemRandom>.bufferSize + 4 * AgentLimits.streamBufferSize }
 
-    private func region(_ i: Int, _ offset: Int, _ length: Int) -> UnsafeMutableRawBufferPointer {
+    func region(_ i: Int, _ offset: Int, _ length: Int) -> UnsafeMutableRawBufferPointer {
         let base = i * Self.bytesPerLink + offset
         return UnsafeMutableRawBufferPointer(rebasing: arena[base..<(base + length)])
     }
 
-    private func streamBuffer(_ i: Int, _ s: Int) -> UnsafeMutableRawBufferPointer {
+    func streamBuffer(_ i: Int, _ s: Int) -> UnsafeMutableRawBufferPointer {
         region(i, 2 * SecureConnection<SystemRandom>.bufferSize + s * AgentLimits.streamBufferSize, AgentLimits.streamBufferSize)
     }
 
@@ -139,6 +147,7 @@ public final class Node {
         case .success(let (fd, port)):
             if listeners.isEmpty { advertisedPort = port }
             listeners.append(fd)
+            listening.append(Multiaddr(host: address.host, port: port))
             return .success(Multiaddr(host: address.host, port: port, peer: peerID))
         }
     }
@@ -156,6 +165,7 @@ public final class Node {
         case .join(let session, nil):
             events.emit(session.state.name)
             discovery?.browse(for: session.sessionID)
+            dhtSearch(session)
         case .ping(let peer, _):
             _ = dial(peer, scope: 0, now: now)
         case .serve(let window?, _):
@@ -211,15 +221,16 @@ public final class Node {
         }
     }
 
-    private var hasFreeLink: Bool { links.contains { $0.isFree } }
+    var hasFreeLink: Bool { links.contains { $0.isFree } }
 
-    private var hasPendingOutput: Bool {
+    var hasPendingOutput: Bool {
         links.contains { !$0.isFree && !($0.connection?.pendingOutput.isEmpty ?? true) }
     }
 
-    private func nextDeadline(_ now: UInt64) -> UInt64 {
+    func nextDeadline(_ now: UInt64) -> UInt64 {
         var next = now + 1000
-        for link in links where !link.isFree && !link.established { next = min(next, link.deadline) }
+        for link in links where !link.isFree && (!link.established || link.kad != nil) { next = min(next, link.deadline) }
+        if let d = dht, d.phase == .resting { next = min(next, max(d.retryAt, now)) }
         switch task {
         case .serve(let window?, _): next = min(next, window.deadline.milliseconds)
         case .join(let session, _): next = min(next, session.deadline.milliseconds)
@@ -230,10 +241,11 @@ public final class Node {
         return next
     }
 
-    private func tick(_ now: UInt64) {
-        for i in 0..<links.count where !links[i].isFree && !links[i].established && now >= links[i].deadline {
+    func tick(_ now: UInt64) {
+        for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && !links[i].established && now >= links[i].deadline {
             drop(i, reason: "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
         }
+        dhtTick(now)
         switch task {
         case .serve(var window?, let echo):
             let event = window.tick(now: Instant(milliseconds: now))
@@ -256,7 +268,7 @@ public final class Node {
         }
     }
 
-    private func finish(_ result: NodeOutcome) {
+    func finish(_ result: NodeOutcome) {
         guard outcome == nil else { return }
         if daemon, case .serve(_, let echo) = task {
             endWindow(result, echo: echo)
@@ -269,12 +281,13 @@ public final class Node {
             onWindowClosed?()
         }
         if case .join = task { discovery?.stopBrowsing() }
+        stopDHT()
     }
 
     // MARK: Pairing windows (daemon mode)
 
     /// SIGUSR1: open a new window unless one is open.
-    private func requestWindow() {
+    func requestWindow() {
         guard daemon, case .serve(let current, let echo) = task else { return }
         if current != nil {
             log("a pairing window is already open")
@@ -286,13 +299,14 @@ public final class Node {
     }
 
     /// Publishes the open window where joiners look for it.
-    private func advertise(_ window: InitiatorWindow<SystemRandom>) {
+    func advertise(_ window: InitiatorWindow<SystemRandom>) {
+        dhtPublish(window)
         guard let discovery, advertisedPort != 0 else { return }
         discovery.publish(name: window.localDevice.name.string, port: advertisedPort, text: ServiceText(sessionID: window.sessionID, peer: peerID))
     }
 
     /// Discovery mode: when no candidate is being tried, dial the next one found.
-    private func tryNextCandidate(_ now: UInt64) {
+    func tryNextCandidate(_ now: UInt64) {
         guard pairingLink == nil, outcome == nil, case .join(var session, nil) = task, session.state == .discovering,
             let candidate = discovery?.nextCandidate()
         else { return }
@@ -305,7 +319,7 @@ public final class Node {
 
     /// A window ended while the daemon goes on: say how, forget its half-done handshakes (their state belongs to
     /// the old window), and serve without a window until the next one is asked for.
-    private func endWindow(_ result: NodeOutcome, echo: Bool) {
+    func endWindow(_ result: NodeOutcome, echo: Bool) {
         switch result {
         case .paired: log("pairing window closed: paired")
         case .failed(let why): log("pairing window closed: " + why)
@@ -314,6 +328,7 @@ public final class Node {
         events.emit("window-closed")
         task = .serve(window: nil, echo: echo)
         discovery?.withdraw()
+        stopDHT()
         onWindowClosed?()
         for i in 0..<links.count where !links[i].isFree {
             for s in 0..<4 where links[i].streams[s].handshake != nil {
@@ -325,9 +340,9 @@ public final class Node {
 
     // MARK: Connections
 
-    private func freeLink() -> Int? { links.firstIndex { $0.isFree } }
+    func freeLink() -> Int? { links.firstIndex { $0.isFree } }
 
-    private func setUp(_ i: Int, fd: Int32, role: SecureConnection<SystemRandom>.Role, connecting: Bool, now: UInt64) {
+    func setUp(_ i: Int, fd: Int32, role: SecureConnection<SystemRandom>.Role, connecting: Bool, now: UInt64) {
         let size = SecureConnection<SystemRandom>.bufferSize
         let rx = region(i, 0, size)
         let tx = region(i, size, size)
@@ -339,13 +354,13 @@ public final class Node {
         if !connecting { start(i) }
     }
 
-    private func start(_ i: Int) {
+    func start(_ i: Int) {
         do { try links[i].connection!.start() } catch { drop(i, reason: "could not start: " + Self.describe(error)) }
         flush(i)
     }
 
     /// Starts a connection; returns its link, or nil when it failed at once (already reported).
-    private func dial(_ peer: Multiaddr, scope: UInt32, now: UInt64) -> Int? {
+    func dial(_ peer: Multiaddr, scope: UInt32, now: UInt64) -> Int? {
         guard let i = freeLink() else {
             connectionFailed("no free connection slot to dial " + peer.text)
             return nil
@@ -361,7 +376,7 @@ public final class Node {
         }
     }
 
-    private func finishConnect(_ i: Int) {
+    func finishConnect(_ i: Int) {
         if let error = Net.connectResult(links[i].fd) {
             drop(i, reason: "connect failed: " + error.name)
             return
@@ -370,7 +385,7 @@ public final class Node {
         start(i)
     }
 
-    private func acceptAll(_ listener: Int32, now: UInt64) {
+    func acceptAll(_ listener: Int32, now: UInt64) {
         for _ in 0..<AgentLimits.maxConnections {
             guard let i = freeLink() else { return }
             switch Net.accept(listener) {
@@ -384,7 +399,7 @@ public final class Node {
         }
     }
 
-    private func readFrom(_ i: Int) {
+    func readFrom(_ i: Int) {
         // Bounded: at most a few reads per wake-up so one busy peer cannot starve the others.
         for _ in 0..<4 {
             guard !links[i].isFree else { return }
@@ -409,7 +424,7 @@ public final class Node {
         }
     }
 
-    private func flush(_ i: Int) {
+    func flush(_ i: Int) {
         guard !links[i].isFree, let pending = links[i].connection?.pendingOutput, !pending.isEmpty else { return }
         switch Net.write(links[i].fd, pending) {
         case .bytes(let n): links[i].connection!.sent(n)
@@ -419,8 +434,9 @@ public final class Node {
     }
 
     /// Closes a connection with one log line and tells the task.
-    private func drop(_ i: Int, reason: String) {
+    func drop(_ i: Int, reason: String) {
         guard !links[i].isFree else { return }
+        if links[i].kad != nil { return dropQuietly(i) }
         let wasEstablished = links[i].established
         for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
         links[i].connection?.close()
@@ -438,14 +454,14 @@ public final class Node {
         }
     }
 
-    private func closeHandshake(_ i: Int, _ s: Int) {
+    func closeHandshake(_ i: Int, _ s: Int) {
         guard case .serve(var window?, let echo) = task, var hs = links[i].streams[s].handshake else { return }
         window.connectionClosed(&hs)
         links[i].streams[s].handshake = nil
         task = .serve(window: window, echo: echo)
     }
 
-    private func connectionFailed(_ reason: String) {
+    func connectionFailed(_ reason: String) {
         switch task {
         case .join(var session, let peer):
             pairingLink = nil
@@ -469,7 +485,7 @@ public final class Node {
 
     // MARK: Connection events
 
-    private func process(_ i: Int) {
+    func process(_ i: Int) {
         while !links[i].isFree {
             let event: ConnectionEvent?
             do { event = try links[i].connection!.poll() } catch {
@@ -482,13 +498,13 @@ public final class Node {
         flush(i)
     }
 
-    private func handle(_ event: ConnectionEvent, on i: Int) {
+    func handle(_ event: ConnectionEvent, on i: Int) {
         switch event {
         case .established:
             links[i].established = true
             established(i)
         case .streamOpened(let id):
-            guard let s = freeStream(i) else {
+            guard links[i].kad == nil, let s = freeStream(i) else {
                 try? links[i].connection!.reset(id)
                 return
             }
@@ -503,7 +519,7 @@ public final class Node {
             claim(i, s, id: id, kind: .negotiatingIn(listener), opening: opening, length: n)
         case .streamData(let id, let bytes):
             guard let s = stream(i, id) else { return }
-            let room = AgentLimits.streamBufferSize - links[i].streams[s].count
+            let room = links[i].streams[s].buffer.count - links[i].streams[s].count
             guard bytes.count <= room else {
                 log("stream overran its buffer; reset")
                 resetStream(i, s)
@@ -525,6 +541,7 @@ public final class Node {
                 break
             }
         case .streamReset(let id):
+            if links[i].kad != nil { return kadRefused(i) }
             if let s = stream(i, id) { releaseStream(i, s) }
         case .streamAccepted, .pong:
             break
@@ -534,7 +551,7 @@ public final class Node {
     }
 
     /// What an inbound stream may negotiate: ping always; pairing while a window is open; echo when asked for (tests).
-    private var offered: (list: InlineArray<4, StaticString>, count: Int) {
+    var offered: (list: InlineArray<4, StaticString>, count: Int) {
         var list = InlineArray<4, StaticString>(repeating: Protocols.ping)
         var count = 1
         if case .serve(let window, let echo) = task {
@@ -557,15 +574,16 @@ public final class Node {
         return .pingServer
     }
 
-    private func established(_ i: Int) {
+    func established(_ i: Int) {
         guard let session = links[i].connection?.session else { return }
         let remote = PeerID(publicKey: session.remoteIdentity)
+        if let expected = links[i].expected, expected != remote {
+            drop(i, reason: "peer id mismatch: expected " + expected.text + ", got " + remote.text)
+            return
+        }
+        if links[i].kad != nil { return kadEstablished(i) }
         switch task {
         case .join, .ping:
-            if let expected = links[i].expected, expected != remote {
-                drop(i, reason: "peer id mismatch: expected " + expected.text + ", got " + remote.text)
-                return
-            }
             let purpose: AppStream.Purpose
             if case .join = task { purpose = .pairing } else { purpose = .pingClient }
             openStream(i, proposal: purpose == .pairing ? Protocols.pairing : Protocols.ping, purpose: purpose)
@@ -574,14 +592,17 @@ public final class Node {
         }
     }
 
-    private func openStream(_ i: Int, proposal: StaticString, purpose: AppStream.Purpose) {
+    func openStream(_ i: Int, proposal: StaticString, purpose: AppStream.Purpose) {
+        openStream(i, dialer: MultistreamDialer(proposal: proposal), purpose: purpose)
+    }
+
+    func openStream(_ i: Int, dialer: MultistreamDialer, purpose: AppStream.Purpose) {
         guard let s = freeStream(i) else { return }
         let id: UInt32
         do { id = try links[i].connection!.openStream() } catch {
             drop(i, reason: "cannot open a stream: " + Self.describe(error))
             return
         }
-        let dialer = MultistreamDialer(proposal: proposal)
         var opening = FixedBytes<128>()
         let n = opening.withUnsafeMutableBytes { raw -> Int in
             var w = ByteWriter(raw)
@@ -592,7 +613,7 @@ public final class Node {
     }
 
     /// Gives stream slot `s` of link `i` to stream `id` and sends its multistream opening (header, proposal).
-    private func claim(_ i: Int, _ s: Int, id: UInt32, kind: AppStream.Kind, opening: FixedBytes<128>, length: Int) {
+    func claim(_ i: Int, _ s: Int, id: UInt32, kind: AppStream.Kind, opening: FixedBytes<128>, length: Int) {
         links[i].streams[s] = AppStream()
         links[i].streams[s].buffer = streamBuffer(i, s)
         links[i].streams[s].id = id
@@ -602,32 +623,32 @@ public final class Node {
 
     // MARK: Streams
 
-    private func freeStream(_ i: Int) -> Int? {
+    func freeStream(_ i: Int) -> Int? {
         for s in 0..<4 where links[i].streams[s].id == 0 { return s }
         return nil
     }
 
-    private func stream(_ i: Int, _ id: UInt32) -> Int? {
+    func stream(_ i: Int, _ id: UInt32) -> Int? {
         for s in 0..<4 where links[i].streams[s].id == id { return s }
         return nil
     }
 
-    private func write(_ i: Int, _ id: UInt32, _ bytes: UnsafeRawBufferPointer) {
+    func write(_ i: Int, _ id: UInt32, _ bytes: UnsafeRawBufferPointer) {
         guard !links[i].isFree, id != 0 else { return }
         do { try links[i].connection!.write(id, bytes) } catch { drop(i, reason: "cannot write: " + Self.describe(error)) }
     }
 
-    private func releaseStream(_ i: Int, _ s: Int) {
+    func releaseStream(_ i: Int, _ s: Int) {
         if links[i].streams[s].handshake != nil { closeHandshake(i, s) }
         links[i].streams[s] = AppStream()
     }
 
-    private func resetStream(_ i: Int, _ s: Int) {
+    func resetStream(_ i: Int, _ s: Int) {
         try? links[i].connection!.reset(links[i].streams[s].id)
         releaseStream(i, s)
     }
 
-    private func consume(_ i: Int, _ s: Int, _ n: Int) {
+    func consume(_ i: Int, _ s: Int, _ n: Int) {
         let count = links[i].streams[s].count
         let buffer = links[i].streams[s].buffer
         if count > n { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + n, byteCount: count - n) }
@@ -635,7 +656,7 @@ public final class Node {
     }
 
     /// Runs the stream's protocol over its buffered bytes.
-    private func streamInput(_ i: Int, _ s: Int) {
+    func streamInput(_ i: Int, _ s: Int) {
         for _ in 0..<16 {
             guard !links[i].isFree, links[i].streams[s].id != 0 else { return }
             let id = links[i].streams[s].id
@@ -677,6 +698,7 @@ public final class Node {
                 result = Self.dialNegotiate(&dialer, links[i].streams[s].received)
                 switch result {
                 case .failure(let e):
+                    if purpose == .kad { return kadRefused(i) }
                     resetStream(i, s)
                     connectionFailed(
                         e != .refused ? "stream negotiation failed"
@@ -721,12 +743,14 @@ public final class Node {
                 }
             case .active(.pairing):
                 guard pairingInput(i, s) else { return }
+            case .active(.kad):
+                return kadInput(i, s)
             }
         }
     }
 
     /// Sends the first `n` buffered bytes back and drops them from the buffer.
-    private func echoBack(_ i: Int, _ s: Int, _ n: Int) {
+    func echoBack(_ i: Int, _ s: Int, _ n: Int) {
         let id = links[i].streams[s].id
         write(i, id, UnsafeRawBufferPointer(rebasing: links[i].streams[s].buffer[0..<n]))
         consume(i, s, n)
@@ -746,10 +770,12 @@ public final class Node {
         } catch { return .failure(error) }
     }
 
-    private func beginOutbound(_ i: Int, _ s: Int, _ purpose: AppStream.Purpose) {
+    func beginOutbound(_ i: Int, _ s: Int, _ purpose: AppStream.Purpose) {
         switch purpose {
         case .pingClient:
             sendPing(i, s)
+        case .kad:
+            kadSend(i, s)
         case .pairing:
             guard case .join(var session, let peer) = task, let noise = links[i].connection?.session else { return }
             let step = session.connected(
@@ -762,7 +788,7 @@ public final class Node {
         }
     }
 
-    private func sendPing(_ i: Int, _ s: Int) {
+    func sendPing(_ i: Int, _ s: Int) {
         links[i].streams[s].pingPayload = random.bytes()
         links[i].streams[s].pingSentAt = MonotonicClock.nanoseconds()
         let payload = links[i].streams[s].pingPayload
@@ -772,7 +798,7 @@ public final class Node {
 
     /// Decodes complete pairing frames and feeds them to the state machine. Returns false when the stream
     /// has no complete frame left (or is gone).
-    private func pairingInput(_ i: Int, _ s: Int) -> Bool {
+    func pairingInput(_ i: Int, _ s: Int) -> Bool {
         var decoded: PairingMessage? = nil
         var frameLength = 0
         var problem: String? = nil
@@ -846,14 +872,14 @@ public final class Node {
         }
     }
 
-    private func sendFrame(_ i: Int, _ s: Int, _ message: PairingMessage) {
+    func sendFrame(_ i: Int, _ s: Int, _ message: PairingMessage) {
         var out = FixedBytes<600>()
         let n = out.withUnsafeMutableBytes { raw in MessageFrame.encoded(message, into: raw)?.count ?? 0 }
         let id = links[i].streams[s].id
         out.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
     }
 
-    private func apply(_ step: JoinerStep, _ i: Int, _ s: Int) {
+    func apply(_ step: JoinerStep, _ i: Int, _ s: Int) {
         if let reply = step.reply { sendFrame(i, s, reply) }
         if step.close, !links[i].isFree, links[i].streams[s].id != 0 { try? links[i].connection!.finish(links[i].streams[s].id) }
         guard let event = step.event else { return }
@@ -890,13 +916,13 @@ public final class Node {
     }
 
     /// A discovered candidate did not pair; the session keeps looking until it expires.
-    private func candidateFailed(_ reason: String) {
+    func candidateFailed(_ reason: String) {
         log("candidate failed: " + reason + "; still looking")
         events.emit("candidate-failed", [("reason", JSON.string(reason))])
         events.emit("discovering")
     }
 
-    private func initiatorEvent(_ event: InitiatorEvent) {
+    func initiatorEvent(_ event: InitiatorEvent) {
         switch event {
         case .paired:
             break  // recorded and announced in pairingInput, before the confirmation is sent
@@ -917,7 +943,7 @@ public final class Node {
     }
 
     /// Writes the pairing to the registry; nil on success (or when this node records nothing).
-    private func record(_ peer: PairedPeer) -> RegistryFailure? {
+    func record(_ peer: PairedPeer) -> RegistryFailure? {
         guard let registry else { return nil }
         var device = PairedDevice(peer: peer, pairedAt: sd_unix_time())
         defer { device.wipe() }
@@ -928,7 +954,7 @@ public final class Node {
     }
 
     /// The result line, printed only once the pairing is durably recorded.
-    private func announcePaired(_ peer: PairedPeer) {
+    func announcePaired(_ peer: PairedPeer) {
         events.emit("completed", [("device_id", JSON.string(peer.deviceInfo.deviceID.uuidString)), ("device_name", JSON.string(peer.deviceInfo.name.string))])
         say("PAIRED " + peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string)
         finish(.paired)

@@ -154,3 +154,29 @@ int sd_next_signal(int pipe_fd) {
     ssize_t n = read(pipe_fd, &b, 1);
     return n == 1 ? (int)b : 0;
 }
+
+#include <ifaddrs.h>
+#include <net/if.h>
+
+int sd_local_addresses(uint8_t *out, int max, int want_ipv6) {
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0) return -errno;
+    int n = 0;
+    for (struct ifaddrs *a = list; a && n < max; a = a->ifa_next) {
+        if (!a->ifa_addr || !(a->ifa_flags & IFF_UP) || (a->ifa_flags & IFF_LOOPBACK)) continue;
+        uint8_t *slot = out + 17 * n;
+        if (a->ifa_addr->sa_family == AF_INET) {
+            slot[0] = 4;
+            memcpy(slot + 1, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, 4);
+            n++;
+        } else if (want_ipv6 && a->ifa_addr->sa_family == AF_INET6) {
+            const uint8_t *b = (const uint8_t *)&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+            if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) continue;  // link-local: useless beyond the LAN
+            slot[0] = 6;
+            memcpy(slot + 1, b, 16);
+            n++;
+        }
+    }
+    freeifaddrs(list);
+    return n;
+}

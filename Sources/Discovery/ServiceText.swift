@@ -67,15 +67,18 @@ public struct ServiceText: Equatable {
             return SessionID(bytes: bytes)
         }
 
+        // A named function, not a closure: a typed do/catch inside a closure is inferred as `any Error`.
+        static func peerID(bytes: UnsafeRawBufferPointer) -> PeerID? {
+            do { return try PeerID(bytes: bytes) } catch { return nil }
+        }
+
         static func peerID(_ text: UnsafeRawBufferPointer) throws(ServiceTextError) -> PeerID {
             // An Ed25519 peer id is 38 bytes, 52–53 base58 characters; anything longer is not one.
             guard text.count > 0, text.count <= 64 else { throw .badPeerID }
             var buffer = FixedBytes<64>()
             let length = buffer.withUnsafeMutableBytes { Base58.decode(text, into: $0) }
             guard let length else { throw .badPeerID }
-            let parsed = buffer.withUnsafeBytes { raw -> PeerID? in
-                do { return try PeerID(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<length])) } catch { return nil }
-            }
+            let parsed = buffer.withUnsafeBytes { raw in peerID(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<length])) }
             guard let parsed else { throw .badPeerID }
             return parsed
         }

@@ -165,3 +165,17 @@ struct MessageReader {
         return info
     }
 }
+
+extension MessageCodec {
+    /// DeviceInfo in the pairing messages' encoding, for other records that carry it (the DHT advertisement).
+    public static func encodeDeviceInfo(_ info: DeviceInfo, into writer: inout ByteWriter) throws(WireError) {
+        try encode(info, into: &writer)
+    }
+
+    /// Reads a DeviceInfo written by `encodeDeviceInfo`; returns it and the bytes it used.
+    public static func decodeDeviceInfo(_ bytes: UnsafeRawBufferPointer) throws(MessageDecodeError) -> (DeviceInfo, Int) {
+        var reader = MessageReader(ByteReader(bytes))
+        let info = try reader.deviceInfo()
+        return (info, reader.base.offset)
+    }
+}

@@ -84,14 +84,26 @@ public enum Multistream {
 public struct MultistreamDialer {
     public enum Outcome: Equatable { case pending, agreed }
 
-    public let proposal: StaticString
+    /// The protocol id proposed: a copy, so it may come from configuration (e.g. a DHT's protocol id).
+    private var proposal = FixedBytes<64>()
+    private var proposalLength = 0
     private var sawHeader = false
 
-    public init(proposal: StaticString) { self.proposal = proposal }
+    public init(proposal: StaticString) {
+        self.init(bytes: UnsafeRawBufferPointer(start: proposal.utf8Start, count: proposal.utf8CodeUnitCount))
+    }
+
+    /// `bytes` longer than 64 bytes is a caller's error (protocol ids are validated where they are configured).
+    public init(bytes: UnsafeRawBufferPointer) {
+        proposalLength = min(bytes.count, 64)
+        for i in 0..<proposalLength { proposal[i] = bytes[i] }
+    }
 
     public func start(into writer: inout ByteWriter) throws(WireError) {
         try Multistream.write(Multistream.header, into: &writer)
-        try Multistream.write(proposal, into: &writer)
+        try proposal.withUnsafeBytes { (raw) throws(WireError) in
+            try Multistream.write(UnsafeRawBufferPointer(rebasing: raw[0..<proposalLength]), into: &writer)
+        }
     }
 
     /// Consumes complete messages from `bytes`; returns the outcome and how many bytes were used. Bytes after the
@@ -100,7 +112,10 @@ public struct MultistreamDialer {
         var used = 0
         while true {
             guard let message = try Multistream.nextAfterHeader(bytes, used: &used, sawHeader: &sawHeader) else { return (.pending, used) }
-            if Multistream.equals(message, proposal) { return (.agreed, used) }
+            let agreed = proposal.withUnsafeBytes { raw in
+                message.count == proposalLength && (0..<proposalLength).allSatisfy { message[$0] == raw[$0] }
+            }
+            if agreed { return (.agreed, used) }
             if Multistream.equals(message, Multistream.notAvailable) { throw .refused }
             throw .malformed
         }

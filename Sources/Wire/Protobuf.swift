@@ -22,6 +22,9 @@ public struct ProtobufReader {
 
     public init(_ bytes: UnsafeRawBufferPointer) { reader = ByteReader(bytes) }
 
+    /// Bytes consumed so far (for readers that consume a stream field by field).
+    public var offset: Int { reader.offset }
+
     /// The next field, or nil at the end of the message.
     public mutating func next() throws(ProtobufError) -> ProtobufField? {
         guard !reader.isAtEnd else { return nil }

@@ -26,6 +26,7 @@ enum ConfigFile {
         ("handshake-timeout", "--handshake-timeout", .number(1...120)), ("display", "--display", .text), ("display-cmd", "--display-cmd", .text),
         ("events", "--events", .choice(["json"])), ("window-at-start", "--window-at-start", .choice(["auto", "always", "never"])),
         ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag),
+        ("dht-bootstrap", "--dht-bootstrap", .address), ("dht-protocol", "--dht-protocol", .text),
     ]
 
     /// Removes `--config <path>` from `args` and returns the options the file contributes for a command that

@@ -12,7 +12,10 @@ import Wire
 enum NetworkCommands {
     static let defaultStateDirectory = "/var/lib/sd-pair"
 
-    static let sharedValued: [StaticString] = ["--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout", "--display", "--display-cmd", "--events"]
+    static let sharedValued: [StaticString] = [
+        "--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout", "--display", "--display-cmd", "--events",
+        "--dht-bootstrap", "--dht-protocol",
+    ]
 
     /// `--events json` (the only format), or off.
     static func eventSink(_ options: Options, command: String) -> Result<EventSink, UsageError> {
@@ -84,10 +87,15 @@ enum NetworkCommands {
         }
         var identity = me.0
         defer { identity.keys.wipe() }
+        let dht: DHTSettings?
+        switch dhtSettings(options, command: "invite") {
+        case .success(let d): dht = d
+        case .failure(let e): return .failure(e)
+        }
         let (window, words) = newWindow(device: me.1, policy: settings.policy)
         let node = Node(
             identity: identity.keys, task: .serve(window: window, echo: settings.echo), registry: DeviceRegistry(directory: stateDirectory(options)),
-            handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, discovery: discovery(options), say: Output.line, log: Output.error)
+            handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, discovery: discovery(options), dht: dht, say: Output.line, log: Output.error)
         let display = settings.display
         node.onWindowClosed = { display?.clear() }
         node.events = settings.events
@@ -133,6 +141,11 @@ enum NetworkCommands {
                 return .success(.environment)
             }
         }
+        let dht: DHTSettings?
+        switch dhtSettings(options, command: "serve") {
+        case .success(let d): dht = d
+        case .failure(let e): return .failure(e)
+        }
         let first = openAtStart ? newWindow(device: me.1, policy: settings.policy) : nil
         let device = me.1
         let (policy, display, events) = (settings.policy, settings.display, settings.events)
@@ -143,7 +156,7 @@ enum NetworkCommands {
                 let (window, words) = newWindow(device: device, policy: policy)
                 announce(words, window, display, events)
                 return window
-            }, discovery: discovery(options), say: Output.line, log: Output.error)
+            }, discovery: discovery(options), dht: dht, say: Output.line, log: Output.error)
         node.onWindowClosed = { display?.clear() }
         node.events = events
         guard listen(node, settings.addresses) else { return .success(.environment) }
@@ -213,6 +226,11 @@ enum NetworkCommands {
         } else if options.has("--no-mdns") && options.has("--no-dht") {
             return .failure(UsageError("join: with --no-mdns and --no-dht, give the device's address with --peer <multiaddr>"))
         }
+        let dht: DHTSettings?
+        switch dhtSettings(options, command: "join") {
+        case .success(let d): dht = peer == nil ? d : nil
+        case .failure(let e): return .failure(e)
+        }
         let policy: WindowPolicy
         switch windowPolicy(options, command: "join") {
         case .success(let p): policy = p
@@ -230,7 +248,7 @@ enum NetworkCommands {
             code: code, identity: identity.keys, localDevice: me.1, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()))
         let node = Node(
             identity: identity.keys, task: .join(session: session, peer: peer), registry: DeviceRegistry(directory: stateDirectory(options)),
-            discovery: peer == nil ? discovery(options) : nil, say: Output.line, log: Output.error)
+            discovery: peer == nil ? discovery(options) : nil, dht: dht, say: Output.line, log: Output.error)
         node.events = events
         return .success(finish(node.run(signals: signals())))
     }
@@ -338,7 +356,31 @@ enum NetworkCommands {
     /// The discovery paths this run uses (`--no-mdns`, `--no-dht` turn them off); nil when both are off.
     static func discovery(_ options: Options) -> Discovery? {
         let mdns = !options.has("--no-mdns")
-        guard mdns else { return nil }
+        guard mdns || !options.has("--no-dht") else { return nil }
         return Discovery(mdns: mdns, log: Output.error)
+    }
+
+    /// `--dht-bootstrap` (repeatable, each with its /p2p/ peer id) and `--dht-protocol`. Nil with `--no-dht` or
+    /// without bootstrap peers (one notice then: there is no DHT to ask).
+    static func dhtSettings(_ options: Options, command: String) -> Result<DHTSettings?, UsageError> {
+        guard !options.has("--no-dht") else { return .success(nil) }
+        var bootstrap: [Multiaddr] = []
+        for text in options.all("--dht-bootstrap") {
+            switch parseAddress(text, command: command, option: "--dht-bootstrap") {
+            case .success(let a):
+                guard a.peer != nil else { return .failure(UsageError(command + ": --dht-bootstrap needs the peer id: " + text + "/p2p/<id>")) }
+                bootstrap.append(a)
+            case .failure(let e): return .failure(e)
+            }
+        }
+        let protocolID = options.value("--dht-protocol") ?? DHTSettings.defaultProtocolID
+        var copy = protocolID
+        let valid = copy.withUTF8 { p in p.count >= 2 && p.count <= 64 && p[0] == 0x2F && !p.contains { $0 < 0x21 || $0 > 0x7E } }
+        guard valid else { return .failure(UsageError(command + ": --dht-protocol must be a protocol id like /ipfs/kad/1.0.0 (at most 64 bytes)")) }
+        if bootstrap.isEmpty {
+            Output.error("notice: no DHT bootstrap peers (--dht-bootstrap or dht-bootstrap in the config); the DHT path is off")
+            return .success(nil)
+        }
+        return .success(DHTSettings(bootstrap: bootstrap, protocolID: protocolID))
     }
 }

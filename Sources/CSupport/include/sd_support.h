@@ -36,6 +36,10 @@ int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port);
 /// wait for POLLOUT, then check sd_socket_error), or -errno.
 int sd_tcp_connect(const char *ip, uint16_t port);
 
+/// The host's addresses worth advertising (interfaces up, not loopback, IPv6 not link-local): up to `max` slots
+/// of 17 bytes (family 4 or 6, then the address). Returns the count, or -errno.
+int sd_local_addresses(uint8_t *out, int max, int want_ipv6);
+
 /// As sd_tcp_connect, with an IPv6 scope (interface index) for link-local addresses found by mDNS; 0 = none.
 int sd_tcp_connect_scoped(const char *ip, uint16_t port, uint32_t scope);
 

@@ -1,0 +1,363 @@
+import CSupport
+import Crypto
+import Discovery
+import EventLoop
+import Pairing
+import Transport
+import Wire
+
+/// Where the DHT is and how to speak to it (`--dht-bootstrap`, `--dht-protocol`).
+public struct DHTSettings {
+    public var bootstrap: [Multiaddr]
+    public var protocolID: String
+
+    public static let defaultProtocolID = "/ipfs/kad/1.0.0"
+
+    public init(bootstrap: [Multiaddr], protocolID: String = DHTSettings.defaultProtocolID) {
+        self.bootstrap = bootstrap
+        self.protocolID = protocolID
+    }
+}
+
+/// The DHT path of one window (initiator: find the k closest, then PUT_VALUE the sealed advertisement) or one
+/// joining session (GET_VALUE until a record opens with the code). Fixed-size: one lookup table, one sealed
+/// record buffer; each request is one short libp2p connection with its own deadline.
+struct DHTState {
+    enum Phase: Equatable {
+        case finding      // initiator: FIND_NODE toward the key
+        case putting      // initiator: PUT_VALUE to the closest that answered
+        case stored       // initiator: done for this window
+        case getting      // joiner: GET_VALUE toward the key
+        case resting      // joiner: nothing found yet; next round at `retryAt`
+        case found        // joiner: a record opened; its addresses are candidates
+    }
+
+    var phase: Phase
+    var lookup: KadLookup
+    var recordKey: String
+    var retryAt: UInt64 = 0
+    var sealed = FixedBytes<640>()
+    var sealedLength = 0
+    var advertKey = SymmetricKey(bytes: FixedBytes<32>())
+    var stored = 0
+    var refused = 0
+    var rounds = 0
+
+    /// A request that gets no complete answer in this time counts as failed (unreachable peers are skipped).
+    static let requestTimeoutMilliseconds: UInt64 = 5_000
+    /// The joiner asks again this often until its code expires (the initiator may not have stored it yet).
+    static let retryMilliseconds: UInt64 = 2_000
+
+    mutating func wipe() {
+        advertKey.wipe()
+        sealed.withUnsafeMutableBytes { Sodium.wipe($0) }
+    }
+}
+
+/// One Kademlia request on a link.
+struct KadRequest {
+    var entry: Int
+    var kind: KadMessage.Kind
+    var reader = KadResponseReader()
+    var done = false
+}
+
+extension Node {
+    // MARK: Starting and stopping
+
+    /// Initiator: a window opened; find where its advertisement belongs.
+    func dhtPublish(_ window: InitiatorWindow<SystemRandom>) {
+        guard let settings = dhtSettings, !settings.bootstrap.isEmpty else { return }
+        let recordKey = window.sessionID.dhtKey
+        var state = DHTState(phase: .finding, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
+        let ad = Advertisement(peer: peerID, device: window.localDevice, addresses: advertisedAddresses())
+        var rng = SystemRandom()
+        let n = state.sealed.withUnsafeMutableBytes { out in ad.seal(key: window.advertKey, recordKey: recordKey, random: &rng, into: out) }
+        guard let n else {
+            log("DHT: the advertisement does not fit in a record; not published")
+            return
+        }
+        state.sealedLength = n
+        stopDHT()
+        dht = state
+        log("DHT: looking for the peers closest to " + recordKey)
+    }
+
+    /// Joiner: look for the session's advertisement.
+    func dhtSearch(_ session: JoinerSession) {
+        guard let settings = dhtSettings, !settings.bootstrap.isEmpty else { return }
+        let recordKey = session.sessionID.dhtKey
+        var state = DHTState(phase: .getting, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
+        state.advertKey = session.advertKey
+        state.rounds = 1
+        stopDHT()
+        dht = state
+    }
+
+    /// The window or session ended: drop the DHT requests in flight and wipe the state.
+    func stopDHT() {
+        for i in 0..<links.count where !links[i].isFree && links[i].kad != nil {
+            links[i].kad = nil
+            dropQuietly(i)
+        }
+        dht?.wipe()
+        dht = nil
+    }
+
+    static func lookup(_ key: String, _ settings: DHTSettings, own: PeerID) -> KadLookup {
+        var copy = key
+        var lookup = copy.withUTF8 { KadLookup(key: UnsafeRawBufferPointer($0)) }
+        for b in settings.bootstrap {
+            guard let id = b.peer else { continue }
+            lookup.add(KadPeer(id: id, address: b), excluding: own)
+        }
+        return lookup
+    }
+
+    /// The addresses joiners can dial: each listener's own address, or the host's interface addresses for a
+    /// wildcard listener.
+    func advertisedAddresses() -> [Multiaddr] {
+        var out: [Multiaddr] = []
+        for l in listening {
+            switch l.host {
+            case .ip4(let b) where b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0:
+                out += Self.interfaceAddresses(port: l.port, ipv6: false)
+            case .ip6(let b) where (0..<16).allSatisfy({ b[$0] == 0 }):
+                out += Self.interfaceAddresses(port: l.port, ipv6: true)
+            default:
+                out.append(Multiaddr(host: l.host, port: l.port))
+            }
+        }
+        return Array(out.prefix(Advertisement.maxAddresses))
+    }
+
+    static func interfaceAddresses(port: UInt16, ipv6: Bool) -> [Multiaddr] {
+        var raw = FixedBytes<136>()  // 8 slots of 17 bytes
+        let n = raw.withUnsafeMutableBytes { sd_local_addresses($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 8, ipv6 ? 1 : 0) }
+        var out: [Multiaddr] = []
+        for k in 0..<max(0, Int(n)) {
+            if raw[17 * k] == 4 {
+                var b = FixedBytes<4>()
+                for j in 0..<4 { b[j] = raw[17 * k + 1 + j] }
+                out.append(Multiaddr(host: .ip4(b), port: port))
+            } else {
+                var b = FixedBytes<16>()
+                for j in 0..<16 { b[j] = raw[17 * k + 1 + j] }
+                out.append(Multiaddr(host: .ip6(b), port: port))
+            }
+        }
+        return out
+    }
+
+    // MARK: Driving the lookup (called from tick)
+
+    func dhtTick(_ now: UInt64) {
+        guard var state = dht else { return }
+        // Requests past their deadline fail; the lookup moves on to other peers.
+        for i in 0..<links.count where !links[i].isFree && links[i].kad != nil && now >= links[i].deadline {
+            dropQuietly(i)
+        }
+        state = dht ?? state
+        switch state.phase {
+        case .finding, .getting, .putting:
+            startRequests(now)
+            guard var current = dht, current.lookup.isFinished else { return }
+            finishRound(&current, now)
+            dht = current
+        case .resting:
+            guard now >= state.retryAt, let settings = dhtSettings else { return }
+            state.lookup = Self.lookup(state.recordKey, settings, own: peerID)
+            state.phase = .getting
+            state.rounds += 1
+            dht = state
+        case .stored, .found:
+            break
+        }
+    }
+
+    private func finishRound(_ state: inout DHTState, _ now: UInt64) {
+        switch state.phase {
+        case .finding:
+            var targets = InlineArray<20, Int>(repeating: 0)
+            let n = state.lookup.closestAnswered(&targets)
+            guard n > 0 else {
+                log("DHT: no peer answered; the advertisement is not stored (mDNS may still work)")
+                state.phase = .stored
+                return
+            }
+            for j in 0..<n { state.lookup.reset(targets[j]) }
+            state.phase = .putting
+        case .putting:
+            log("DHT: advertisement stored on " + String(state.stored) + " peer(s)" + (state.refused > 0 ? ", refused by " + String(state.refused) : ""))
+            state.phase = .stored
+        case .getting:
+            state.phase = .resting
+            state.retryAt = now + DHTState.retryMilliseconds
+        default:
+            break
+        }
+    }
+
+    /// Dials the next peers the lookup wants asked, keeping one connection free for pairing.
+    private func startRequests(_ now: UInt64) {
+        for _ in 0..<KadLookup.alpha {
+            guard var state = dht, linksFree > 1 else { return }
+            let i: Int?
+            if state.phase == .putting {
+                i = nextPutTarget(&state)
+            } else {
+                i = state.lookup.next()
+            }
+            dht = state
+            guard let entry = i, let peer = dht?.lookup.entry(entry)?.peer else { return }
+            let kind: KadMessage.Kind = state.phase == .finding ? .findNode : state.phase == .putting ? .putValue : .getValue
+            guard let link = dialQuietly(peer.address, now: now) else {
+                dht?.lookup.failed(entry)
+                continue
+            }
+            links[link].kad = KadRequest(entry: entry, kind: kind)
+            links[link].deadline = now + DHTState.requestTimeoutMilliseconds
+        }
+    }
+
+    /// PUT_VALUE goes to the closest peers that answered FIND_NODE (reset to unasked for this phase).
+    private func nextPutTarget(_ state: inout DHTState) -> Int? { state.lookup.next() }
+
+    var linksFree: Int { links.reduce(0) { $0 + ($1.isFree ? 1 : 0) } }
+
+    // MARK: Connections for requests
+
+    /// Dials without reporting to the pairing task (a DHT peer that cannot be reached is just skipped).
+    func dialQuietly(_ peer: Multiaddr, now: UInt64) -> Int? {
+        guard let i = freeLink() else { return nil }
+        switch Net.connect(host: peer.hostText, port: peer.port) {
+        case .failure: return nil
+        case .success(let fd):
+            setUp(i, fd: fd, role: .dialer, connecting: true, now: now)
+            links[i].expected = peer.peer
+            return i
+        }
+    }
+
+    /// Closes a request's connection; an unanswered request counts as a failed peer.
+    func dropQuietly(_ i: Int) {
+        guard !links[i].isFree else { return }
+        if let request = links[i].kad, !request.done { dht?.lookup.failed(request.entry) }
+        links[i].kad = nil
+        links[i].connection?.close()
+        Net.close(links[i].fd)
+        links[i] = Link()
+    }
+
+    /// Noise and yamux are up on a request's connection: open the Kademlia stream.
+    func kadEstablished(_ i: Int) {
+        guard let settings = dhtSettings else { return dropQuietly(i) }
+        var id = settings.protocolID
+        let dialer = id.withUTF8 { MultistreamDialer(bytes: UnsafeRawBufferPointer($0)) }
+        openStream(i, dialer: dialer, purpose: .kad)
+        // The whole stream area of this link is the response buffer (no other stream runs on it).
+        if let s = links[i].streams.indices.first(where: { links[i].streams[$0].id != 0 }) {
+            links[i].streams[s].buffer = region(i, 2 * SecureConnection<SystemRandom>.bufferSize, 4 * AgentLimits.streamBufferSize)
+        }
+    }
+
+    /// The stream agreed on the protocol: send the request.
+    func kadSend(_ i: Int, _ s: Int) {
+        guard let request = links[i].kad, let state = dht else { return dropQuietly(i) }
+        var out = FixedBytes<900>()
+        var key = state.recordKey
+        let n = key.withUTF8 { k in
+            out.withUnsafeMutableBytes { raw in
+                state.sealed.withUnsafeBytes { sealed in
+                    KadMessage.request(
+                        request.kind, key: UnsafeRawBufferPointer(k),
+                        value: request.kind == .putValue ? UnsafeRawBufferPointer(rebasing: sealed[0..<state.sealedLength]) : nil, into: raw)
+                }
+            }
+        }
+        guard let n else { return dropQuietly(i) }
+        let id = links[i].streams[s].id
+        out.withUnsafeBytes { write(i, id, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+    }
+
+    /// Response bytes arrived: take each complete field, feed the lookup, open records.
+    func kadInput(_ i: Int, _ s: Int) {
+        for _ in 0..<256 {
+            guard !links[i].isFree, var request = links[i].kad else { return }
+            let step: KadResponseReader.Step
+            switch Self.kadNext(&request.reader, links[i].streams[s].received) {
+            case .failure(let e):
+                log("DHT: dropping a peer's answer: " + e.text)
+                return dropQuietly(i)
+            case .success(let st): step = st
+            }
+            links[i].kad = request
+            switch step {
+            case .needMore:
+                return
+            case .item(let item, let used):
+                kadItem(item, request)
+                guard !links[i].isFree else { return }
+                consume(i, s, used)
+            case .complete(let used):
+                consume(i, s, used)
+                kadAnswered(i, request)
+                return
+            }
+            if links[i].kad?.reader.isComplete == true {
+                kadAnswered(i, links[i].kad!)
+                return
+            }
+        }
+    }
+
+    static func kadNext(_ reader: inout KadResponseReader, _ input: UnsafeRawBufferPointer) -> Result<KadResponseReader.Step, KadError> {
+        do { return .success(try reader.next(input)) } catch { return .failure(error) }
+    }
+
+    private func kadItem(_ item: KadItem, _ request: KadRequest) {
+        guard var state = dht else { return }
+        switch item {
+        case .peer(let p):
+            if request.kind != .putValue { state.lookup.add(p, excluding: peerID) }
+        case .record(let value) where request.kind == .getValue:
+            switch Self.open(value, state) {
+            case .failure(let e):
+                log("DHT: ignoring a record: " + e.text)
+            case .success(let ad):
+                if state.phase != .found {
+                    log("DHT: found the advertisement of '" + ad.device.name.string + "' (" + String(ad.addresses.count) + " address(es))")
+                }
+                state.phase = .found
+                for a in ad.addresses {
+                    var address = a
+                    address.peer = ad.peer
+                    discovery?.fromDHT.push(Candidate(address: address, source: .dht))
+                }
+            }
+        default:
+            break
+        }
+        dht = state
+    }
+
+    static func open(_ value: UnsafeRawBufferPointer, _ state: DHTState) -> Result<Advertisement, AdvertisementError> {
+        do { return .success(try Advertisement.open(value, key: state.advertKey, recordKey: state.recordKey)) } catch { return .failure(error) }
+    }
+
+    private func kadAnswered(_ i: Int, _ request: KadRequest) {
+        if var state = dht {
+            state.lookup.answered(request.entry)
+            if request.kind == .putValue { state.stored += 1 }
+            dht = state
+        }
+        links[i].kad?.done = true
+        dropQuietly(i)
+    }
+
+    /// A PUT_VALUE refused (py-libp2p resets the stream) or a peer that refuses the protocol.
+    func kadRefused(_ i: Int) {
+        if dht?.phase == .putting { dht?.refused += 1 }
+        dropQuietly(i)
+    }
+}
