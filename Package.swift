@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Crypto", "Wire", "TestSupport"], path: "Tests/TransportTests"),
         .testTarget(name: "AgentTests", dependencies: ["Transport", "Crypto", "Wire", "sd-pair"], path: "Tests/AgentTests"),
+        .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "Transport", "Pairing", "Crypto", "Wire"], path: "Tests/DiscoveryTests"),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Pairing", "Crypto", "Wire"], path: "Tests/RegistryTests"),
         .testTarget(name: "CLITests", dependencies: ["sd-pair"], path: "Tests/CLITests"),
     ]

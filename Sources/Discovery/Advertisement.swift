@@ -69,15 +69,18 @@ public struct Advertisement {
                 var bare = a
                 bare.peer = nil
                 var one = FixedBytes<32>()
-                let n = one.withUnsafeMutableBytes { o -> Int in
-                    var ow = ByteWriter(o)
-                    do { try bare.encode(into: &ow) } catch { return 0 }
-                    return ow.count
-                }
+                let n = one.withUnsafeMutableBytes { Self.encodeAddress(bare, into: $0) }
                 try w.write(UInt8(n))
                 try one.withUnsafeBytes { (b) throws(WireError) in try w.write(UnsafeRawBufferPointer(rebasing: b[0..<n])) }
             }
         } catch { return nil }
+        return w.count
+    }
+
+    // Named, not a closure: a typed do/catch in a closure is inferred as `any Error` (not in Embedded Swift).
+    static func encodeAddress(_ a: Multiaddr, into out: UnsafeMutableRawBufferPointer) -> Int {
+        var w = ByteWriter(out)
+        do { try a.encode(into: &w) } catch { return 0 }
         return w.count
     }
 
@@ -116,7 +119,8 @@ public struct Advertisement {
         do {
             guard try r.readByte() == version else { return .failure(.unknownVersion) }
             let peer: PeerID
-            do { peer = try PeerID(bytes: try r.readSlice(PeerID.byteLength)) } catch { return .failure(.malformed) }
+            let idBytes = try r.readSlice(PeerID.byteLength)
+            do { peer = try PeerID(bytes: idBytes) } catch { return .failure(.malformed) }
             let device: DeviceInfo
             let used: Int
             do { (device, used) = try MessageCodec.decodeDeviceInfo(UnsafeRawBufferPointer(rebasing: bytes[r.offset...])) } catch {

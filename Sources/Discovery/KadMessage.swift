@@ -9,6 +9,15 @@ import Wire
 public enum KadMessage {
     public enum Kind: UInt64 { case putValue = 0, getValue = 1, findNode = 4 }
 
+    static func encodeRecord(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int {
+        var w = ByteWriter(out)
+        do {
+            try w.writeProtobufBytes(field: 1, key)
+            try w.writeProtobufBytes(field: 2, value)
+        } catch { return -1 }
+        return w.count
+    }
+
     /// Writes one framed request. For PUT_VALUE, `value` is the record's value (the record key is `key`).
     public static func request(_ kind: Kind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?, into out: UnsafeMutableRawBufferPointer) -> Int? {
         // Body first (after room for the longest length prefix), then the prefix in front of it.
@@ -18,14 +27,7 @@ public enum KadMessage {
             try body.writeProtobufBytes(field: 2, key)
             if let value {
                 var record = FixedBytes<800>()
-                let n = record.withUnsafeMutableBytes { raw -> Int in
-                    var w = ByteWriter(raw)
-                    do {
-                        try w.writeProtobufBytes(field: 1, key)
-                        try w.writeProtobufBytes(field: 2, value)
-                    } catch { return -1 }
-                    return w.count
-                }
+                let n = record.withUnsafeMutableBytes { encodeRecord(key: key, value: value, into: $0) }
                 guard n > 0 else { return nil }
                 try record.withUnsafeBytes { (raw) throws(WireError) in try body.writeProtobufBytes(field: 3, UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
             }

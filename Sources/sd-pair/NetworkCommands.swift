@@ -226,10 +226,12 @@ enum NetworkCommands {
         } else if options.has("--no-mdns") && options.has("--no-dht") {
             return .failure(UsageError("join: with --no-mdns and --no-dht, give the device's address with --peer <multiaddr>"))
         }
-        let dht: DHTSettings?
-        switch dhtSettings(options, command: "join") {
-        case .success(let d): dht = peer == nil ? d : nil
-        case .failure(let e): return .failure(e)
+        var dht: DHTSettings? = nil
+        if peer == nil {
+            switch dhtSettings(options, command: "join") {
+            case .success(let d): dht = d
+            case .failure(let e): return .failure(e)
+            }
         }
         let policy: WindowPolicy
         switch windowPolicy(options, command: "join") {

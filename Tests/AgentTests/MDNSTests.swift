@@ -121,6 +121,42 @@ final class MDNSTests: XCTestCase {
         print("mDNS discover→paired: " + String(format: "%.2f", Date().timeIntervalSince(started)) + " s")
     }
 
+    /// Hostile answers on the LAN (another session's sid, missing and oversized TXT fields) are ignored with a log
+    /// line each, and the real device still pairs.
+    func testHostileServicesAreIgnored() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let publish = URL(fileURLWithPath: "/usr/bin/avahi-publish")
+        let hostile = [
+            try lab.run("A", publish, ["-s", "Impostor", "_sd-pair._tcp", "4000", "sid=" + String(repeating: "ab", count: 16), "p2p=12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"]),
+            try lab.run("A", publish, ["-s", "NoText", "_sd-pair._tcp", "4001"]),
+            try lab.run("A", publish, ["-s", "Huge", "_sd-pair._tcp", "4002", "sid=" + String(repeating: "f", count: 250)]),
+        ]
+        defer { for h in hostile { h.stop() } }
+        let inv = try lab.run("A", agent, ["invite", "--no-dht", "--state-dir", stateDirectory(), "--name", "Real NAS", "--expiry", "60"])
+        defer { inv.stop() }
+        guard let words = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
+        XCTAssertTrue(inv.waitForLog("mDNS: published"), inv.stderr)
+        // A joiner with another code sees every answer, ignores each with a line, and dials none.
+        let code = try Spawned(host, ["code"])
+        guard let otherWords = code.line(startingWith: "") else { return XCTFail("code") }
+        let other = try lab.run("B", host, ["join", otherWords, "--no-dht", "--state-dir", stateDirectory(), "--expiry", "60"])
+        defer { other.stop() }
+        for line in ["ignoring 'Impostor': another pairing session", "ignoring 'NoText': no sid entry",
+                     "ignoring 'Huge': sid is not 32 hex digits", "ignoring 'Real NAS': another pairing session"] {
+            XCTAssertTrue(other.waitForLog(line, within: 10), other.stderr)
+        }
+        XCTAssertFalse(other.stderr.contains("trying "), other.stderr)
+        other.signal(SIGINT)
+        XCTAssertEqual(other.wait(seconds: 10), 130)
+        // The right code still pairs with the real device.
+        let j = try lab.run("B", host, ["join", words, "--no-dht", "--state-dir", stateDirectory(), "--expiry", "60"])
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 30), 0, "join: " + j.stderr)
+        XCTAssertTrue(j.stdout.contains(" Real NAS"), j.stdout)
+        XCTAssertFalse(j.stderr.contains("trying /ip4/10.77.0.1/tcp/4000"), "dialled the impostor: " + j.stderr)
+    }
+
     /// avahi-daemon stops during a window and comes back: the agent re-publishes and the pairing completes.
     func testAvahiRestartDuringAnInvite() throws {
         let lab = try AvahiLab()
