@@ -47,7 +47,9 @@ final class ARMTests: XCTestCase {
     let env = URL(fileURLWithPath: "/usr/bin/env")
     var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
 
-    /// The size budget of issue 7: the aarch64 binary stays at or under 256 KiB stripped.
+    /// The size budget. Issue 7 set 256 KiB before discovery existed; mDNS (Avahi glue) and the Kademlia client
+    /// with the sealed advertisement added ~45 KiB (Docs/FOOTPRINT.md), so the enforced ceiling is now 304 KiB —
+    /// a few KiB above today's size, so that any growth is a decision, not an accident.
     func testAarch64BinaryFitsItsBudget() throws {
         guard let t = try targets().first(where: { $0.arch == "aarch64" }) else { return XCTFail("no aarch64 build") }
         let stripped = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pair-aarch64-stripped-" + UUID().uuidString).path
@@ -55,7 +57,7 @@ final class ARMTests: XCTestCase {
         let strip = try Spawned(URL(fileURLWithPath: "/opt/swift/usr/bin/llvm-objcopy"), ["--strip-all", t.binary, stripped])
         XCTAssertEqual(strip.wait(), 0, strip.stderr)
         let size = (try FileManager.default.attributesOfItem(atPath: stripped)[.size] as? NSNumber)?.intValue ?? .max
-        XCTAssertLessThanOrEqual(size, 256 * 1024, "aarch64 sd-pair is \(size) bytes stripped")
+        XCTAssertLessThanOrEqual(size, 304 * 1024, "aarch64 sd-pair is \(size) bytes stripped")
     }
 
     func testCodeVectorsUnderEmulation() throws {
