@@ -73,8 +73,9 @@ enum Help {
           serve [options]           the long-running agent: opens a pairing window at start while no
                                     device is paired (--window-at-start auto|always|never) and on
                                     SIGUSR1; takes the options of invite
-          join "<words>" --peer <multiaddr>
-                                    pair with the device showing the code
+          join "<words>" [--peer <multiaddr>]
+                                    pair with the device showing the code, found by mDNS and the
+                                    DHT at once (or only at --peer)
           ping <multiaddr> [--count <n>]
                                     libp2p ping (/ipfs/ping/1.0.0), prints each round-trip time
           devices [--json]          list paired devices (id, type, name, OS, when)
@@ -83,12 +84,15 @@ enum Help {
             --config <path>         settings file (default /etc/sd-pair.conf, if present): lines of
                                     key = value, one key per option without "--" (listen, state-dir,
                                     name, device-type, expiry, max-attempts, handshake-timeout,
-                                    display, display-cmd, events, window-at-start, no-mdns, no-dht);
+                                    display, display-cmd, events, window-at-start, no-mdns, no-dht,
+                                    dht-bootstrap, dht-protocol);
                                     flags win
             --state-dir <dir>       identity and registry (default /var/lib/sd-pair)
             --name <text>           this device's name (default: the host name)
             --device-type <t>       desktop, laptop, mobile, server or other
             --no-mdns, --no-dht     turn a discovery path off
+            --dht-bootstrap <multiaddr/p2p/id>  a libp2p DHT peer to start from (repeatable)
+            --dht-protocol <id>     the DHT's protocol id (default /ipfs/kad/1.0.0)
             --events json           one JSON line per state change (waiting, challenge-sent,
                                     attempt-failed, connecting, request-sent, challenge-received,
                                     completed, failed, expired, window-closed)
