@@ -99,17 +99,21 @@ final class DHTTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(stored, 1, "no DHT node stored the advertisement")
     }
 
-    func testStillPairsWithOneDHTNodeKilled() throws {
+    func testStillPairsWithOneDHTNodeKilledAndNoAvahi() throws {
         try startDHT()
         let (inv, words) = try invite(bootstrap: addresses[0], name: "NAS")
         defer { inv.stop() }
         XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
         nodes[2].stop()  // mid-session: between the PUT and the joiner's GET
-        let j = try Spawned(host, ["join", words, "--no-mdns", "--dht-bootstrap", addresses[4], "--dht-bootstrap", addresses[2],
-                                   "--state-dir", stateDirectory(), "--expiry", "60"])
+        // Both paths on, but no avahi-daemon (no bus at all): one notice, and the DHT path alone pairs.
+        let j = try Spawned(host, ["join", words, "--dht-bootstrap", addresses[4], "--dht-bootstrap", addresses[2],
+                                   "--state-dir", stateDirectory(), "--expiry", "60"],
+                            environment: ["DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/sd-pair-test-bus"])
         defer { j.stop() }
         XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
         XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertEqual(j.stderr.components(separatedBy: "notice: mDNS unavailable").count - 1, 1, j.stderr)
+        XCTAssertTrue(j.stderr.contains("found by DHT"), j.stderr)
     }
 
     /// A joiner with the wrong code finds no record that opens, keeps looking, and never dials the NAS.
