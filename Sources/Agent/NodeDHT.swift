@@ -152,12 +152,11 @@ extension Node {
     // MARK: Driving the lookup (called from tick)
 
     func dhtTick(_ now: UInt64) {
-        guard var state = dht else { return }
         // Requests past their deadline fail; the lookup moves on to other peers.
         for i in 0..<links.count where !links[i].isFree && links[i].kad != nil && now >= links[i].deadline {
             dropQuietly(i)
         }
-        state = dht ?? state
+        guard var state = dht else { return }
         switch state.phase {
         case .finding, .getting, .putting:
             startRequests(now)
@@ -202,12 +201,8 @@ extension Node {
     private func startRequests(_ now: UInt64) {
         for _ in 0..<KadLookup.alpha {
             guard var state = dht, linksFree > 1 else { return }
-            let i: Int?
-            if state.phase == .putting {
-                i = nextPutTarget(&state)
-            } else {
-                i = state.lookup.next()
-            }
+            // PUT_VALUE reuses the lookup: the closest that answered FIND_NODE were reset to unasked for it.
+            let i = state.lookup.next()
             dht = state
             guard let entry = i, let peer = dht?.lookup.entry(entry)?.peer else { return }
             let kind: KadMessage.Kind = state.phase == .finding ? .findNode : state.phase == .putting ? .putValue : .getValue
@@ -219,9 +214,6 @@ extension Node {
             links[link].deadline = now + DHTState.requestTimeoutMilliseconds
         }
     }
-
-    /// PUT_VALUE goes to the closest peers that answered FIND_NODE (reset to unasked for this phase).
-    private func nextPutTarget(_ state: inout DHTState) -> Int? { state.lookup.next() }
 
     var linksFree: Int { links.reduce(0) { $0 + ($1.isFree ? 1 : 0) } }
 
