@@ -6,28 +6,15 @@ import Glibc
 #endif
 
 /// The DHT path against five real py-libp2p Kademlia nodes (server mode) on loopback.
-final class DHTTests: XCTestCase {
-    var directories: [URL] = []
+final class DHTTests: DiscoveryTestCase {
     var nodes: [Spawned] = []
     var addresses: [String] = []
     var recordFiles: [String] = []
 
     override func tearDown() {
         for n in nodes { n.stop() }
-        for d in directories { try? FileManager.default.removeItem(at: d) }
         for f in recordFiles { try? FileManager.default.removeItem(atPath: f) }
-    }
-
-    func stateDirectory() -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pair-test-" + UUID().uuidString)
-        directories.append(url)
-        return url.path
-    }
-
-    var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
-    var agent: URL {
-        if let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return host
+        super.tearDown()
     }
 
     static var fixture: String {

@@ -131,3 +131,24 @@ final class RawClient {
 
     deinit { close(fd) }
 }
+
+/// What the discovery test classes share: temporary state directories (removed after each test) and the binaries.
+class DiscoveryTestCase: XCTestCase {
+    var directories: [URL] = []
+
+    override func tearDown() {
+        for d in directories { try? FileManager.default.removeItem(at: d) }
+    }
+
+    func stateDirectory() -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pair-test-" + UUID().uuidString)
+        directories.append(url)
+        return url.path
+    }
+
+    var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
+    var agent: URL {
+        if let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        return host
+    }
+}

@@ -83,24 +83,7 @@ final class AvahiLab {
 }
 
 /// mDNS discovery against real avahi-daemons on two hosts.
-final class MDNSTests: XCTestCase {
-    var directories: [URL] = []
-
-    override func tearDown() {
-        for d in directories { try? FileManager.default.removeItem(at: d) }
-    }
-
-    func stateDirectory() -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pair-test-" + UUID().uuidString)
-        directories.append(url)
-        return url.path
-    }
-
-    var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
-    var agent: URL {
-        if let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return host
-    }
+final class MDNSTests: DiscoveryTestCase {
 
     func testInviteAndJoinFindEachOtherThroughAvahi() throws {
         let lab = try AvahiLab()
