@@ -19,6 +19,8 @@ let package = Package(
     products: [
         .executable(name: "sd-pair", targets: ["sd-pair"]),
         .library(name: "SDPairCore", targets: ["Wire", "Crypto", "Pairing", "Transport"]),
+        // The agent for a vendor's own Swift daemon: startPairingAsInitiator / startPairingAsJoiner with a callback.
+        .library(name: "SDPair", targets: ["SDPair"]),
     ],
     targets: [
         .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
@@ -40,6 +42,9 @@ let package = Package(
         .target(
             name: "Agent", dependencies: ["Discovery", "Pairing", "Transport", "EventLoop", "Registry", "Crypto", "Wire", "CSupport"], path: "Sources/Agent",
             linkerSettings: [.linkedLibrary("sodium")]),
+        .target(
+            name: "SDPair", dependencies: ["Agent", "Discovery", "Registry", "Pairing", "Transport", "EventLoop", "Crypto"], path: "Sources/SDPair",
+            linkerSettings: [.linkedLibrary("sodium")]),
         .executableTarget(
             name: "sd-pair", dependencies: ["Agent", "Registry", "Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",
             linkerSettings: [.linkedLibrary("sodium")]),
@@ -54,7 +59,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Wire", "TestSupport"], path: "Tests/CryptoTests"),
         .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Crypto", "Wire", "TestSupport"], path: "Tests/TransportTests"),
-        .testTarget(name: "AgentTests", dependencies: ["Transport", "Crypto", "Wire", "sd-pair"], path: "Tests/AgentTests"),
+        .testTarget(name: "AgentTests", dependencies: ["SDPair", "Agent", "Registry", "Transport", "Crypto", "Wire", "sd-pair"], path: "Tests/AgentTests"),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "Transport", "Pairing", "Crypto", "Wire"], path: "Tests/DiscoveryTests"),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Pairing", "Crypto", "Wire"], path: "Tests/RegistryTests"),
         .testTarget(name: "CLITests", dependencies: ["sd-pair"], path: "Tests/CLITests"),

@@ -21,7 +21,8 @@ mkdir -p "$variant"
 
 json_list() { local first=1; printf '['; for a in "$@"; do [ $first = 1 ] || printf ', '; first=0; printf '"%s"' "$a"; done; printf ']'; }
 
-swift_flags=(-enable-experimental-feature Embedded -wmo -Osize -Xfrontend -function-sections
+# SDPAIR_BOARD: leave out what a board never runs (the in-memory demo, the crash test's writer).
+swift_flags=(-enable-experimental-feature Embedded -wmo -Osize -Xfrontend -function-sections -D SDPAIR_BOARD
   -Xcc -D__linux__ -Xcc -D__unix__ -Xcc "-I$sysroot/usr/include/$gnu" -Xcc "-I$sysroot/usr/include")
 for f in "${cflags[@]}"; do swift_flags+=(-Xcc "$f"); done
 swift_flags+=(-Xclang-linker "--target=$gnu" -Xclang-linker "--sysroot=$sysroot" -Xclang-linker -fuse-ld=lld -Xclang-linker -Wl,--icf=all

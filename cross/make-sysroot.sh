@@ -14,12 +14,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="$root/cross/.cache"
 sysroot="$cache/sysroot-$debarch"
 stamp="$sysroot/.complete"
-if [ -f "$stamp" ]; then echo "$sysroot"; exit 0; fi
 
-# What the agent links (libc, libsodium, libavahi-client for discovery) and what those pull in.
+# What the agent links (libc, libsodium, libavahi-client for discovery) and what those pull in; libqrencode-dev only
+# for its header (`--qr` opens libqrencode at run time, so a board without it still runs the agent).
 packages=(libc6 libc6-dev linux-libc-dev libgcc-12-dev libgcc-s1 libcrypt1 libcrypt-dev libsodium23 libsodium-dev
   libavahi-client-dev libavahi-client3 libavahi-common-dev libavahi-common3 libdbus-1-3 libsystemd0 liblzma5
-  libzstd1 liblz4-1 libgcrypt20 libgpg-error0 libcap2)
+  libzstd1 liblz4-1 libgcrypt20 libgpg-error0 libcap2 libqrencode-dev)
+# The stamp holds the package list: a sysroot made from another list is made again.
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${packages[*]}" ]; then echo "$sysroot"; exit 0; fi
 
 if ! dpkg --print-foreign-architectures | grep -qx "$debarch"; then
   dpkg --add-architecture "$debarch"
@@ -47,6 +49,6 @@ find "$sysroot.tmp" -type l | while read -r link; do
 done
 rm -rf "$sysroot"
 mv "$sysroot.tmp" "$sysroot"
-touch "$stamp"
+echo "${packages[*]}" > "$stamp"
 echo "make-sysroot: $debarch sysroot ready ($(du -sm "$sysroot" | cut -f1) MB)" >&2
 echo "$sysroot"

@@ -1,34 +1,104 @@
 import CSupport
+import Pairing
 
-/// `--events json`: one JSON object per line on stdout for each state change, for a NAS web UI to follow.
-///
-///     {"event":"waiting","session_id":"…","expires_in":300,"time":1795589307}
-///
-/// Events: waiting, challenge-sent, attempt-failed, connecting, request-sent, challenge-received, completed,
-/// failed, expired, window-closed. Field values are strings except numbers named in the docs.
-public struct EventSink {
-    public let enabled: Bool
-    private let write: (String) -> Void
+/// What a pairing does, as it happens. `--events json` prints these for a NAS web UI; the embeddable API
+/// (`SDPair.PairingAgent`) hands them to the vendor's callback.
+public enum PairingEvent: Equatable, Sendable {
+    /// Initiator: a window is open with this code, to show to the person (the session id is nil when a running
+    /// daemon opened the window for `invite`).
+    case waiting(code: String, sessionID: String?, expiresIn: UInt32)
+    /// Joiner: looking for the device by mDNS and the DHT.
+    case discovering
+    case connecting
+    case requestSent
+    /// Joiner: the initiator proved it holds the code; we answer its challenge.
+    case challengeReceived(deviceName: String)
+    /// Initiator: a joiner proved the code; we sent it a challenge.
+    case challengeSent(deviceName: String)
+    /// Initiator: a wrong code or a bad proof; `remaining` attempts before the code burns.
+    case attemptFailed(reason: String, remaining: Int)
+    /// Joiner: a discovered address did not pair; still looking.
+    case candidateFailed(reason: String)
+    case completed(deviceID: String, deviceName: String)
+    case failed(reason: String)
+    case expired
+    /// Daemon: the window ended (whichever way); the daemon goes on.
+    case windowClosed
 
-    public init(enabled: Bool, write: @escaping (String) -> Void) {
-        self.enabled = enabled
-        self.write = write
+    public var name: StaticString {
+        switch self {
+        case .waiting: "waiting"
+        case .discovering: "discovering"
+        case .connecting: "connecting"
+        case .requestSent: "request-sent"
+        case .challengeReceived: "challenge-received"
+        case .challengeSent: "challenge-sent"
+        case .attemptFailed: "attempt-failed"
+        case .candidateFailed: "candidate-failed"
+        case .completed: "completed"
+        case .failed: "failed"
+        case .expired: "expired"
+        case .windowClosed: "window-closed"
+        }
     }
 
-    public static var off: EventSink { EventSink(enabled: false, write: { _ in }) }
+    /// One JSON object: `{"event":"waiting","code":"…","session_id":"…","expires_in":300,"time":1795589307}`.
+    public func json(time: Int64) -> String {
+        var line = "{\"event\":\"" + JSON.text(name) + "\""
+        switch self {
+        case .waiting(let code, let session, let seconds):
+            JSON.add(&line, "code", JSON.string(code))
+            if let session { JSON.add(&line, "session_id", JSON.string(session)) }
+            JSON.add(&line, "expires_in", String(seconds))
+        case .challengeReceived(let name), .challengeSent(let name):
+            JSON.add(&line, "device_name", JSON.string(name))
+        case .attemptFailed(let reason, let remaining):
+            JSON.add(&line, "reason", JSON.string(reason))
+            JSON.add(&line, "remaining", String(remaining))
+        case .candidateFailed(let reason), .failed(let reason):
+            JSON.add(&line, "reason", JSON.string(reason))
+        case .completed(let id, let name):
+            JSON.add(&line, "device_id", JSON.string(id))
+            JSON.add(&line, "device_name", JSON.string(name))
+        case .discovering, .connecting, .requestSent, .expired, .windowClosed:
+            break
+        }
+        JSON.add(&line, "time", String(time))
+        return line + "}"
+    }
 
-    /// `fields` are (name, already-encoded JSON value) pairs: use `JSON.string` for text.
-    public func emit(_ event: String, _ fields: [(String, String)] = []) {
-        guard enabled else { return }
-        var line = "{\"event\":" + JSON.string(event)
-        for (name, value) in fields { line += "," + JSON.string(name) + ":" + value }
-        write(line + ",\"time\":" + String(sd_unix_time()) + "}")
+    /// The event for a joiner state that is news by itself (the other states come with events of their own).
+    public init?(joinerState: JoinerState) {
+        switch joinerState {
+        case .discovering: self = .discovering
+        case .connecting: self = .connecting
+        case .requestSent: self = .requestSent
+        default: return nil
+        }
     }
 }
 
+/// Where a node's events go: nowhere, a JSON line per event (`--events json`), or a callback.
+public struct EventSink {
+    private let handler: ((PairingEvent) -> Void)?
+
+    public init(_ handler: ((PairingEvent) -> Void)?) { self.handler = handler }
+
+    public static var off: EventSink { EventSink(nil) }
+
+    /// `--events json`: one line per event through `write`.
+    public static func json(write: @escaping (String) -> Void) -> EventSink {
+        EventSink { write($0.json(time: sd_unix_time())) }
+    }
+
+    public var enabled: Bool { handler != nil }
+
+    public func emit(_ event: PairingEvent) { handler?(event) }
+}
+
 public enum JSON {
-    /// A JSON string literal. Text from peers never holds control characters (DeviceInfo validation), so only
-    /// quotes and backslashes need escaping; the rest is valid UTF-8 and passes through.
+    /// A JSON string literal. Text from peers never holds control characters (DeviceInfo validation), but reasons
+    /// and names are escaped fully anyway: quotes, backslashes and control characters.
     public static func string(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
@@ -43,6 +113,17 @@ public enum JSON {
             }
         }
         return out + "\""
+    }
+
+    /// Appends `,"key":value` (value already encoded). Out of line: one copy of the string appends, not one per field.
+    @inline(never)
+    static func add(_ line: inout String, _ key: StaticString, _ value: String) {
+        line += ",\"" + text(key) + "\":" + value
+    }
+
+    /// A key or event name (ASCII, nothing to escape).
+    static func text(_ s: StaticString) -> String {
+        String(decoding: UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount), as: UTF8.self)
     }
 
     static func hexDigit(_ v: UInt32) -> Character { Character(Unicode.Scalar(v < 10 ? 48 + v : 87 + v)!) }

@@ -82,7 +82,10 @@ public final class Node {
     let registry: DeviceRegistry?
     /// Daemon mode (`serve`): a window that ends does not end the run, and SIGUSR1 asks `openWindow` for a new one.
     let daemon: Bool
-    let openWindow: (() -> InitiatorWindow<SystemRandom>?)?
+    /// Opens a window with a fresh code, shows it, and returns it with its words (for the control client that asked).
+    let openWindow: (() -> (window: InitiatorWindow<SystemRandom>, words: String)?)?
+    /// The control socket (`serve`): `invite` from another process opens a window here.
+    public var control: ControlServer? = nil
     /// Called when a pairing window ends (paired, expired, burned, cancelled), e.g. to clear a display.
     public var onWindowClosed: (() -> Void)? = nil
     /// `--events json`.
@@ -102,7 +105,7 @@ public final class Node {
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
         handshakeTimeoutMilliseconds: UInt64 = AgentLimits.handshakeTimeoutMilliseconds,
-        daemon: Bool = false, openWindow: (() -> InitiatorWindow<SystemRandom>?)? = nil,
+        daemon: Bool = false, openWindow: (() -> (window: InitiatorWindow<SystemRandom>, words: String)?)? = nil,
         discovery: Discovery? = nil, dht: DHTSettings? = nil,
         say: @escaping (String) -> Void, log: @escaping (String) -> Void
     ) {
@@ -160,10 +163,10 @@ public final class Node {
         case .join(var session, let peer?):
             let step = session.connecting(now: Instant(milliseconds: now))
             task = .join(session: session, peer: peer)
-            if case .stateChanged(let state)? = step.event { events.emit(state.name) }
+            if case .stateChanged(let state)? = step.event, let event = PairingEvent(joinerState: state) { events.emit(event) }
             pairingLink = dial(peer, scope: 0, now: now)
         case .join(let session, nil):
-            events.emit(session.state.name)
+            if let event = PairingEvent(joinerState: session.state) { events.emit(event) }
             discovery?.browse(for: session.sessionID)
             dhtSearch(session)
         case .ping(let peer, _):
@@ -191,12 +194,17 @@ public final class Node {
                 linkSlots[i] = set.add(links[i].fd, readable: !links[i].connecting, writable: wantWrite) ?? -1
             }
             discovery?.register(into: &set)
+            control?.register(into: &set)
             let deadline = nextDeadline(now)
             let timeout = Int32(deadline > now ? min(deadline - now, 1000) : 0)
             if case .failure(let e) = set.wait(timeoutMilliseconds: timeout) {
                 return .failed("poll failed: " + e.name)
             }
             discovery?.dispatch(set, now: MonotonicClock.milliseconds())
+            if let control {
+                control.dispatch(set, now: MonotonicClock.milliseconds())
+                answer(control)
+            }
             if let slot = signalSlot, set.isReadable(slot), let signals {
                 while let s = signals.next() {
                     if s == SignalPipe.interrupt || s == SignalPipe.terminate {
@@ -238,6 +246,7 @@ public final class Node {
         }
         if outcome != nil { next = min(next, lingerUntil) }
         if let d = discovery?.nextDeadline { next = min(next, max(d, now)) }
+        if let d = control?.nextDeadline { next = min(next, max(d, now)) }
         return next
     }
 
@@ -251,14 +260,14 @@ public final class Node {
             let event = window.tick(now: Instant(milliseconds: now))
             task = .serve(window: window, echo: echo)  // before finish(), which may end the window
             if case .expired? = event {
-                events.emit("expired")
+                events.emit(.expired)
                 finish(.failed("pairing code expired"))
             }
         case .join(var session, let peer):
             let step = session.tick(now: Instant(milliseconds: now))
             task = .join(session: session, peer: peer)
             if case .expired? = step.event {
-                events.emit("expired")
+                events.emit(.expired)
                 finish(.failed("pairing code expired before pairing completed"))
             } else if peer == nil {
                 tryNextCandidate(now)
@@ -286,16 +295,56 @@ public final class Node {
 
     // MARK: Pairing windows (daemon mode)
 
-    /// SIGUSR1: open a new window unless one is open.
-    func requestWindow() {
-        guard daemon, case .serve(let current, let echo) = task else { return }
+    /// SIGUSR1 or a control client's `invite`: opens a new window unless one is open. Returns its words and lifetime.
+    @discardableResult
+    func requestWindow() -> (words: String, expiry: UInt32)? {
+        guard daemon, case .serve(let current, let echo) = task else { return nil }
         if current != nil {
             log("a pairing window is already open")
-            return
+            return nil
         }
-        guard let window = openWindow?() else { return }
-        task = .serve(window: window, echo: echo)
-        advertise(window)
+        guard let opened = openWindow?() else { return nil }
+        task = .serve(window: opened.window, echo: echo)
+        advertise(opened.window)
+        return (opened.words, opened.window.policy.expirySeconds)
+    }
+
+    var openWindowDeadline: UInt64? {
+        if case .serve(let window?, _) = task { return window.deadline.milliseconds }
+        return nil
+    }
+
+    /// Answers the control socket's requests; cancels the window whose `invite` client hung up.
+    func answer(_ control: ControlServer) {
+        while let (client, request) = control.nextRequest() {
+            switch request {
+            case .failure(.oversized): control.reply(client, ControlReply(.error, "request too long"), close: true)
+            case .failure(.unknown): control.reply(client, ControlReply(.error, "unknown request (expected invite or status)"), close: true)
+            case .success(.status):
+                let now = MonotonicClock.milliseconds()
+                let left = openWindowDeadline.map { "open " + String(($0 > now ? $0 - now : 0) / 1000) }
+                control.reply(client, ControlReply(.status, left ?? "idle"), close: true)
+            case .success(.invite):
+                if openWindowDeadline != nil {
+                    control.reply(client, ControlReply(.error, "a pairing window is already open (its code is in the daemon's log)"), close: true)
+                } else if let opened = requestWindow() {
+                    let text = ControlProtocol.encode(ControlReply(.code, opened.words)) + ControlProtocol.encode(ControlReply(.expires, String(opened.expiry)))
+                    control.reply(client, text, close: false)
+                    control.follow(client)
+                } else {
+                    control.reply(client, ControlReply(.error, "this agent cannot open a pairing window"), close: true)
+                }
+            }
+        }
+        if control.followerLeft {
+            control.acknowledgeFollowerLeft()
+            if case .serve(var window?, let echo) = task {
+                log("the invite that asked for this window has gone; closing the window")
+                window.cancel()
+                task = .serve(window: window, echo: echo)
+                finish(.failed("cancelled"))
+            }
+        }
     }
 
     /// Publishes the open window where joiners look for it.
@@ -312,7 +361,7 @@ public final class Node {
         else { return }
         let step = session.connecting(now: Instant(milliseconds: now))
         task = .join(session: session, peer: nil)
-        if case .stateChanged(let state)? = step.event { events.emit(state.name) }
+        if case .stateChanged(let state)? = step.event, let event = PairingEvent(joinerState: state) { events.emit(event) }
         log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
         pairingLink = dial(candidate.address, scope: candidate.scope, now: now)
     }
@@ -325,7 +374,11 @@ public final class Node {
         case .failed(let why): log("pairing window closed: " + why)
         case .pinged, .interrupted: break
         }
-        events.emit("window-closed")
+        events.emit(.windowClosed)
+        switch result {
+        case .failed(let why): control?.windowClosed(ControlReply(.closed, why))
+        default: control?.windowClosed(ControlReply(.closed, "ended"))  // paired: the follower has heard already (announcePaired)
+        }
         task = .serve(window: nil, echo: echo)
         discovery?.withdraw()
         stopDHT()
@@ -468,7 +521,7 @@ public final class Node {
             let step = session.connectionLost(now: Instant(milliseconds: MonotonicClock.milliseconds()))
             task = .join(session: session, peer: peer)
             if case .failed(let why)? = step.event {
-                events.emit("failed", [("reason", JSON.string(why.description))])
+                events.emit(.failed(reason: why.description))
                 finish(.failed(why.description))
             } else if peer != nil {
                 // With one explicit peer there is no other candidate: report and stop.
@@ -838,7 +891,7 @@ public final class Node {
             }
             if case .paired(var peer)? = step.event {
                 if let failure = recordFailure {
-                    events.emit("failed", [("reason", JSON.string("could not record the pairing: " + failure.message))])
+                    events.emit(.failed(reason: "could not record the pairing: " + failure.message))
                     finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
                 } else {
                     announcePaired(peer)
@@ -886,7 +939,7 @@ public final class Node {
         switch event {
         case .paired(var peer):
             if let failure = record(peer) {
-                events.emit("failed", [("reason", JSON.string("could not record the pairing: " + failure.message))])
+                events.emit(.failed(reason: "could not record the pairing: " + failure.message))
                 finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
             } else {
                 announcePaired(peer)
@@ -894,7 +947,7 @@ public final class Node {
             peer.sessionKeys.wipe()
         case .candidateFailed(let why):
             guard case .join(_, nil) = task else {
-                events.emit("failed", [("reason", JSON.string(why.description))])
+                events.emit(.failed(reason: why.description))
                 finish(.failed(why.description))
                 return
             }
@@ -903,23 +956,23 @@ public final class Node {
             candidateFailed(why.description)
             drop(i, reason: why.description)
         case .failed(let why):
-            events.emit("failed", [("reason", JSON.string(why.description))])
+            events.emit(.failed(reason: why.description))
             finish(.failed(why.description))
         case .expired:
-            events.emit("expired")
+            events.emit(.expired)
             finish(.failed("pairing code expired"))
         case .challengeAccepted(let info):
-            events.emit("challenge-received", [("device_name", JSON.string(info.name.string))])
+            events.emit(.challengeReceived(deviceName: info.name.string))
         case .stateChanged(let state):
-            events.emit(state.name)
+            if let event = PairingEvent(joinerState: state) { events.emit(event) }
         }
     }
 
     /// A discovered candidate did not pair; the session keeps looking until it expires.
     func candidateFailed(_ reason: String) {
         log("candidate failed: " + reason + "; still looking")
-        events.emit("candidate-failed", [("reason", JSON.string(reason))])
-        events.emit("discovering")
+        events.emit(.candidateFailed(reason: reason))
+        events.emit(.discovering)
     }
 
     func initiatorEvent(_ event: InitiatorEvent) {
@@ -928,15 +981,15 @@ public final class Node {
             break  // recorded and announced in pairingInput, before the confirmation is sent
         case .attemptFailed(let reason, let remaining):
             log("pairing attempt refused: " + reason.description + " (" + String(remaining) + " attempts left)")
-            events.emit("attempt-failed", [("reason", JSON.string(reason.description)), ("remaining", String(remaining))])
+            events.emit(.attemptFailed(reason: reason.description, remaining: remaining))
         case .burned(let reason):
             log("pairing attempt refused: " + reason.description)
-            events.emit("failed", [("reason", JSON.string("code disabled after too many failed attempts"))])
+            events.emit(.failed(reason: "code disabled after too many failed attempts"))
             finish(.failed("pairing code disabled after too many failed attempts; start a new pairing"))
         case .rejected(let reason):
             log("pairing request refused: " + reason.description)
         case .challengeSent(let info):
-            events.emit("challenge-sent", [("device_name", JSON.string(info.name.string))])
+            events.emit(.challengeSent(deviceName: info.name.string))
         case .expired:
             break
         }
@@ -955,8 +1008,9 @@ public final class Node {
 
     /// The result line, printed only once the pairing is durably recorded.
     func announcePaired(_ peer: PairedPeer) {
-        events.emit("completed", [("device_id", JSON.string(peer.deviceInfo.deviceID.uuidString)), ("device_name", JSON.string(peer.deviceInfo.name.string))])
+        events.emit(.completed(deviceID: peer.deviceInfo.deviceID.uuidString, deviceName: peer.deviceInfo.name.string))
         say("PAIRED " + peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string)
+        control?.windowClosed(ControlReply(.paired, peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string))
         finish(.paired)
     }
 

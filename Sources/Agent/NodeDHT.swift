@@ -17,6 +17,12 @@ public struct DHTSettings {
         self.bootstrap = bootstrap
         self.protocolID = protocolID
     }
+
+    /// A protocol id we can propose: "/" then printable ASCII, 2–64 bytes (multistream lines stay short).
+    public static func isValid(protocolID: String) -> Bool {
+        var copy = protocolID
+        return copy.withUTF8 { p in p.count >= 2 && p.count <= 64 && p[0] == 0x2F && !p.contains { $0 < 0x21 || $0 > 0x7E } }
+    }
 }
 
 /// The DHT path of one window (initiator: find the k closest, then PUT_VALUE the sealed advertisement) or one

@@ -8,7 +8,11 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static int set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL, 0);
@@ -179,4 +183,62 @@ int sd_local_addresses(uint8_t *out, int max, int want_ipv6) {
     }
     freeifaddrs(list);
     return n;
+}
+
+// Fills a unix socket address; 0 when the path does not fit sun_path (108 bytes with its terminator).
+static socklen_t make_unix_addr(const char *path, struct sockaddr_un *un) {
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof un->sun_path) return 0;
+    memset(un, 0, sizeof *un);
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, len + 1);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+}
+
+int sd_unix_connect(const char *path) {
+    struct sockaddr_un un;
+    socklen_t len = make_unix_addr(path, &un);
+    if (len == 0) return -ENAMETOOLONG;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    // Blocking connect: a unix socket connects at once or fails (ENOENT, ECONNREFUSED, EAGAIN when the backlog is full).
+    if (connect(fd, (struct sockaddr *)&un, len) < 0 || set_nonblocking(fd) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int sd_unix_listen(const char *path) {
+    struct sockaddr_un un;
+    socklen_t len = make_unix_addr(path, &un);
+    if (len == 0) return -ENAMETOOLONG;
+    int probe = sd_unix_connect(path);
+    if (probe >= 0) {
+        close(probe);
+        return -EADDRINUSE;
+    }
+    if (probe == -ECONNREFUSED) unlink(path);  // a dead agent's socket: nobody accepts on it any more
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    // Created 0600 from the start (umask), not chmod-ed after: no moment where others could connect.
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&un, len);
+    umask(old);
+    if (rc < 0 || listen(fd, 4) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int sd_unlink(const char *path) { return unlink(path) < 0 ? -errno : 0; }
+
+int sd_pipe(int fds[2]) { return pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0 ? -errno : 0; }
+
+void sd_write_byte(int fd, int byte) {
+    unsigned char b = (unsigned char)byte;
+    (void)!write(fd, &b, 1);
 }

@@ -18,6 +18,8 @@ public struct SystemError: Error, Equatable, Sendable {
         case ENETUNREACH: "network unreachable"
         case EHOSTUNREACH: "host unreachable"
         case EPIPE: "broken pipe"
+        case ENOENT: "no such file"
+        case ENAMETOOLONG: "path too long"
         default: "errno " + String(code)
         }
     }

@@ -61,3 +61,26 @@ public struct SignalPipe {
     public static var terminate: Int32 { SIGTERM }
     public static var user1: Int32 { SIGUSR1 }
 }
+
+/// A pipe the loop reads like a `SignalPipe`, for a program that embeds the agent and must not take over the
+/// process's signals: `send(SIGTERM)` from any thread (or a signal handler of its own) ends the loop.
+public final class WakePipe: @unchecked Sendable {  // two fds fixed at creation; write(2) on a pipe is thread-safe
+    public let reader: SignalPipe
+    private let writer: Int32
+
+    public init?() {
+        var fds = InlineArray<2, Int32>(repeating: -1)
+        var span = fds.mutableSpan
+        let rc = span.withUnsafeMutableBufferPointer { sd_pipe($0.baseAddress) }
+        guard rc == 0 else { return nil }
+        reader = SignalPipe(fd: fds[0])
+        writer = fds[1]
+    }
+
+    public func send(_ signal: Int32) { sd_write_byte(writer, signal) }
+
+    deinit {
+        Net.close(reader.fd)
+        Net.close(writer)
+    }
+}

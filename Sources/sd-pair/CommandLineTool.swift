@@ -8,10 +8,20 @@ enum CommandLineTool {
     /// Every subcommand and what runs it.
     static var commands: [(name: StaticString, run: (inout Arguments) -> Result<ExitCode, UsageError>)] {
         [
-            ("code", CodeCommand.run), ("demo", DemoCommand.run), ("serve", NetworkCommands.serve), ("invite", NetworkCommands.invite),
+            ("code", CodeCommand.run), ("serve", NetworkCommands.serve), ("invite", NetworkCommands.invite),
             ("join", NetworkCommands.join), ("ping", NetworkCommands.ping), ("devices", RegistryCommands.devices),
-            ("forget", RegistryCommands.forget), ("registry-test-writer", RegistryCommands.testWriter),
-        ]
+            ("forget", RegistryCommands.forget),
+        ] + notOnBoards
+    }
+
+    /// The in-memory demo and the crash test's writer stay out of the ARM builds (`-D SDPAIR_BOARD`,
+    /// cross/build-arm.sh): ~10 KiB a board never runs. Host and x86_64 Embedded builds, which the tests run, keep them.
+    static var notOnBoards: [(name: StaticString, run: (inout Arguments) -> Result<ExitCode, UsageError>)] {
+        #if SDPAIR_BOARD
+        []
+        #else
+        [("demo", DemoCommand.run), ("registry-test-writer", RegistryCommands.testWriter)]
+        #endif
     }
 
     static func run(_ arguments: Arguments) -> ExitCode {
@@ -60,9 +70,12 @@ enum Help {
           code --words "<words>"    check a typed code; prints entropy: <hex> and session_id: <uuid>.
                                     Any case, extra spaces and 4-letter prefixes are accepted.
           demo [--expiry <s>]       run a complete pairing between two in-memory devices and show
-                                    each message, the code and the derived keys' agreement
+                                    each message, the code and the derived keys' agreement (not in
+                                    ARM board builds)
           invite [options]          show a new code and wait for a device to pair; prints CODE: and
-                                    one LISTEN <multiaddr> line per address. Options:
+                                    one LISTEN <multiaddr> line per address. With `serve` running on
+                                    the same state directory, asks it for the window instead (over
+                                    <state-dir>/control) and follows it; Ctrl-C closes it. Options:
                                       --listen <multiaddr>   where to listen (repeatable; default
                                                              /ip4/0.0.0.0/tcp/0)
                                       --expiry <s>           code lifetime, 60-600 (default 300)
@@ -71,8 +84,8 @@ enum Help {
                                       --handshake-timeout <s>  drop connections that have not
                                                              finished Noise+yamux, 1-120 (default 10)
           serve [options]           the long-running agent: opens a pairing window at start while no
-                                    device is paired (--window-at-start auto|always|never) and on
-                                    SIGUSR1; takes the options of invite
+                                    device is paired (--window-at-start auto|always|never), on
+                                    SIGUSR1 and on `sd-pair invite`; takes the options of invite
           join "<words>" [--peer <multiaddr>]
                                     pair with the device showing the code, found by mDNS and the
                                     DHT at once (or only at --peer)
@@ -84,8 +97,8 @@ enum Help {
             --config <path>         settings file (default /etc/sd-pair.conf, if present): lines of
                                     key = value, one key per option without "--" (listen, state-dir,
                                     name, device-type, expiry, max-attempts, handshake-timeout,
-                                    display, display-cmd, events, window-at-start, no-mdns, no-dht,
-                                    dht-bootstrap, dht-protocol);
+                                    display, display-cmd, qr, events, window-at-start, no-mdns,
+                                    no-dht, dht-bootstrap, dht-protocol);
                                     flags win
             --state-dir <dir>       identity and registry (default /var/lib/sd-pair)
             --name <text>           this device's name (default: the host name)
@@ -100,6 +113,8 @@ enum Help {
                                     (a file, or a console like /dev/tty1); cleared when the window closes
             --display-cmd <cmd>     (invite, serve) run `sh -c <cmd>` when a code is shown and cleared,
                                     with SD_PAIR_ACTION=show|clear, SD_PAIR_CODE, SD_PAIR_EXPIRES_IN
+            --qr                    (invite, serve) also draw the code as a QR code on stdout
+                                    (needs libqrencode4 installed)
           help, --help              this text
           version, --version        the version
 

@@ -25,7 +25,7 @@ enum ConfigFile {
         ("expiry", "--expiry", .number(60...600)), ("max-attempts", "--max-attempts", .number(1...100)),
         ("handshake-timeout", "--handshake-timeout", .number(1...120)), ("display", "--display", .text), ("display-cmd", "--display-cmd", .text),
         ("events", "--events", .choice(["json"])), ("window-at-start", "--window-at-start", .choice(["auto", "always", "never"])),
-        ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag),
+        ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag), ("qr", "--qr", .flag),
         ("dht-bootstrap", "--dht-bootstrap", .address), ("dht-protocol", "--dht-protocol", .text),
     ]
 

@@ -21,7 +21,7 @@ enum NetworkCommands {
     static func eventSink(_ options: Options, command: String) -> Result<EventSink, UsageError> {
         guard let format = options.value("--events") else { return .success(.off) }
         guard format.isExactly("json") else { return .failure(UsageError(command + ": --events takes json")) }
-        return .success(EventSink(enabled: true, write: Output.line))
+        return .success(EventSink.json(write: Output.line))
     }
 
     /// What `invite` and `serve` share, validated before anything touches the system.
@@ -31,10 +31,12 @@ enum NetworkCommands {
         var addresses: [Multiaddr]
         var handshakeTimeoutMilliseconds: UInt64
         var display: CodeDisplay?
+        /// `--qr`: also draw the code as a QR code on stdout.
+        var qr: Bool
         var echo: Bool
 
         static let valued: [StaticString] = sharedValued + ["--listen", "--max-attempts"]
-        static let switches: [StaticString] = ["--no-mdns", "--no-dht", "--test-echo"]
+        static let switches: [StaticString] = ["--no-mdns", "--no-dht", "--qr", "--test-echo"]
 
         static func parse(_ options: Options, command: String) -> Result<ListenerSettings, UsageError> {
             guard options.positionals.isEmpty else { return .failure(UsageError(command + ": unexpected argument '" + options.positionals[0] + "'")) }
@@ -63,7 +65,7 @@ enum NetworkCommands {
             return .success(ListenerSettings(
                 events: events, policy: policy, addresses: addresses, handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
                 display: CodeDisplay(path: options.value("--display"), command: options.value("--display-cmd"), log: Output.error),
-                echo: options.has("--test-echo")))
+                qr: options.has("--qr"), echo: options.has("--test-echo")))
         }
     }
 
@@ -79,6 +81,7 @@ enum NetworkCommands {
         case .success(let v): settings = v
         case .failure(let e): return .failure(e)
         }
+        if let delegated = InviteClient.run(stateDirectory: stateDirectory(options), events: settings.events, qr: settings.qr) { return .success(delegated) }
         let me: (DeviceIdentity, DeviceInfo)
         switch localDevice(options, command: "invite", defaultType: .server) {
         case .success(let v): me = v
@@ -92,7 +95,7 @@ enum NetworkCommands {
         case .success(let d): dht = d
         case .failure(let e): return .failure(e)
         }
-        let (window, words) = newWindow(device: me.1, policy: settings.policy)
+        let (window, words) = InitiatorWindow.open(device: me.1, policy: settings.policy)
         let node = Node(
             identity: identity.keys, task: .serve(window: window, echo: settings.echo), registry: DeviceRegistry(directory: stateDirectory(options)),
             handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, discovery: discovery(options), dht: dht, say: Output.line, log: Output.error)
@@ -100,7 +103,7 @@ enum NetworkCommands {
         node.onWindowClosed = { display?.clear() }
         node.events = settings.events
         guard listen(node, settings.addresses) else { return .success(.environment) }
-        announce(words, window, display, settings.events)
+        announce(words, window, settings)
         let result = node.run(signals: signals())
         display?.clear()
         return .success(finish(result))
@@ -146,43 +149,56 @@ enum NetworkCommands {
         case .success(let d): dht = d
         case .failure(let e): return .failure(e)
         }
-        let first = openAtStart ? newWindow(device: me.1, policy: settings.policy) : nil
+        let first = openAtStart ? InitiatorWindow.open(device: me.1, policy: settings.policy) : nil
         let device = me.1
         let (policy, display, events) = (settings.policy, settings.display, settings.events)
+        let presentation = settings
         let node = Node(
             identity: identity.keys, task: .serve(window: first?.window, echo: settings.echo), registry: registry,
             handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, daemon: true,
             openWindow: {
-                let (window, words) = newWindow(device: device, policy: policy)
-                announce(words, window, display, events)
-                return window
+                let opened = InitiatorWindow.open(device: device, policy: policy)
+                announce(opened.words, opened.window, presentation)
+                return opened
             }, discovery: discovery(options), dht: dht, say: Output.line, log: Output.error)
         node.onWindowClosed = { display?.clear() }
         node.events = events
         guard listen(node, settings.addresses) else { return .success(.environment) }
-        Output.line("READY pid " + String(getpid()) + " (send SIGUSR1 to open a pairing window)")
-        if let first { announce(first.words, first.window, display, events) }
+        let controlPath = InviteClient.socketPath(stateDirectory: stateDirectory(options))
+        switch ControlServer.open(path: controlPath) {
+        case .success(let control): node.control = control
+        case .failure(let e):
+            if e.code == EADDRINUSE {
+                Output.error("serve: another agent is serving " + stateDirectory(options) + " (its control socket " + controlPath + " answers)")
+            } else {
+                Output.error("serve: cannot create the control socket " + controlPath + ": " + e.name)
+            }
+            return .success(.environment)
+        }
+        defer { node.control?.close() }
+        Output.line("READY pid " + String(getpid()) + " (run `sd-pair invite` or send SIGUSR1 to open a pairing window)")
+        if let first { announce(first.words, first.window, settings) }
         let result = node.run(signals: signals())
         display?.clear()
         return .success(finish(result))
     }
 
-    /// A fresh code, its window, and the words to show (the only copy of the code that outlives this call).
-    static func newWindow(device: DeviceInfo, policy: WindowPolicy) -> (window: InitiatorWindow<SystemRandom>, words: String) {
-        var rng = SystemRandom()
-        var code = PairingCode.generate(using: &rng)
-        defer { code.wipe() }
-        let window = InitiatorWindow(
-            code: code, localDevice: device, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()), random: SystemRandom())
-        return (window, code.words)
-    }
-
     /// Shows the code: a "CODE:" line for scripts and the greppable log line for people and journald.
-    static func announce(_ words: String, _ window: InitiatorWindow<SystemRandom>, _ display: CodeDisplay?, _ events: EventSink) {
+    static func announce(_ words: String, _ window: InitiatorWindow<SystemRandom>, _ settings: ListenerSettings) {
         Output.line("CODE: " + words)
         Output.line("sd-pair: pairing code: " + words + " (expires in " + String(window.policy.expirySeconds) + " s)")
-        display?.show(words, expiresIn: window.policy.expirySeconds)
-        events.emit("waiting", [("session_id", JSON.string(window.sessionID.uuidString)), ("expires_in", String(window.policy.expirySeconds))])
+        if settings.qr { printQR(words) }
+        settings.display?.show(words, expiresIn: window.policy.expirySeconds)
+        settings.events.emit(.waiting(code: words, sessionID: window.sessionID.uuidString, expiresIn: window.policy.expirySeconds))
+    }
+
+    /// `--qr`: the code as a QR code on stdout; without libqrencode, one line says so (the code is in the log line).
+    static func printQR(_ words: String) {
+        switch QRText.render(words) {
+        case .success(let text): Output.write(fd: 1, text)
+        case .failure(.libraryMissing): Output.error("--qr: libqrencode.so.4 is not installed (Debian: apt install libqrencode4); showing the words only")
+        case .failure(.encodingFailed): Output.error("--qr: the code could not be encoded as a QR code; showing the words only")
+        }
     }
 
     static func listen(_ node: Node, _ addresses: [Multiaddr]) -> Bool {
@@ -376,9 +392,7 @@ enum NetworkCommands {
             }
         }
         let protocolID = options.value("--dht-protocol") ?? DHTSettings.defaultProtocolID
-        var copy = protocolID
-        let valid = copy.withUTF8 { p in p.count >= 2 && p.count <= 64 && p[0] == 0x2F && !p.contains { $0 < 0x21 || $0 > 0x7E } }
-        guard valid else { return .failure(UsageError(command + ": --dht-protocol must be a protocol id like /ipfs/kad/1.0.0 (at most 64 bytes)")) }
+        guard DHTSettings.isValid(protocolID: protocolID) else { return .failure(UsageError(command + ": --dht-protocol must be a protocol id like /ipfs/kad/1.0.0 (at most 64 bytes)")) }
         if bootstrap.isEmpty {
             Output.error("notice: no DHT bootstrap peers (--dht-bootstrap or dht-bootstrap in the config); the DHT path is off")
             return .success(nil)

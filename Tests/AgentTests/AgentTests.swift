@@ -10,32 +10,8 @@ import Glibc
 #endif
 
 /// The agent over real TCP on loopback: two sd-pair processes pairing, real py-libp2p peers, and hostile peers.
-final class AgentTests: XCTestCase {
+final class AgentTests: AgentTestCase {
     override class func setUp() { try! Sodium.initialize() }
-
-    var directories: [URL] = []
-
-    override func tearDown() {
-        for d in directories { try? FileManager.default.removeItem(at: d) }
-    }
-
-    func stateDirectory() -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sd-pair-test-" + UUID().uuidString)
-        directories.append(url)
-        return url.path
-    }
-
-    var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
-
-    /// The Embedded build when Scripts/test provided it (mandatory in CI).
-    var embedded: URL? {
-        if let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("SDPAIR_EMBEDDED_BIN is not set; run through Scripts/test") }
-        return nil
-    }
-
-    /// The binary that faces hostile peers: the one that ships on boards when available.
-    var agent: URL { embedded ?? host }
 
     struct Invite {
         var process: Spawned
@@ -227,6 +203,7 @@ final class AgentTests: XCTestCase {
         let inviteEvents = try events(inv.process.stdout)
         XCTAssertEqual(inviteEvents.map { $0["event"] as! String }, ["waiting", "challenge-sent", "completed"])
         XCTAssertEqual(inviteEvents[0]["expires_in"] as? Int, 300)
+        XCTAssertEqual(inviteEvents[0]["code"] as? String, inv.words, "a web UI shows the code from the waiting event")
         XCTAssertEqual(inviteEvents[2]["device_name"] as? String, "Web UI Laptop")
         XCTAssertNotNil(inviteEvents[0]["time"] as? Int)
         let xml = try Spawned(host, ["join", inv.words, "--peer", inv.address, "--events", "xml"])
@@ -502,12 +479,6 @@ final class AgentTests: XCTestCase {
     }
 
     // MARK: Registry under faults
-
-    func listed(_ state: String) throws -> [String] {
-        let p = try Spawned(host, ["devices", "--state-dir", state])
-        XCTAssertEqual(p.wait(), 0, "the registry must always parse: " + p.stderr)
-        return p.stdout.split(separator: "\n").filter { !$0.hasPrefix("no paired") }.map { String($0.split(separator: " ")[0]) }
-    }
 
     /// SIGKILL the writer at random points, 200 times: after each kill the file parses and every acknowledged
     /// record is in it.

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// The DHT path against five real py-libp2p Kademlia nodes (server mode) on loopback.
-final class DHTTests: DiscoveryTestCase {
+final class DHTTests: AgentTestCase {
     var nodes: [Spawned] = []
     var addresses: [String] = []
     var recordFiles: [String] = []

@@ -82,26 +82,57 @@ final class Spawned: @unchecked Sendable {  // its mutable state is guarded by `
     deinit { stop() }
 }
 
-/// A blocking TCP client on loopback with timeouts, for hostile-peer tests.
+/// A blocking client with a receive timeout, for hostile-peer and control-socket tests: TCP on loopback or a unix
+/// stream socket.
 final class RawClient {
     let fd: Int32
 
     init?(port: UInt16, timeoutSeconds: Int = 5) {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        guard let fd = Self.connected(family: AF_INET, to: &addr, timeoutSeconds: timeoutSeconds) else { return nil }
+        self.fd = fd
+    }
+
+    init?(unixPath path: String, timeoutSeconds: Int = 5) {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &addr.sun_path) { for (i, b) in bytes.enumerated() { $0[i] = b } }
+        guard let fd = Self.connected(family: AF_UNIX, to: &addr, timeoutSeconds: timeoutSeconds) else { return nil }
+        self.fd = fd
+    }
+
+    private static func connected<A>(family: Int32, to addr: inout A, timeoutSeconds: Int) -> Int32? {
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<A>.size)) }
         }
         if ok != 0 {
             close(fd)
             return nil
         }
+        return fd
+    }
+
+    /// Everything until the peer closes (bounded by the receive timeout); nil if the timeout came first.
+    func readToEnd(limit: Int = 4096) -> String? {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 512)
+        while out.count < limit {
+            let r = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            // A reset after data: the peer closed with our unread junk still queued; what it said first counts.
+            if r == 0 || (r < 0 && errno == ECONNRESET && !out.isEmpty) { return String(decoding: out, as: UTF8.self) }
+            if r < 0 { return nil }
+            out += chunk[0..<r]
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
@@ -133,7 +164,9 @@ final class RawClient {
 }
 
 /// What the discovery test classes share: temporary state directories (removed after each test) and the binaries.
-class DiscoveryTestCase: XCTestCase {
+/// What every suite that runs the agent binary shares: temporary state directories (removed after each test) and
+/// the binaries under test.
+class AgentTestCase: XCTestCase {
     var directories: [URL] = []
 
     override func tearDown() {
@@ -147,8 +180,21 @@ class DiscoveryTestCase: XCTestCase {
     }
 
     var host: URL { Bundle.main.bundleURL.appendingPathComponent("sd-pair") }
-    var agent: URL {
+
+    /// The Embedded build when Scripts/test provided it (mandatory in CI).
+    var embedded: URL? {
         if let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_BIN"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return host
+        if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("SDPAIR_EMBEDDED_BIN is not set; run through Scripts/test") }
+        return nil
+    }
+
+    /// The binary under test: the one that ships on boards when available.
+    var agent: URL { embedded ?? host }
+
+    /// The device ids in a state directory's registry (which must parse).
+    func listed(_ state: String) throws -> [String] {
+        let p = try Spawned(host, ["devices", "--state-dir", state])
+        XCTAssertEqual(p.wait(), 0, "the registry must always parse: " + p.stderr)
+        return p.stdout.split(separator: "\n").filter { !$0.hasPrefix("no paired") }.map { String($0.split(separator: " ")[0]) }
     }
 }

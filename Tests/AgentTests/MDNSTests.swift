@@ -83,7 +83,7 @@ final class AvahiLab {
 }
 
 /// mDNS discovery against real avahi-daemons on two hosts.
-final class MDNSTests: DiscoveryTestCase {
+final class MDNSTests: AgentTestCase {
 
     func testInviteAndJoinFindEachOtherThroughAvahi() throws {
         let lab = try AvahiLab()

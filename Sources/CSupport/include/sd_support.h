@@ -47,6 +47,28 @@ int sd_tcp_connect_scoped(const char *ip, uint16_t port, uint32_t scope);
 /// Writes the peer's address as text into peer (at least 64 bytes).
 int sd_tcp_accept(int listen_fd, char *peer, size_t peer_len);
 
+/// Listens on a unix stream socket at `path` (non-blocking, mode 0600: it controls pairing windows). A socket file
+/// left by an agent that died is replaced; one that still answers gives -EADDRINUSE. Returns the fd, or -errno.
+int sd_unix_listen(const char *path);
+
+/// Connects to the unix stream socket at `path` (a local, immediate connect) and makes the fd non-blocking.
+/// Returns the fd, or -errno (-ENOENT or -ECONNREFUSED: nobody listens there).
+int sd_unix_connect(const char *path);
+
+/// Removes a file (the control socket at shutdown); 0 or -errno.
+int sd_unlink(const char *path);
+
+/// Encodes `text` as a QR code with libqrencode, opened at run time: writes width × width modules (1 = dark, row
+/// by row) and returns the width; -ENOENT when libqrencode.so.4 is not installed, -ENOSPC when the symbol needs more
+/// than `capacity` modules, -EINVAL when it cannot be encoded.
+int sd_qr_encode(const char *text, uint8_t *modules, int capacity);
+
+/// A non-blocking close-on-exec pipe: fds[0] reads, fds[1] writes. 0 or -errno.
+int sd_pipe(int fds[2]);
+
+/// Writes one byte (async-signal-safe, any thread): wakes a poll loop waiting on the pipe's read end.
+void sd_write_byte(int fd, int byte);
+
 /// The pending error of a socket (0 when a non-blocking connect succeeded).
 int sd_socket_error(int fd);
 

@@ -1,0 +1,58 @@
+import CSupport
+
+/// `--qr`: the code as a QR code in a terminal, so a phone can read the words instead of a person typing them.
+/// Drawn with Unicode half blocks, two module rows per text line, light modules as blocks — terminals draw text
+/// light on dark, and a QR code is dark on light — inside a light quiet zone.
+public enum QRText {
+    /// The largest symbol accepted: version 10 (57 modules a side). Twelve words need version 4 or 5.
+    public static let maxWidth = 57
+    /// Modules of light margin on each side. The standard asks for 4; 2 is what terminal QR tools use, and phone
+    /// readers find the code with it (tests decode our output with zbar).
+    public static let quietZone = 2
+
+    public enum Failure: Error, Equatable {
+        /// libqrencode.so.4 is not installed (Debian: libqrencode4).
+        case libraryMissing
+        case encodingFailed
+    }
+
+    public static func render(_ text: String) -> Result<String, Failure> {
+        let capacity = maxWidth * maxWidth
+        let modules = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: capacity)
+        defer { modules.deallocate() }
+        let width = text.withCString { sd_qr_encode($0, modules.baseAddress, Int32(capacity)) }
+        if width == -ENOENT { return .failure(.libraryMissing) }
+        guard width > 0 else { return .failure(.encodingFailed) }
+        return .success(layout(UnsafeBufferPointer(modules), width: Int(width)))
+    }
+
+    /// The text lines for `width` × `width` modules (1 = dark), each line ending in a newline.
+    public static func layout(_ modules: UnsafeBufferPointer<UInt8>, width: Int) -> String {
+        let side = width + 2 * quietZone
+        func light(_ x: Int, _ y: Int) -> Bool {
+            let (mx, my) = (x - quietZone, y - quietZone)
+            guard mx >= 0, my >= 0, mx < width, my < width else { return true }
+            return modules[my * width + mx] == 0
+        }
+        // Built as UTF-8 bytes: each half block is 3 bytes (E2 96 xx), so a line is at most 3 × 65 + 1 bytes.
+        var out: [UInt8] = []
+        out.reserveCapacity((side + 1) / 2 * (3 * side + 1))
+        var y = 0
+        while y < side {
+            for x in 0..<side {
+                // A last odd row has nothing below it: the line's lower half stays dark (terminal background).
+                let upper = light(x, y)
+                let lower = y + 1 < side && light(x, y + 1)
+                if upper || lower {
+                    // U+2588 full block, U+2580 upper half, U+2584 lower half.
+                    out += [0xE2, 0x96, upper && lower ? 0x88 : (upper ? 0x80 : 0x84)]
+                } else {
+                    out.append(0x20)
+                }
+            }
+            out.append(0x0A)
+            y += 2
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
