@@ -55,11 +55,18 @@ let package = Package(
         .executableTarget(
             name: "connection-bench", dependencies: ["Agent", "Transport", "EventLoop", "Crypto", "CSupport"],
             path: "Benchmarks/ConnectionBench", linkerSettings: [.linkedLibrary("sodium")]),
+        // Every decoder behind one entry point: a replay tool in normal builds, a libFuzzer target with -D FUZZING
+        // (Scripts/fuzz). Seed corpora and past crash inputs live beside it.
+        .executableTarget(
+            name: "sd-pair-fuzz", dependencies: ["Agent", "Discovery", "Registry", "Pairing", "Transport", "Crypto", "Wire"],
+            path: "Tests/Fuzz", exclude: ["corpus", "regressions", "capture_py_seeds.py"], linkerSettings: [.linkedLibrary("sodium")]),
         .testTarget(name: "WireTests", dependencies: ["Wire"], path: "Tests/WireTests"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Wire", "TestSupport"], path: "Tests/CryptoTests"),
         .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Crypto", "Wire", "TestSupport"], path: "Tests/TransportTests"),
-        .testTarget(name: "AgentTests", dependencies: ["SDPair", "Agent", "Registry", "Transport", "Crypto", "Wire", "sd-pair"], path: "Tests/AgentTests"),
+        .testTarget(
+            name: "AgentTests", dependencies: ["SDPair", "Agent", "Registry", "Transport", "Crypto", "Wire", "sd-pair", "sd-pair-fuzz"],
+            path: "Tests/AgentTests"),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "Transport", "Pairing", "Crypto", "Wire"], path: "Tests/DiscoveryTests"),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Pairing", "Crypto", "Wire"], path: "Tests/RegistryTests"),
         .testTarget(name: "CLITests", dependencies: ["sd-pair"], path: "Tests/CLITests"),

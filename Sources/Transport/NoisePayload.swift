@@ -4,7 +4,7 @@ import Wire
 /// libp2p's `NoiseHandshakePayload { bytes identity_key = 1; bytes identity_sig = 2; }`, where identity_key is
 /// the serialized `PublicKey { KeyType Type = 1; bytes Data = 2; }` and identity_sig is the identity key's
 /// signature over "noise-libp2p-static-key:" ‖ the Noise static public key.
-enum NoisePayload {
+public enum NoisePayload {
     /// What the identity key signs: "noise-libp2p-static-key:" (24 bytes) ‖ the Noise static public key.
     static func signedMessage(_ staticKey: X25519.PublicKey) -> FixedBytes<56> {
         var signed = FixedBytes<56>()
@@ -29,7 +29,7 @@ enum NoisePayload {
     }
 
     /// Checks a peer's payload against its Noise static key; returns the authenticated identity.
-    static func verify(_ payload: UnsafeRawBufferPointer, staticKey: X25519.PublicKey) throws(NoiseError) -> Ed25519.PublicKey {
+    public static func verify(_ payload: UnsafeRawBufferPointer, staticKey: X25519.PublicKey) throws(NoiseError) -> Ed25519.PublicKey {
         var reader = ProtobufReader(payload)
         var identityKey: UnsafeRawBufferPointer? = nil
         var identitySig: UnsafeRawBufferPointer? = nil

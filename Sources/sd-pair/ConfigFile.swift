@@ -1,5 +1,5 @@
+import Agent
 import CSupport
-import Transport
 import Wire
 
 /// `/etc/sd-pair.conf` (or `--config <path>`): `key = value` lines, `#` comments. Every option of the agent's
@@ -8,26 +8,7 @@ import Wire
 /// names the file and the line.
 enum ConfigFile {
     static let defaultPath = "/etc/sd-pair.conf"
-    /// A config file is a few dozen lines; anything larger is a mistake, refused rather than read.
-    static let maxLength = 64 * 1024
-
-    enum Kind {
-        case text
-        case number(ClosedRange<Int>)
-        case choice([StaticString])
-        case address
-        case flag
-    }
-
-    static let keys: [(name: StaticString, option: StaticString, kind: Kind)] = [
-        ("listen", "--listen", .address), ("state-dir", "--state-dir", .text), ("name", "--name", .text),
-        ("device-type", "--device-type", .choice(["desktop", "laptop", "mobile", "server", "other"])),
-        ("expiry", "--expiry", .number(60...600)), ("max-attempts", "--max-attempts", .number(1...100)),
-        ("handshake-timeout", "--handshake-timeout", .number(1...120)), ("display", "--display", .text), ("display-cmd", "--display-cmd", .text),
-        ("events", "--events", .choice(["json"])), ("window-at-start", "--window-at-start", .choice(["auto", "always", "never"])),
-        ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag), ("qr", "--qr", .flag),
-        ("dht-bootstrap", "--dht-bootstrap", .address), ("dht-protocol", "--dht-protocol", .text),
-    ]
+    static var maxLength: Int { ConfigText.maxLength }
 
     /// Removes `--config <path>` from `args` and returns the options the file contributes for a command that
     /// accepts `valued` and `switches`, ready to go in front of the command line's own.
@@ -58,61 +39,24 @@ enum ConfigFile {
         if n == -Int(ENOENT) && !explicit { return .success(rest) }
         if n == -Int(EFBIG) { return .failure(UsageError(command + ": config file " + file + " is larger than 64 KiB")) }
         if n < 0 { return .failure(UsageError(command + ": cannot read config file " + file + " (errno " + String(-n) + ")")) }
-        let text = String(decoding: buffer, as: UTF8.self)
+        let entries: [ConfigText.Entry]
+        switch buffer.withUnsafeBytes({ ConfigText.parse($0) }) {
+        case .success(let e): entries = e
+        case .failure(let problem): return .failure(UsageError(file + ":" + String(problem.line) + ": " + problem.message))
+        }
         let commandLineListens = rest.contains { Arguments.split($0).name.isExactly("--listen") }
         var fromFile: [String] = []
-        var lineNumber = 0
-        for rawLine in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let line = trimmed(String(Substring(rawLine)))
-            if line.isEmpty || line.startsWithExactly("#") { continue }
-            let here = file + ":" + String(lineNumber) + ": "
-            guard let eq = line.utf8.firstIndex(of: UInt8(ascii: "=")) else {
-                return .failure(UsageError(here + "expected key = value"))
-            }
-            let key = trimmed(String(line[..<eq]))
-            let value = trimmed(String(line[line.utf8.index(after: eq)...]))
-            guard let entry = keys.first(where: { key.isExactly($0.name) }) else {
-                return .failure(UsageError(here + "unknown key '" + key + "'"))
-            }
-            if let problem = check(value, entry.kind) { return .failure(UsageError(here + key + ": " + problem)) }
+        for entry in entries {
+            let key = ConfigText.keys[entry.key]
             // Keys that do not apply to this command (e.g. window-at-start for join) are skipped.
-            let accepted = valued.contains { Options.text($0).isExactly(entry.option) } || switches.contains { Options.text($0).isExactly(entry.option) }
+            let accepted = valued.contains { Options.text($0).isExactly(key.option) } || switches.contains { Options.text($0).isExactly(key.option) }
             guard accepted else { continue }
-            if key.isExactly("listen") && commandLineListens { continue }
-            switch entry.kind {
-            case .flag: if value.isExactly("true") { fromFile.append(Options.text(entry.option)) }
-            default: fromFile += [Options.text(entry.option), value]
+            if Options.text(key.option).isExactly("--listen") && commandLineListens { continue }
+            switch key.kind {
+            case .flag: if entry.value.isExactly("true") { fromFile.append(Options.text(key.option)) }
+            default: fromFile += [Options.text(key.option), entry.value]
             }
         }
         return .success(fromFile + rest)
-    }
-
-    static func check(_ value: String, _ kind: Kind) -> String? {
-        switch kind {
-        case .text:
-            return value.isEmpty ? "needs a value" : nil
-        case .number(let range):
-            guard let n = Int(value), range.contains(n) else { return "must be a number from " + String(range.lowerBound) + " to " + String(range.upperBound) }
-            return nil
-        case .choice(let options):
-            return options.contains { value.isExactly($0) } ? nil : "must be one of " + options.map { Options.text($0) }.joined(separator: ", ")
-        case .address:
-            do {
-                _ = try Multiaddr(text: value)
-                return nil
-            } catch { return "must be a multiaddr like /ip4/0.0.0.0/tcp/4001" }
-        case .flag:
-            return value.isExactly("true") || value.isExactly("false") ? nil : "must be true or false"
-        }
-    }
-
-    static func trimmed(_ s: String) -> String {
-        let bytes = Array(s.utf8)
-        var start = 0
-        var end = bytes.count
-        while start < end && (bytes[start] == 32 || bytes[start] == 9 || bytes[start] == 13) { start += 1 }
-        while end > start && (bytes[end - 1] == 32 || bytes[end - 1] == 9 || bytes[end - 1] == 13) { end -= 1 }
-        return String(decoding: bytes[start..<end], as: UTF8.self)
     }
 }

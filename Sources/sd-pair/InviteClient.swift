@@ -19,7 +19,8 @@ enum InviteClient {
         switch Net.connectLocal(path: path) {
         case .success(let f): fd = f
         case .failure(let e):
-            if e.code == ENOENT || e.code == ECONNREFUSED { return nil }
+            // Nobody listens there (no socket, a dead one, or a state directory that cannot hold one): no daemon.
+            if e.code == ENOENT || e.code == ECONNREFUSED || e.code == ENOTDIR || e.code == ENAMETOOLONG { return nil }
             Output.error("invite: cannot reach the running agent at " + path + ": " + e.name
                 + (e.code == EACCES ? " (run as the agent's user or root)" : ""))
             return .environment

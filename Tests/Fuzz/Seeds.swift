@@ -1,0 +1,133 @@
+#if !FUZZING
+import Crypto
+import Discovery
+import Foundation
+import Pairing
+import Registry
+import Transport
+import Wire
+
+/// `sd-pair-fuzz --seeds <dir>`: writes the seed inputs that our own encoders make (a whole pairing's four messages,
+/// a registry file, advertisements, TXT records, control lines, typed codes). The seeds that come from py-libp2p
+/// are captured by Tests/Fuzz/capture_py_seeds.py; both land in Tests/Fuzz/corpus/<target>/.
+enum Seeds {
+    static func write(to directory: String) throws {
+        var files: [(String, String, [UInt8])] = []
+        func add(_ target: FuzzTarget, _ name: String, _ bytes: [UInt8]) { files.append((target.name, name, bytes)) }
+
+        // One real exchange between a window and a session (the agent's own state machines), message by message.
+        var random = CountingRandom()
+        let code = PairingCode(entropy: FixedBytes<16>(repeating: 0x42))
+        let initiatorKeys = Ed25519.KeyPair.generate(using: &random)
+        let joinerKeys = Ed25519.KeyPair.generate(using: &random)
+        let nas = try DeviceInfo.make(deviceID: DeviceID(bytes: FixedBytes<16>(repeating: 1)), name: "Seed NAS", type: .server, osVersion: "Linux 6.1", appVersion: "0.1.0")
+        let laptop = try DeviceInfo.make(deviceID: DeviceID(bytes: FixedBytes<16>(repeating: 2)), name: "Seed Laptop", type: .laptop, osVersion: "Linux 6.6", appVersion: "0.1.0")
+        let policy = try WindowPolicy(expirySeconds: 300, maxFailedAttempts: 5)
+        let now = Instant(milliseconds: 1000)
+        let hash = FixedBytes<32>(repeating: 3)
+        let exporter = SymmetricKey(bytes: FixedBytes<32>(repeating: 4))
+        var window = InitiatorWindow(code: code, localDevice: nas, policy: policy, now: now, random: random)
+        var session = JoinerSession(code: code, identity: joinerKeys, localDevice: laptop, policy: policy, now: now)
+        var handshake = InitiatorHandshake(binding: ChannelBinding(handshakeHash: hash, exporter: exporter, remoteIdentity: joinerKeys.publicKey))
+        _ = session.connecting(now: now)
+        var messages: [PairingMessage] = []
+        if let request = session.connected(binding: ChannelBinding(handshakeHash: hash, exporter: exporter, remoteIdentity: initiatorKeys.publicKey), now: now).reply {
+            messages.append(request)
+            let challengeStep = window.receive(request, on: &handshake, now: now)
+            if let challenge = challengeStep.reply {
+                messages.append(challenge)
+                let responseStep = session.receive(challenge, now: now)
+                if let response = responseStep.reply {
+                    messages.append(response)
+                    let completeStep = window.receive(response, on: &handshake, now: now)
+                    if let complete = completeStep.reply { messages.append(complete) }
+                    if case .paired(let peer)? = completeStep.event {
+                        var devices = [PairedDevice(peer: peer, pairedAt: 1_795_589_307)]
+                        var other = devices[0]
+                        other.deviceID = DeviceID(bytes: FixedBytes<16>(repeating: 9))
+                        devices.append(other)
+                        for count in [0, 1, 2] {
+                            var out = [UInt8](repeating: 0, count: RegistryCodec.fileLength(count: count))
+                            _ = out.withUnsafeMutableBytes { RegistryCodec.encode(Array(devices.prefix(count)), into: $0) }
+                            add(.registry, "devices-\(count)", out)
+                        }
+                    }
+                }
+            }
+        }
+        for (i, message) in messages.enumerated() {
+            var body = [UInt8](repeating: 0, count: 1024)
+            let n = body.withUnsafeMutableBytes { raw -> Int in
+                var w = ByteWriter(raw)
+                do { try MessageCodec.encode(message, into: &w) } catch { return 0 }
+                return w.count
+            }
+            add(.pairing, "message-\(i)", Array(body[0..<n]))
+            var framed = [UInt8](repeating: 0, count: 1100)
+            let f = framed.withUnsafeMutableBytes { MessageFrame.encoded(message, into: $0)?.count ?? 0 }
+            add(.pairing, "framed-\(i)", Array(framed[0..<f]))
+        }
+        guard messages.count == 4 else { throw CocoaError(.featureUnsupported) }
+
+        // Advertisements: sealed under the key and record key the advert target uses, and their plaintext.
+        let peer = PeerID(publicKey: initiatorKeys.publicKey)
+        let key = SymmetricKey(bytes: FixedBytes<32>(repeating: 7))
+        let recordKey = "/sd-pair/00000000000000000000000000000000"
+        for addresses: [Multiaddr] in [[], [Multiaddr(host: .ip4(FixedBytes<4>([192, 168, 1, 20])!), port: 4001)],
+                          [Multiaddr(host: .ip4(FixedBytes<4>([10, 0, 0, 2])!), port: 4001), Multiaddr(host: .ip6(FixedBytes<16>(repeating: 0xfe)), port: 4001)]] {
+            var sealed = [UInt8](repeating: 0, count: Advertisement.maxSealedLength)
+            let n = sealed.withUnsafeMutableBytes { Advertisement(peer: peer, device: nas, addresses: addresses).seal(key: key, recordKey: recordKey, random: &random, into: $0) ?? 0 }
+            add(.advert, "sealed-\(addresses.count)", Array(sealed[0..<n]))
+            var plain = [UInt8](repeating: 0, count: n - 12 - ChaChaPoly.tagLength)
+            var nonce = ChaChaPoly.Nonce()
+            for i in 0..<12 { nonce[i] = sealed[i] }
+            var aad = Array(recordKey.utf8)
+            try sealed.withUnsafeBytes { s in
+                try aad.withUnsafeMutableBytes { a in
+                    try plain.withUnsafeMutableBytes { p in
+                        try ChaChaPoly.open(key: key, nonce: nonce, associatedData: UnsafeRawBufferPointer(a), ciphertext: UnsafeRawBufferPointer(rebasing: s[12..<n]), into: p)
+                    }
+                }
+            }
+            add(.advert, "plaintext-\(addresses.count)", plain)
+        }
+
+        // TXT records as the txt target reads them: length-prefixed entries.
+        let text = ServiceText(sessionID: window.sessionID, peer: peer)
+        func txt(_ entries: [String]) -> [UInt8] { entries.flatMap { [UInt8]([UInt8($0.utf8.count)]) + Array($0.utf8) } }
+        add(.txt, "valid", txt([text.entries.sid, text.entries.p2p]))
+        add(.txt, "extra-keys", txt(["v=1", text.entries.p2p, "x", text.entries.sid]))
+        add(.txt, "no-sid", txt([text.entries.p2p]))
+
+        for line in ["invite\n", "status\r\n", "code legal winner thank year wave sausage worth useful legal winner thank yellow",
+                     "expires 300", "paired 7b004fae-ea16-2292-bbb3-2e5324662df7 Demo Laptop", "closed pairing code expired", "status open 299"] {
+            add(.control, "line-\(line.utf8.count)", Array(line.utf8))
+        }
+        for (i, typed) in ["legal winner thank year wave sausage worth useful legal winner thank yellow",
+                           "LEGA WINN THAN YEAR WAVE SAUS WORT USEF LEGA WINN THAN YELL", code.words, "  abandon   abandon abandon ",
+                           "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong"].enumerated() {
+            add(.bip39, "typed-\(i)", Array(typed.utf8))
+        }
+        add(.peerid, "text", Array(peer.text.utf8))
+        add(.peerid, "binary", peer.bytes.withUnsafeBytes { Array($0) })
+        for address in ["/ip4/127.0.0.1/tcp/4001/p2p/" + peer.text, "/ip6/fe80::1/tcp/4001", "/ip4/0.0.0.0/tcp/0"] {
+            let m = try Multiaddr(text: address)
+            var out = [UInt8](repeating: 0, count: 256)
+            let n = out.withUnsafeMutableBytes { raw -> Int in
+                var w = ByteWriter(raw)
+                do { try m.encode(into: &w) } catch { return 0 }
+                return w.count
+            }
+            add(.multiaddr, "binary-\(files.count)", Array(out[0..<n]))
+            add(.multiaddr, "text-\(files.count)", Array(address.utf8))
+        }
+
+        for (target, name, bytes) in files {
+            let dir = directory + "/" + target
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/" + name))
+        }
+        print("wrote \(files.count) seeds under \(directory)")
+    }
+}
+#endif
