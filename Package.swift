@@ -60,12 +60,16 @@ let package = Package(
         .executableTarget(
             name: "sd-pair-fuzz", dependencies: ["Agent", "Discovery", "Registry", "Pairing", "Transport", "Crypto", "Wire"],
             path: "Tests/Fuzz", exclude: ["corpus", "regressions", "capture_py_seeds.py"], linkerSettings: [.linkedLibrary("sodium")]),
+        // A hostile peer against a running `sd-pair serve` (HostilePeerTests; usable by hand against a board).
+        .executableTarget(
+            name: "sd-pair-hostile", dependencies: ["Pairing", "Transport", "Crypto", "Wire"], path: "Tests/Hostile",
+            linkerSettings: [.linkedLibrary("sodium")]),
         .testTarget(name: "WireTests", dependencies: ["Wire"], path: "Tests/WireTests"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Wire", "TestSupport"], path: "Tests/CryptoTests"),
         .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Crypto", "Wire", "TestSupport"], path: "Tests/TransportTests"),
         .testTarget(
-            name: "AgentTests", dependencies: ["SDPair", "Agent", "Registry", "Transport", "Crypto", "Wire", "sd-pair", "sd-pair-fuzz"],
+            name: "AgentTests", dependencies: ["SDPair", "Agent", "Registry", "Transport", "Crypto", "Wire", "sd-pair", "sd-pair-fuzz", "sd-pair-hostile"],
             path: "Tests/AgentTests"),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "Transport", "Pairing", "Crypto", "Wire"], path: "Tests/DiscoveryTests"),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Pairing", "Crypto", "Wire"], path: "Tests/RegistryTests"),

@@ -56,6 +56,9 @@ public final class Node {
         var connection: SecureConnection<SystemRandom>? = nil
         var connecting = false
         var established = false
+        /// Accepted from a listener (not dialled by us): subject to the idle timeout and to eviction.
+        var inbound = false
+        /// Handshake deadline; for an established inbound connection, its idle deadline.
         var deadline: UInt64 = 0
         /// The identity a dialled peer must prove (from the multiaddr's /p2p part or the discovery answer).
         var expected: PeerID? = nil
@@ -75,6 +78,9 @@ public final class Node {
     var random = SystemRandom()
     public private(set) var outcome: NodeOutcome? = nil
     var lingerUntil: UInt64 = 0
+    /// Unfinished handshakes dropped to make room since the last log line about it, and when that line was.
+    var evictions = 0
+    var evictionLoggedAt: UInt64 = 0
 
     /// `say` prints result lines on stdout; `log` prints one-line diagnostics on stderr.
     let handshakeTimeout: UInt64
@@ -185,8 +191,9 @@ public final class Node {
             let signalSlot = signals.flatMap { set.add($0.fd, readable: true, writable: false) }
             var listenerSlots = InlineArray<4, Int>(repeating: -1)
             for (i, fd) in listeners.enumerated() where i < 4 {
-                // At capacity, stop accepting: the kernel's backlog holds the rest, memory stays fixed.
-                if hasFreeLink, outcome == nil { listenerSlots[i] = set.add(fd, readable: true, writable: false) ?? -1 }
+                // At capacity with nothing to evict, stop accepting: the kernel's backlog holds the rest, memory
+                // stays fixed (and poll does not spin on a listener we cannot serve).
+                if hasFreeLink || evictableLink != nil, outcome == nil { listenerSlots[i] = set.add(fd, readable: true, writable: false) ?? -1 }
             }
             var linkSlots = InlineArray<4, Int>(repeating: -1)
             for i in 0..<links.count where !links[i].isFree {
@@ -231,13 +238,16 @@ public final class Node {
 
     var hasFreeLink: Bool { links.contains { $0.isFree } }
 
+    var idleTimeout: UInt64 { handshakeTimeout * AgentLimits.idleTimeoutFactor }
+
     var hasPendingOutput: Bool {
         links.contains { !$0.isFree && !($0.connection?.pendingOutput.isEmpty ?? true) }
     }
 
     func nextDeadline(_ now: UInt64) -> UInt64 {
         var next = now + 1000
-        for link in links where !link.isFree && (!link.established || link.kad != nil) { next = min(next, link.deadline) }
+        for link in links where !link.isFree && (!link.established || link.kad != nil || link.inbound) { next = min(next, link.deadline) }
+        if evictions > 0 { next = min(next, evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds) }
         if let d = dht, d.phase == .resting { next = min(next, max(d.retryAt, now)) }
         switch task {
         case .serve(let window?, _): next = min(next, window.deadline.milliseconds)
@@ -254,6 +264,10 @@ public final class Node {
         for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && !links[i].established && now >= links[i].deadline {
             drop(i, reason: "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
         }
+        for i in 0..<links.count where !links[i].isFree && links[i].inbound && links[i].established && now >= links[i].deadline {
+            drop(i, reason: "idle for " + String(idleTimeout / 1000) + " s")
+        }
+        if evictions > 0 && now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
         dhtTick(now)
         switch task {
         case .serve(var window?, let echo):
@@ -440,16 +454,49 @@ public final class Node {
 
     func acceptAll(_ listener: Int32, now: UInt64) {
         for _ in 0..<AgentLimits.maxConnections {
-            guard let i = freeLink() else { return }
+            guard freeLink() != nil || evictableLink != nil else { return }
             switch Net.accept(listener) {
             case .none: return
             case .failed(let e):
                 log("accept failed: " + e.name)
                 return
             case .connection(let fd, _):
+                guard let i = freeLink() ?? evict() else {
+                    Net.close(fd)
+                    return
+                }
                 setUp(i, fd: fd, role: .listener, connecting: false, now: now)
+                links[i].inbound = true
             }
         }
+    }
+
+    /// The accepted connection longest in its handshake: a stranger who connected and has not proved anything yet.
+    /// Established connections and our own dials are never evicted.
+    var evictableLink: Int? {
+        var oldest: Int? = nil
+        for i in 0..<links.count where !links[i].isFree && links[i].inbound && !links[i].established {
+            if oldest == nil || links[i].deadline < links[oldest!].deadline { oldest = i }
+        }
+        return oldest
+    }
+
+    /// Frees the evictable link for a newcomer, so that a burst of silent connections cannot keep a real joiner
+    /// waiting in the kernel's backlog for handshake timeouts; counted, and logged once per interval.
+    func evict() -> Int? {
+        guard let i = evictableLink else { return nil }
+        dropQuietly(i)
+        evictions += 1
+        let now = MonotonicClock.milliseconds()
+        if now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
+        return i
+    }
+
+    /// The first eviction of a burst is logged at once, the rest of it as one count when the interval ends.
+    func logEvictions(_ now: UInt64) {
+        log("connection table full: dropped " + String(evictions) + " unfinished handshake(s) to make room for new connections")
+        evictions = 0
+        evictionLoggedAt = now
     }
 
     func readFrom(_ i: Int) {
@@ -464,6 +511,7 @@ public final class Node {
             switch Net.read(links[i].fd, into: space) {
             case .bytes(let n):
                 links[i].connection!.received(n)
+                if links[i].inbound && links[i].established { links[i].deadline = MonotonicClock.milliseconds() + idleTimeout }
                 process(i)
             case .wouldBlock:
                 return
@@ -555,6 +603,7 @@ public final class Node {
         switch event {
         case .established:
             links[i].established = true
+            if links[i].inbound { links[i].deadline = MonotonicClock.milliseconds() + idleTimeout }
             established(i)
         case .streamOpened(let id):
             guard links[i].kad == nil, let s = freeStream(i) else {

@@ -49,7 +49,8 @@ int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port) {
     if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     int rc = set_nonblocking(fd);
     if (rc == 0 && bind(fd, (struct sockaddr *)&ss, len) < 0) rc = -errno;
-    if (rc == 0 && listen(fd, 16) < 0) rc = -errno;
+    // 64: a burst of connections waits in the kernel while the loop accepts (and evicts), instead of in SYN retries.
+    if (rc == 0 && listen(fd, 64) < 0) rc = -errno;
     if (rc == 0 && bound_port) {
         struct sockaddr_storage got;
         socklen_t got_len = sizeof got;

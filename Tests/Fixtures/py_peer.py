@@ -4,6 +4,7 @@
   py_peer.py listen [--timeout S]           prints "LISTEN <multiaddr>/p2p/<id>", serves echo and ping
   py_peer.py dial <multiaddr> [--timeout S] opens an echo stream and pings 3 times, prints "ECHO <text>" and
                                             "PING <n> <ms>", then "DONE"
+  py_peer.py dial <multiaddr> --idle S      connects (Noise, yamux), prints "CONNECTED", then says nothing for S s
 
 Every run ends by itself after --timeout seconds (default 30). Exit status 0 only if everything asked succeeded.
 """
@@ -51,6 +52,17 @@ async def listen(timeout):
     return 0
 
 
+async def idle(target, seconds):
+    host = new_host(key_pair=create_new_key_pair())
+    async with host.run(listen_addrs=[LOOPBACK]):
+        info = info_from_p2p_addr(multiaddr.Multiaddr(target))
+        with trio.fail_after(10):
+            await host.connect(info)
+        print("CONNECTED", flush=True)
+        await trio.sleep(seconds)
+    return 0
+
+
 async def dial(target, timeout):
     host = new_host(key_pair=create_new_key_pair())
     async with host.run(listen_addrs=[LOOPBACK]):
@@ -80,11 +92,14 @@ def main():
     parser.add_argument("mode", choices=["listen", "dial"])
     parser.add_argument("addr", nargs="?")
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--idle", type=float, default=None)
     args = parser.parse_args()
     if args.mode == "listen":
         return trio.run(listen, args.timeout)
     if not args.addr:
         parser.error("dial needs a multiaddr")
+    if args.idle is not None:
+        return trio.run(idle, args.addr, min(args.idle, args.timeout))
     return trio.run(dial, args.addr, args.timeout)
 
 
