@@ -64,12 +64,14 @@ let package = Package(
         .executableTarget(
             name: "sd-pair-hostile", dependencies: ["Pairing", "Transport", "Crypto", "Wire"], path: "Tests/Hostile",
             linkerSettings: [.linkedLibrary("sodium")]),
+        // Drives `serve` through many pairing windows for the soak (Benchmarks/soak.sh, SoakTests).
+        .executableTarget(name: "sd-pair-soak", dependencies: ["SDPair"], path: "Tests/Soak"),
         .testTarget(name: "WireTests", dependencies: ["Wire"], path: "Tests/WireTests"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Wire", "TestSupport"], path: "Tests/CryptoTests"),
         .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Crypto", "Wire", "TestSupport"], path: "Tests/TransportTests"),
         .testTarget(
-            name: "AgentTests", dependencies: ["SDPair", "Agent", "Registry", "Transport", "Crypto", "Wire", "sd-pair", "sd-pair-fuzz", "sd-pair-hostile"],
+            name: "AgentTests", dependencies: ["SDPair", "Agent", "Registry", "Transport", "Crypto", "Wire", "sd-pair", "sd-pair-fuzz", "sd-pair-hostile", "sd-pair-soak"],
             path: "Tests/AgentTests"),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "Transport", "Pairing", "Crypto", "Wire"], path: "Tests/DiscoveryTests"),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Pairing", "Crypto", "Wire"], path: "Tests/RegistryTests"),
