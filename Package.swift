@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "pairing-bench", dependencies: ["Pairing", "Crypto", "Wire", "CSodium", "CSupport"],
             path: "Benchmarks/PairingBench", linkerSettings: [.linkedLibrary("sodium")]),
-        .target(name: "TestSupport", dependencies: ["Wire"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Wire", "Crypto", "Transport"], path: "Tests/TestSupport"),
         .executableTarget(
             name: "connection-bench", dependencies: ["Agent", "Transport", "EventLoop", "Crypto", "CSupport"],
             path: "Benchmarks/ConnectionBench", linkerSettings: [.linkedLibrary("sodium")]),
@@ -62,7 +62,7 @@ let package = Package(
             path: "Tests/Fuzz", exclude: ["corpus", "regressions", "capture_py_seeds.py"], linkerSettings: [.linkedLibrary("sodium")]),
         // A hostile peer against a running `sd-pair serve` (HostilePeerTests; usable by hand against a board).
         .executableTarget(
-            name: "sd-pair-hostile", dependencies: ["Pairing", "Transport", "Crypto", "Wire"], path: "Tests/Hostile",
+            name: "sd-pair-hostile", dependencies: ["Pairing", "Transport", "Crypto", "Wire", "TestSupport"], path: "Tests/Hostile",
             linkerSettings: [.linkedLibrary("sodium")]),
         // Drives `serve` through many pairing windows for the soak (Benchmarks/soak.sh, SoakTests).
         .executableTarget(name: "sd-pair-soak", dependencies: ["SDPair"], path: "Tests/Soak"),
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "PairingTests", dependencies: ["Pairing", "Crypto", "Wire", "TestSupport"], path: "Tests/PairingTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Crypto", "Wire", "TestSupport"], path: "Tests/TransportTests"),
         .testTarget(
-            name: "AgentTests", dependencies: ["SDPair", "Agent", "Registry", "Transport", "Crypto", "Wire", "sd-pair", "sd-pair-fuzz", "sd-pair-hostile", "sd-pair-soak"],
+            name: "AgentTests", dependencies: ["SDPair", "Agent", "Registry", "Transport", "Crypto", "Wire", "sd-pair", "sd-pair-fuzz", "sd-pair-hostile", "sd-pair-soak", "TestSupport"],
             path: "Tests/AgentTests"),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "Transport", "Pairing", "Crypto", "Wire"], path: "Tests/DiscoveryTests"),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Pairing", "Crypto", "Wire"], path: "Tests/RegistryTests"),

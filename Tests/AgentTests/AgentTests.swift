@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TestSupport
 import Wire
 import XCTest
 
@@ -319,22 +320,6 @@ final class AgentTests: AgentTestCase {
     // MARK: Hostile peers
 
     /// multistream header + "/noise" proposal + Noise message 1: the first flight of a valid dialer.
-    func firstFlight() -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        var n = buffer.withUnsafeMutableBytes { raw -> Int in
-            var w = ByteWriter(raw)
-            try! Multistream.write("/multistream/1.0.0", into: &w)
-            try! Multistream.write("/noise", into: &w)
-            return w.count
-        }
-        var rng = SystemRandom()
-        var hs = NoiseHandshake(role: .initiator, identity: Ed25519.KeyPair.generate(using: &rng), random: &rng)
-        let m = buffer.withUnsafeMutableBytes { raw in try! hs.writeMessage(into: UnsafeMutableRawBufferPointer(rebasing: raw[(n + 2)...])) }
-        buffer[n] = UInt8(m >> 8)
-        buffer[n + 1] = UInt8(m & 0xFF)
-        n += 2 + m
-        return Array(buffer.prefix(n))
-    }
 
     func testGarbageIsDroppedWithOneLogLine() throws {
         let inv = try invite(agent, state: stateDirectory())
@@ -354,7 +339,7 @@ final class AgentTests: AgentTestCase {
 
     func testHandshakeTruncatedAtEveryByte() throws {
         let inv = try invite(agent, state: stateDirectory())
-        let flight = firstFlight()
+        let flight = libp2pFirstFlight()
         for cut in 0..<flight.count {
             let c = RawClient(port: inv.port)!
             c.send(Array(flight.prefix(cut)))
@@ -388,7 +373,7 @@ final class AgentTests: AgentTestCase {
         }
         let header = Array(buffer.prefix(headerLength))
         let oversizedVarint = header + [0x80, 0x80, 0x80, 0x80, 0x10]
-        let negotiation = Array(firstFlight().dropLast(34))
+        let negotiation = Array(libp2pFirstFlight().dropLast(34))
         let noise = negotiation + [0xFF, 0xFF, 1, 2, 3]
         for bytes in [oversizedVarint, noise] {
             let c = RawClient(port: inv.port, timeoutSeconds: 3)!
@@ -407,7 +392,7 @@ final class AgentTests: AgentTestCase {
         var rng = SystemRandom()
         var hs = NoiseHandshake(role: .initiator, identity: Ed25519.KeyPair.generate(using: &rng), random: &rng)
         hs.testingSignsForeignStaticKey = true
-        let flight = firstFlight()
+        let flight = libp2pFirstFlight()
         // Send only the multistream part, then our own message 1 (the flight's message 1 belongs to another handshake).
         let negotiation = Array(flight.prefix(flight.count - 34))
         c.send(negotiation)
@@ -429,7 +414,7 @@ final class AgentTests: AgentTestCase {
     func testSlowDripPeerHitsTheHandshakeTimeout() throws {
         let inv = try invite(agent, state: stateDirectory(), extra: ["--handshake-timeout", "1"])
         let c = RawClient(port: inv.port)!
-        let flight = firstFlight()
+        let flight = libp2pFirstFlight()
         let start = Date()
         var dropped = false
         for byte in flight.prefix(40) {

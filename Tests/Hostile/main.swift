@@ -10,6 +10,7 @@ import Crypto
 import Foundation
 import Pairing
 import Transport
+import TestSupport
 import Wire
 
 #if canImport(Glibc)
@@ -50,24 +51,6 @@ final class Client {
     deinit { close(fd) }
 }
 
-/// What a libp2p dialer sends first: multistream header, /noise, Noise message 1.
-func firstFlight() -> [UInt8] {
-    var buffer = [UInt8](repeating: 0, count: 256)
-    var n = buffer.withUnsafeMutableBytes { raw -> Int in
-        var w = ByteWriter(raw)
-        try! Multistream.write("/multistream/1.0.0", into: &w)
-        try! Multistream.write("/noise", into: &w)
-        return w.count
-    }
-    var rng = SystemRandom()
-    var hs = NoiseHandshake(role: .initiator, identity: Ed25519.KeyPair.generate(using: &rng), random: &rng)
-    let m = buffer.withUnsafeMutableBytes { raw in try! hs.writeMessage(into: UnsafeMutableRawBufferPointer(rebasing: raw[(n + 2)...])) }
-    buffer[n] = UInt8(m >> 8)
-    buffer[n + 1] = UInt8(m & 0xFF)
-    n += 2 + m
-    return Array(buffer.prefix(n))
-}
-
 /// One line, straight to fd 1 (unbuffered, so a test reading the pipe sees it at once).
 func say(_ line: String) {
     let text = Array(("hostile: " + line + "\n").utf8)
@@ -98,7 +81,7 @@ struct Attacks {
 
     /// A valid opening cut at every byte offset; the connection then goes quiet and is closed by us.
     func truncate() throws {
-        let flight = firstFlight()
+        let flight = libp2pFirstFlight()
         for cut in 0..<flight.count {
             guard let c = Client(port: port, timeoutSeconds: patience) else { throw Failure(text: "truncate: cannot connect at cut \(cut)") }
             c.send(Array(flight.prefix(cut)))
@@ -108,7 +91,7 @@ struct Attacks {
 
     /// Length prefixes far beyond any bound: refused at once, before the bytes they announce.
     func oversized() throws {
-        let flight = firstFlight()
+        let flight = libp2pFirstFlight()
         let header = Array(flight.prefix(20))
         let negotiation = Array(flight.dropLast(34))
         let cases: [[UInt8]] = [header + [0x80, 0x80, 0x80, 0x80, 0x10], negotiation + [0xFF, 0xFF, 1, 2, 3], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]]
@@ -123,7 +106,7 @@ struct Attacks {
     /// One byte of a valid opening every 200 ms: the handshake timeout must end it.
     func drip(seconds: Int) throws {
         guard let c = Client(port: port, timeoutSeconds: 1) else { throw Failure(text: "drip: cannot connect") }
-        let flight = firstFlight()
+        let flight = libp2pFirstFlight()
         let start = Date()
         var sent = 0
         while Date().timeIntervalSince(start) < Double(seconds) && sent < flight.count {

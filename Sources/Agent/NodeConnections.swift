@@ -1,0 +1,190 @@
+import CSupport
+import Crypto
+import Discovery
+import EventLoop
+import Pairing
+import Registry
+import Transport
+import Wire
+
+/// The connection table: dialling, accepting (and evicting under pressure), reading, writing, dropping.
+extension Node {
+    // MARK: Connections
+
+    func freeLink() -> Int? { links.firstIndex { $0.isFree } }
+
+    func setUp(_ i: Int, fd: Int32, role: SecureConnection<SystemRandom>.Role, connecting: Bool, now: UInt64) {
+        let size = SecureConnection<SystemRandom>.bufferSize
+        let rx = region(i, 0, size)
+        let tx = region(i, size, size)
+        links[i] = Link()
+        links[i].fd = fd
+        links[i].connecting = connecting
+        links[i].deadline = now + handshakeTimeout
+        links[i].connection = SecureConnection(role: role, identity: identity, random: &random, rx: rx, tx: tx)
+        if !connecting { start(i) }
+    }
+
+    func start(_ i: Int) {
+        do { try links[i].connection!.start() } catch { drop(i, reason: "could not start: " + Self.describe(error)) }
+        flush(i)
+    }
+
+    /// Starts a connection; returns its link, or nil when it failed at once (already reported).
+    func dial(_ peer: Multiaddr, scope: UInt32, now: UInt64) -> Int? {
+        guard let i = freeLink() else {
+            connectionFailed("no free connection slot to dial " + peer.text)
+            return nil
+        }
+        switch Net.connect(host: peer.hostText, port: peer.port, scope: scope) {
+        case .failure(let e):
+            connectionFailed("cannot connect to " + peer.text + ": " + e.name)
+            return nil
+        case .success(let fd):
+            setUp(i, fd: fd, role: .dialer, connecting: true, now: now)
+            links[i].expected = peer.peer
+            return i
+        }
+    }
+
+    func finishConnect(_ i: Int) {
+        if let error = Net.connectResult(links[i].fd) {
+            drop(i, reason: "connect failed: " + error.name)
+            return
+        }
+        links[i].connecting = false
+        start(i)
+    }
+
+    func acceptAll(_ listener: Int32, now: UInt64) {
+        for _ in 0..<AgentLimits.maxConnections {
+            guard freeLink() != nil || evictableLink != nil else { return }
+            switch Net.accept(listener) {
+            case .none: return
+            case .failed(let e):
+                log("accept failed: " + e.name)
+                return
+            case .connection(let fd, _):
+                guard let i = freeLink() ?? evict() else {
+                    Net.close(fd)
+                    return
+                }
+                setUp(i, fd: fd, role: .listener, connecting: false, now: now)
+                links[i].inbound = true
+            }
+        }
+    }
+
+    /// The accepted connection longest in its handshake: a stranger who connected and has not proved anything yet.
+    /// Established connections and our own dials are never evicted.
+    var evictableLink: Int? {
+        var oldest: Int? = nil
+        for i in 0..<links.count where !links[i].isFree && links[i].inbound && !links[i].established {
+            if oldest == nil || links[i].deadline < links[oldest!].deadline { oldest = i }
+        }
+        return oldest
+    }
+
+    /// Frees the evictable link for a newcomer, so that a burst of silent connections cannot keep a real joiner
+    /// waiting in the kernel's backlog for handshake timeouts; counted, and logged once per interval.
+    func evict() -> Int? {
+        guard let i = evictableLink else { return nil }
+        dropQuietly(i)
+        evictions += 1
+        let now = MonotonicClock.milliseconds()
+        if now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
+        return i
+    }
+
+    /// The first eviction of a burst is logged at once, the rest of it as one count when the interval ends.
+    func logEvictions(_ now: UInt64) {
+        log("connection table full: dropped " + String(evictions) + " unfinished handshake(s) to make room for new connections")
+        evictions = 0
+        evictionLoggedAt = now
+    }
+
+    func readFrom(_ i: Int) {
+        // Bounded: at most a few reads per wake-up so one busy peer cannot starve the others.
+        for _ in 0..<4 {
+            guard !links[i].isFree else { return }
+            let space = links[i].connection!.receiveSpace()
+            guard space.count > 0 else {
+                drop(i, reason: "peer overran the receive buffer")
+                return
+            }
+            switch Net.read(links[i].fd, into: space) {
+            case .bytes(let n):
+                links[i].connection!.received(n)
+                if links[i].inbound && links[i].established { links[i].deadline = MonotonicClock.milliseconds() + idleTimeout }
+                process(i)
+            case .wouldBlock:
+                return
+            case .closed:
+                drop(i, reason: links[i].established ? "peer closed the connection" : "peer closed the connection during the handshake")
+                return
+            case .failed(let e):
+                drop(i, reason: "read failed: " + e.name)
+                return
+            }
+        }
+    }
+
+    func flush(_ i: Int) {
+        guard !links[i].isFree, let pending = links[i].connection?.pendingOutput, !pending.isEmpty else { return }
+        switch Net.write(links[i].fd, pending) {
+        case .bytes(let n): links[i].connection!.sent(n)
+        case .wouldBlock, .closed: break
+        case .failed(let e): drop(i, reason: "write failed: " + e.name)
+        }
+    }
+
+    /// Closes a connection with one log line and tells the task.
+    func drop(_ i: Int, reason: String) {
+        guard !links[i].isFree else { return }
+        if links[i].kad != nil { return dropQuietly(i) }
+        let wasEstablished = links[i].established
+        for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
+        links[i].connection?.close()
+        Net.close(links[i].fd)
+        links[i] = Link()
+        if outcome == nil { log("connection dropped: " + reason) }
+        switch task {
+        case .join:
+            guard pairingLink == i else { return }
+            if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }
+        case .ping:
+            if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }
+        case .serve:
+            break
+        }
+    }
+
+    func closeHandshake(_ i: Int, _ s: Int) {
+        guard case .serve(var window?, let echo) = task, var hs = links[i].streams[s].handshake else { return }
+        window.connectionClosed(&hs)
+        links[i].streams[s].handshake = nil
+        task = .serve(window: window, echo: echo)
+    }
+
+    func connectionFailed(_ reason: String) {
+        switch task {
+        case .join(var session, let peer):
+            pairingLink = nil
+            let step = session.connectionLost(now: Instant(milliseconds: MonotonicClock.milliseconds()))
+            task = .join(session: session, peer: peer)
+            if case .failed(let why)? = step.event {
+                events.emit(.failed(reason: why.description))
+                finish(.failed(why.description))
+            } else if peer != nil {
+                // With one explicit peer there is no other candidate: report and stop.
+                finish(.failed(reason))
+            } else if outcome == nil {
+                candidateFailed(reason)
+            }
+        case .ping:
+            finish(.failed(reason))
+        case .serve:
+            break
+        }
+    }
+}

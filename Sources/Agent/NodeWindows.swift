@@ -1,0 +1,109 @@
+import CSupport
+import Crypto
+import Discovery
+import EventLoop
+import Pairing
+import Registry
+import Transport
+import Wire
+
+/// Daemon mode: pairing windows opened on request (SIGUSR1, the control socket) and closed without ending the run.
+extension Node {
+    // MARK: Pairing windows (daemon mode)
+
+    /// SIGUSR1 or a control client's `invite`: opens a new window unless one is open. Returns its words and lifetime.
+    @discardableResult
+    func requestWindow() -> (words: String, expiry: UInt32)? {
+        guard daemon, case .serve(let current, let echo) = task else { return nil }
+        if current != nil {
+            log("a pairing window is already open")
+            return nil
+        }
+        guard let opened = openWindow?() else { return nil }
+        task = .serve(window: opened.window, echo: echo)
+        advertise(opened.window)
+        return (opened.words, opened.window.policy.expirySeconds)
+    }
+
+    var openWindowDeadline: UInt64? {
+        if case .serve(let window?, _) = task { return window.deadline.milliseconds }
+        return nil
+    }
+
+    /// Answers the control socket's requests; cancels the window whose `invite` client hung up.
+    func answer(_ control: ControlServer) {
+        while let (client, request) = control.nextRequest() {
+            switch request {
+            case .failure(.oversized): control.reply(client, ControlReply(.error, "request too long"), close: true)
+            case .failure(.unknown): control.reply(client, ControlReply(.error, "unknown request (expected invite or status)"), close: true)
+            case .success(.status):
+                let now = MonotonicClock.milliseconds()
+                let left = openWindowDeadline.map { "open " + String(($0 > now ? $0 - now : 0) / 1000) }
+                control.reply(client, ControlReply(.status, left ?? "idle"), close: true)
+            case .success(.invite):
+                if openWindowDeadline != nil {
+                    control.reply(client, ControlReply(.error, "a pairing window is already open (its code is in the daemon's log)"), close: true)
+                } else if let opened = requestWindow() {
+                    let text = ControlProtocol.encode(ControlReply(.code, opened.words)) + ControlProtocol.encode(ControlReply(.expires, String(opened.expiry)))
+                    control.reply(client, text, close: false)
+                    control.follow(client)
+                } else {
+                    control.reply(client, ControlReply(.error, "this agent cannot open a pairing window"), close: true)
+                }
+            }
+        }
+        if control.followerLeft {
+            control.acknowledgeFollowerLeft()
+            if case .serve(var window?, let echo) = task {
+                log("the invite that asked for this window has gone; closing the window")
+                window.cancel()
+                task = .serve(window: window, echo: echo)
+                finish(.failed("cancelled"))
+            }
+        }
+    }
+
+    /// Publishes the open window where joiners look for it.
+    func advertise(_ window: InitiatorWindow<SystemRandom>) {
+        dhtPublish(window)
+        guard let discovery, advertisedPort != 0 else { return }
+        discovery.publish(name: window.localDevice.name.string, port: advertisedPort, text: ServiceText(sessionID: window.sessionID, peer: peerID))
+    }
+
+    /// Discovery mode: when no candidate is being tried, dial the next one found.
+    func tryNextCandidate(_ now: UInt64) {
+        guard pairingLink == nil, outcome == nil, case .join(var session, nil) = task, session.state == .discovering,
+            let candidate = discovery?.nextCandidate()
+        else { return }
+        let step = session.connecting(now: Instant(milliseconds: now))
+        task = .join(session: session, peer: nil)
+        if case .stateChanged(let state)? = step.event, let event = PairingEvent(joinerState: state) { events.emit(event) }
+        log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
+        pairingLink = dial(candidate.address, scope: candidate.scope, now: now)
+    }
+
+    /// A window ended while the daemon goes on: say how, forget its half-done handshakes (their state belongs to
+    /// the old window), and serve without a window until the next one is asked for.
+    func endWindow(_ result: NodeOutcome, echo: Bool) {
+        switch result {
+        case .paired: log("pairing window closed: paired")
+        case .failed(let why): log("pairing window closed: " + why)
+        case .pinged, .interrupted: break
+        }
+        events.emit(.windowClosed)
+        switch result {
+        case .failed(let why): control?.windowClosed(ControlReply(.closed, why))
+        default: control?.windowClosed(ControlReply(.closed, "ended"))  // paired: the follower has heard already (announcePaired)
+        }
+        task = .serve(window: nil, echo: echo)
+        discovery?.withdraw()
+        stopDHT()
+        onWindowClosed?()
+        for i in 0..<links.count where !links[i].isFree {
+            for s in 0..<4 where links[i].streams[s].handshake != nil {
+                links[i].streams[s].handshake = nil
+                resetStream(i, s)
+            }
+        }
+    }
+}
