@@ -152,18 +152,18 @@ enum NetworkCommands {
         let first = openAtStart ? InitiatorWindow.open(device: me.1, policy: settings.policy) : nil
         let device = me.1
         let (policy, display, events) = (settings.policy, settings.display, settings.events)
-        let presentation = settings
         let node = Node(
             identity: identity.keys, task: .serve(window: first?.window, echo: settings.echo), registry: registry,
             handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, daemon: true,
             openWindow: {
                 let opened = InitiatorWindow.open(device: device, policy: policy)
-                announce(opened.words, opened.window, presentation)
+                announce(opened.words, opened.window, settings)
                 return opened
             }, discovery: discovery(options), dht: dht, say: Output.line, log: Output.error)
         node.onWindowClosed = { display?.clear() }
         node.events = events
-        guard listen(node, settings.addresses) else { return .success(.environment) }
+        // The control socket before the listeners: a second daemon on this state directory is told so, rather
+        // than failing on a taken port.
         let controlPath = InviteClient.socketPath(stateDirectory: stateDirectory(options))
         switch ControlServer.open(path: controlPath) {
         case .success(let control): node.control = control
@@ -176,6 +176,7 @@ enum NetworkCommands {
             return .success(.environment)
         }
         defer { node.control?.close() }
+        guard listen(node, settings.addresses) else { return .success(.environment) }
         Output.line("READY pid " + String(getpid()) + " (run `sd-pair invite` or send SIGUSR1 to open a pairing window)")
         if let first { announce(first.words, first.window, settings) }
         let result = node.run(signals: signals())
