@@ -36,7 +36,7 @@ final class ControlSocketTests: AgentTestCase {
         XCTAssertEqual(info.st_mode & 0o777, 0o600, "the control socket opens pairing windows: owner only")
         XCTAssertEqual(ask(state, "status\n"), "status idle\n")
 
-        let invite = try Spawned(agent, ["invite", "--state-dir", state])
+        let invite = try Spawned(agent, ["invite", "--state-dir", state, "--events", "json"])
         guard let words = invite.line(startingWith: "CODE: ") else { return XCTFail("no code: " + invite.stderr) }
         XCTAssertNotNil(invite.line(startingWith: "sd-pair: pairing code: " + words + " (expires in 300 s)"), invite.stdout)
         XCTAssertTrue(invite.stderr.contains("asking it for a pairing window"), invite.stderr)
@@ -53,6 +53,14 @@ final class ControlSocketTests: AgentTestCase {
         XCTAssertEqual(invite.wait(), 0, invite.stderr)
         let paired = try XCTUnwrap(invite.line(startingWith: "PAIRED "))
         XCTAssertTrue(paired.hasSuffix(" Laptop"), paired)
+        // --events json on a delegated invite: the same events a standalone one prints, from the daemon's replies.
+        let events = invite.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }.compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        XCTAssertEqual(events.map { $0["event"] as? String }, ["waiting", "completed"])
+        XCTAssertEqual(events.first?["code"] as? String, words)
+        XCTAssertEqual(events.first?["expires_in"] as? Int, 300)
+        XCTAssertEqual(events.last?["device_name"] as? String, "Laptop")
         XCTAssertEqual(try listed(state).count, 1)
         XCTAssertEqual(ask(state, "status\n"), "status idle\n")
         XCTAssertTrue(daemon.process.isRunning)
@@ -64,7 +72,7 @@ final class ControlSocketTests: AgentTestCase {
     func testLeavingInviteClosesItsWindow() throws {
         let state = stateDirectory()
         let (daemon, address) = try serve(state)
-        let invite = try Spawned(agent, ["invite", "--state-dir", state])
+        let invite = try Spawned(agent, ["invite", "--state-dir", state, "--events", "json"])
         guard let words = invite.line(startingWith: "CODE: ") else { return XCTFail("no code: " + invite.stderr) }
         invite.signal(SIGINT)
         XCTAssertEqual(invite.wait(), 130)
