@@ -84,14 +84,23 @@ final class AvahiLab {
 
 /// mDNS discovery against real avahi-daemons on two hosts.
 final class MDNSTests: AgentTestCase {
+    /// `invite` in host A, once its service is published; returns it with its code.
+    func publishedInvite(_ lab: AvahiLab) throws -> (Spawned, String) {
+        let inv = try lab.run("A", agent, ["invite", "--no-dht", "--state-dir", stateDirectory(), "--name", "NAS in A", "--expiry", "60"])
+        guard let words = inv.line(startingWith: "CODE: ") else {
+            inv.stop()
+            XCTFail("invite: " + inv.stderr)
+            throw CocoaError(.fileReadUnknown)
+        }
+        XCTAssertTrue(inv.waitForLog("mDNS: published"), inv.stderr)
+        return (inv, words)
+    }
 
     func testInviteAndJoinFindEachOtherThroughAvahi() throws {
         let lab = try AvahiLab()
         defer { lab.down() }
-        let inv = try lab.run("A", agent, ["invite", "--no-dht", "--state-dir", stateDirectory(), "--name", "NAS in A", "--expiry", "60"])
+        let (inv, words) = try publishedInvite(lab)
         defer { inv.stop() }
-        guard let words = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
-        XCTAssertTrue(inv.waitForLog("mDNS: published"), inv.stderr)
         let started = Date()
         let j = try lab.run("B", host, ["join", words, "--no-dht", "--state-dir", stateDirectory(), "--name", "Laptop in B", "--expiry", "60"])
         defer { j.stop() }
@@ -144,10 +153,8 @@ final class MDNSTests: AgentTestCase {
     func testAvahiRestartDuringAnInvite() throws {
         let lab = try AvahiLab()
         defer { lab.down() }
-        let inv = try lab.run("A", agent, ["invite", "--no-dht", "--state-dir", stateDirectory(), "--name", "NAS in A", "--expiry", "60"])
+        let (inv, words) = try publishedInvite(lab)
         defer { inv.stop() }
-        guard let words = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
-        XCTAssertTrue(inv.waitForLog("mDNS: published"), inv.stderr)
         lab.avahi("stop", "A")
         XCTAssertTrue(inv.waitForLog("avahi-daemon went away"), inv.stderr)
         lab.avahi("start", "A")

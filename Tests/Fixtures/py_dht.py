@@ -12,6 +12,7 @@ import argparse
 
 import multiaddr
 import trio
+from listen_lines import print_listen_lines
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
@@ -38,12 +39,7 @@ async def node(args):
     host = new_host(key_pair=create_new_key_pair())
     async with host.run(listen_addrs=[LOOPBACK]):
         dht = KadDHT(host, DHTMode.SERVER)
-        peer = host.get_id().pretty()
-        for addr in host.get_addrs():
-            text = str(addr)
-            if "/p2p/" not in text:
-                text += "/p2p/" + peer
-            print("LISTEN " + text, flush=True)
+        print_listen_lines(host)
         async with background_trio_service(dht):
             for b in args.bootstrap:
                 info = info_from_p2p_addr(multiaddr.Multiaddr(b))

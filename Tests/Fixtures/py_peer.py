@@ -13,6 +13,7 @@ import sys
 
 import multiaddr
 import trio
+from listen_lines import print_listen_lines
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
@@ -41,12 +42,7 @@ async def listen(timeout):
     async with host.run(listen_addrs=[LOOPBACK]):
         host.set_stream_handler(ECHO, echo_handler)
         host.set_stream_handler(PING_ID, handle_ping)
-        peer = host.get_id().pretty()
-        for addr in host.get_addrs():
-            text = str(addr)
-            if "/p2p/" not in text:
-                text += "/p2p/" + peer
-            print("LISTEN " + text, flush=True)
+        print_listen_lines(host)
         with trio.move_on_after(timeout):
             await trio.sleep_forever()
     return 0
