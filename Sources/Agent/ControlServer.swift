@@ -28,8 +28,8 @@ public final class ControlServer {
     private var clients = InlineArray<2, Client>(repeating: Client())
     private var listenerSlot = -1
     private var clientSlots = InlineArray<2, Int>(repeating: -1)
-    /// Set when a client that followed the window hung up before it closed (the node cancels the window).
-    public private(set) var followerLeft = false
+    /// Set when a client that followed the window hung up before it closed; `takeFollowerLeft` reads and clears it.
+    private var followerLeft = false
 
     private init(path: String, listener: Int32) {
         self.path = path
@@ -127,8 +127,11 @@ public final class ControlServer {
         for i in 0..<Self.maxClients where !clients[i].isFree && clients[i].following { reply(i, text, close: true) }
     }
 
-    /// The node has cancelled the window its follower left.
-    public func acknowledgeFollowerLeft() { followerLeft = false }
+    /// Whether the window's follower hung up since the last call (the node then cancels the window).
+    public func takeFollowerLeft() -> Bool {
+        defer { followerLeft = false }
+        return followerLeft
+    }
 
     // MARK: Sockets
 

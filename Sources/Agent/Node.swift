@@ -291,6 +291,18 @@ public final class Node {
         }
     }
 
+    /// Discovery mode: when no candidate is being tried, dial the next one found.
+    func tryNextCandidate(_ now: UInt64) {
+        guard pairingLink == nil, outcome == nil, case .join(var session, nil) = task, session.state == .discovering,
+            let candidate = discovery?.nextCandidate()
+        else { return }
+        let step = session.connecting(now: Instant(milliseconds: now))
+        task = .join(session: session, peer: nil)
+        if case .stateChanged(let state)? = step.event, let event = PairingEvent(joinerState: state) { events.emit(event) }
+        log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
+        pairingLink = dial(candidate.address, scope: candidate.scope, now: now)
+    }
+
     func finish(_ result: NodeOutcome) {
         guard outcome == nil else { return }
         if daemon, case .serve(_, let echo) = task {

@@ -20,6 +20,7 @@ extension Node {
         links[i] = Link()
         links[i].fd = fd
         links[i].connecting = connecting
+        links[i].inbound = role == .listener
         links[i].deadline = now + handshakeTimeout
         links[i].connection = SecureConnection(role: role, identity: identity, random: &random, rx: rx, tx: tx)
         if !connecting { start(i) }
@@ -70,7 +71,6 @@ extension Node {
                     return
                 }
                 setUp(i, fd: fd, role: .listener, connecting: false, now: now)
-                links[i].inbound = true
             }
         }
     }

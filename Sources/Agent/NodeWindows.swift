@@ -52,8 +52,7 @@ extension Node {
                 }
             }
         }
-        if control.followerLeft {
-            control.acknowledgeFollowerLeft()
+        if control.takeFollowerLeft() {
             if case .serve(var window?, let echo) = task {
                 log("the invite that asked for this window has gone; closing the window")
                 window.cancel()
@@ -70,31 +69,19 @@ extension Node {
         discovery.publish(name: window.localDevice.name.string, port: advertisedPort, text: ServiceText(sessionID: window.sessionID, peer: peerID))
     }
 
-    /// Discovery mode: when no candidate is being tried, dial the next one found.
-    func tryNextCandidate(_ now: UInt64) {
-        guard pairingLink == nil, outcome == nil, case .join(var session, nil) = task, session.state == .discovering,
-            let candidate = discovery?.nextCandidate()
-        else { return }
-        let step = session.connecting(now: Instant(milliseconds: now))
-        task = .join(session: session, peer: nil)
-        if case .stateChanged(let state)? = step.event, let event = PairingEvent(joinerState: state) { events.emit(event) }
-        log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
-        pairingLink = dial(candidate.address, scope: candidate.scope, now: now)
-    }
-
     /// A window ended while the daemon goes on: say how, forget its half-done handshakes (their state belongs to
     /// the old window), and serve without a window until the next one is asked for.
     func endWindow(_ result: NodeOutcome, echo: Bool) {
         switch result {
-        case .paired: log("pairing window closed: paired")
-        case .failed(let why): log("pairing window closed: " + why)
-        case .pinged, .interrupted: break
+        case .paired:
+            log("pairing window closed: paired")  // its follower has heard already, from announcePaired
+        case .failed(let why):
+            log("pairing window closed: " + why)
+            control?.windowClosed(ControlReply(.closed, why))
+        case .pinged, .interrupted:
+            break
         }
         events.emit(.windowClosed)
-        switch result {
-        case .failed(let why): control?.windowClosed(ControlReply(.closed, why))
-        default: control?.windowClosed(ControlReply(.closed, "ended"))  // paired: the follower has heard already (announcePaired)
-        }
         task = .serve(window: nil, echo: echo)
         discovery?.withdraw()
         stopDHT()

@@ -32,55 +32,46 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
     /// that is told where to dial instead of discovering. Empty while no window is open.
     public var listeningAddresses: [String] { bound.withLock { $0 } }
 
-    /// Loads the identity from the state directory (creating both on first use) and checks every setting.
+    /// Checks every setting, then loads the identity from the state directory (creating both on first use). The
+    /// settings come first, so that a bad one touches nothing on disk and no secret is loaded only to be wiped.
     public init(_ configuration: PairingConfiguration) throws(PairingAgentError) {
         self.configuration = configuration
-        switch DeviceIdentity.loadOrCreate(stateDirectory: configuration.stateDirectory) {
-        case .success(let i): identity = i
-        case .failure(let e): throw .stateDirectory(e.message)
-        }
-        var made: DeviceInfo? = nil
-        do {
-            made = try DeviceInfo.make(
-                deviceID: identity.deviceID, name: configuration.deviceName ?? HostFacts.hostName, type: configuration.deviceType,
-                osVersion: HostFacts.osVersion, appVersion: configuration.appVersion)
-        } catch {}
-        guard let made else {
-            identity.keys.wipe()
-            throw .invalidSetting("deviceName must be 1 to 64 bytes of text without control characters")
-        }
-        device = made
         var addresses: [Multiaddr] = []
         for text in configuration.listen {
-            guard let a = try? Multiaddr(text: text) else {
-                identity.keys.wipe()
-                throw .invalidSetting("listen: not an /ip4 or /ip6 TCP multiaddr: " + text)
-            }
+            guard let a = try? Multiaddr(text: text) else { throw .invalidSetting("listen: not an /ip4 or /ip6 TCP multiaddr: " + text) }
             addresses.append(a)
         }
         listen = addresses
         var bootstrap: [Multiaddr] = []
         for text in configuration.dhtBootstrap {
             guard let a = try? Multiaddr(text: text), a.peer != nil else {
-                identity.keys.wipe()
                 throw .invalidSetting("dhtBootstrap: needs /ip4|ip6/…/tcp/…/p2p/<id>: " + text)
             }
             bootstrap.append(a)
         }
         guard DHTSettings.isValid(protocolID: configuration.dhtProtocol) else {
-            identity.keys.wipe()
             throw .invalidSetting("dhtProtocol must be a protocol id like /ipfs/kad/1.0.0")
         }
         dht = bootstrap.isEmpty ? nil : DHTSettings(bootstrap: bootstrap, protocolID: configuration.dhtProtocol)
         guard (try? configuration.policy()) != nil else {
-            identity.keys.wipe()
             throw .invalidSetting("expirySeconds must be 60–600 and maxFailedAttempts 1–100")
         }
-        guard let pipe = WakePipe() else {
-            identity.keys.wipe()
-            throw .system("cannot create a pipe")
-        }
+        guard let pipe = WakePipe() else { throw .system("cannot create a pipe") }
         wake = pipe
+        var loaded: DeviceIdentity
+        switch DeviceIdentity.loadOrCreate(stateDirectory: configuration.stateDirectory) {
+        case .success(let i): loaded = i
+        case .failure(let e): throw .stateDirectory(e.message)
+        }
+        guard let made = try? DeviceInfo.make(
+            deviceID: loaded.deviceID, name: configuration.deviceName ?? HostFacts.hostName, type: configuration.deviceType,
+            osVersion: HostFacts.osVersion, appVersion: configuration.appVersion)
+        else {
+            loaded.keys.wipe()
+            throw .invalidSetting("deviceName must be 1 to 64 bytes of text without control characters")
+        }
+        identity = loaded
+        device = made
     }
 
     deinit { identity.keys.wipe() }
