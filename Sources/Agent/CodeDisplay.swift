@@ -2,7 +2,8 @@ import CSupport
 
 /// Shows the code where a person looks, besides the log line:
 /// - `--display <path>`: laid out for a small character display or console, 4 lines of 3 words, written when a window
-///   opens and cleared when it closes (a regular file is created 0600: it holds a live code);
+///   opens and cleared when it closes (a regular file is replaced by a new 0600 file: it holds a live code; links,
+///   FIFOs and directories other users can write are refused, see `refusal`);
 /// - `--display-cmd <command>`: a hook for LCD or e-ink drivers, run by `/bin/sh -c` with SD_PAIR_ACTION=show|clear,
 ///   SD_PAIR_CODE (the 12 words, empty on clear) and SD_PAIR_EXPIRES_IN (seconds) in its environment; not waited for.
 /// A display that fails is reported, never fatal: the log line still carries the code.
@@ -59,7 +60,26 @@ public final class CodeDisplay {
         guard let path else { return }
         var copy = text
         let rc = copy.withUTF8 { utf8 in path.withCString { sd_show_on_display($0, utf8.baseAddress, utf8.count) } }
-        if rc < 0 { log("cannot write the display " + path + " (errno " + String(-rc) + ")") }
+        if rc < 0 { log("cannot write the display: " + Self.problem(path, rc)) }
+    }
+
+    /// Why `path` cannot take the code, in words, or nil when it can (checked at start so that a bad path is
+    /// refused before any window opens).
+    public static func refusal(_ path: String) -> String? {
+        let rc = path.withCString { sd_display_check($0) }
+        return rc < 0 ? problem(path, rc) : nil
+    }
+
+    static func problem(_ path: String, _ rc: Int32) -> String {
+        switch -rc {
+        case ELOOP: path + " is a symbolic link; give the real path (a link could send the code anywhere)"
+        case EFTYPE_DISPLAY: path + " is neither a regular file nor a character device (a FIFO or socket could block the agent or leak the code)"
+        case EPERM: "the directory of " + path + " is writable by other users or owned by another user; put the display file in a directory only sd-pair's user can write"
+        case ENOENT, ENOTDIR: "the directory of " + path + " does not exist"
+        case EISDIR: path + " is a directory; give a file name"
+        case EACCES: path + ": permission denied"
+        default: path + " (errno " + String(-rc) + ")"
+        }
     }
 
     private func run(action: String, words: String, expiresIn seconds: UInt32) {

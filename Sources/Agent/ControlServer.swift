@@ -138,7 +138,7 @@ public final class ControlServer {
     private func accept(now: UInt64) {
         for i in 0..<Self.maxClients where clients[i].isFree {
             switch Net.accept(listener) {
-            case .connection(let fd, _):
+            case .connection(let fd, _, _):
                 clients[i] = Client()
                 clients[i].fd = fd
                 clients[i].deadline = now + Self.requestTimeoutMilliseconds

@@ -97,17 +97,20 @@ public struct EventSink {
 }
 
 public enum JSON {
-    /// A JSON string literal. Text from peers never holds control characters (DeviceInfo validation), but reasons
-    /// and names are escaped fully anyway: quotes, backslashes and control characters.
+    /// A JSON string literal. Text from peers never holds control characters (UntrustedText), but reasons and names
+    /// are escaped fully anyway: quotes, backslashes, control characters — and `<`, `>`, `&`, U+2028 and U+2029 as
+    /// \uXXXX, so that a web UI may put an event inside a <script> block or an HTML attribute as it is.
     public static func string(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
+            let v = scalar.value
             if scalar == "\"" {
                 out += "\\\""
             } else if scalar == "\\" {
                 out += "\\\\"
-            } else if scalar.value < 0x20 {
-                out += "\\u00" + (scalar.value < 0x10 ? "0" : "1") + String(hexDigit(scalar.value & 0xF))
+            } else if v < 0x20 || v == 0x3C || v == 0x3E || v == 0x26 || v == 0x2028 || v == 0x2029 {
+                out += "\\u"
+                for shift in [UInt32(12), 8, 4, 0] { out.append(hexDigit(v >> shift & 0xF)) }
             } else {
                 out.unicodeScalars.append(scalar)
             }

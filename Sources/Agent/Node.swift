@@ -58,7 +58,14 @@ public final class Node {
         var established = false
         /// Accepted from a listener (not dialled by us): subject to the idle timeout and to eviction.
         var inbound = false
-        /// Handshake deadline; for an established inbound connection, its idle deadline.
+        /// An inbound connection whose pairing request proved the code for the open window: the only kind a newcomer
+        /// can never replace (nobody without the code can reach this state, so no flood can hold a slot this way).
+        var provenPairing = false
+        /// The network an inbound connection comes from (IPv4 /32, IPv6 /64): under pressure a source holding more
+        /// than its share of the table gives up a slot first.
+        var source: UInt64 = 0
+        /// Handshake deadline; once established: for an inbound connection the idle deadline (only stream data
+        /// moves it, keep-alives do not), for one we dialled the deadline for the peer's next answer.
         var deadline: UInt64 = 0
         /// The identity a dialled peer must prove (from the multiaddr's /p2p part or the discovery answer).
         var expected: PeerID? = nil
@@ -78,8 +85,10 @@ public final class Node {
     var random = SystemRandom()
     public private(set) var outcome: NodeOutcome? = nil
     var lingerUntil: UInt64 = 0
-    /// Unfinished handshakes dropped to make room since the last log line about it, and when that line was.
+    /// Connections replaced to make room since the last log line about it (of them, established ones), and when
+    /// that line was.
     var evictions = 0
+    var establishedEvictions = 0
     var evictionLoggedAt: UInt64 = 0
 
     /// `say` prints result lines on stdout; `log` prints one-line diagnostics on stderr.
@@ -246,7 +255,7 @@ public final class Node {
 
     func nextDeadline(_ now: UInt64) -> UInt64 {
         var next = now + 1000
-        for link in links where !link.isFree && (!link.established || link.kad != nil || link.inbound) { next = min(next, link.deadline) }
+        for link in links where !link.isFree { next = min(next, link.deadline) }
         if evictions > 0 { next = min(next, evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds) }
         if let d = dht, d.phase == .resting { next = min(next, max(d.retryAt, now)) }
         switch task {
@@ -264,8 +273,12 @@ public final class Node {
         for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && !links[i].established && now >= links[i].deadline {
             drop(i, reason: "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
         }
-        for i in 0..<links.count where !links[i].isFree && links[i].inbound && links[i].established && now >= links[i].deadline {
-            drop(i, reason: "idle for " + String(idleTimeout / 1000) + " s")
+        for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && links[i].established && now >= links[i].deadline {
+            // Inbound: a peer that sends no stream data (keep-alives are not data) only holds a slot. Dialled: the
+            // device we asked stopped answering (a spoofed candidate that goes silent after the handshake): give up
+            // on it so that the joiner can try the next one.
+            drop(i, reason: links[i].inbound ? "idle for " + String(idleTimeout / 1000) + " s"
+                : "no answer for " + String(handshakeTimeout / 1000) + " s (the device accepted the connection, then went silent)")
         }
         if evictions > 0 && now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
         dhtTick(now)
@@ -338,7 +351,7 @@ public final class Node {
         switch event {
         case .established:
             links[i].established = true
-            if links[i].inbound { links[i].deadline = MonotonicClock.milliseconds() + idleTimeout }
+            links[i].deadline = MonotonicClock.milliseconds() + (links[i].inbound ? idleTimeout : handshakeTimeout)
             established(i)
         case .streamOpened(let id):
             guard links[i].kad == nil, let s = freeStream(i) else {
@@ -356,6 +369,10 @@ public final class Node {
             claim(i, s, id: id, kind: .negotiatingIn(listener), opening: opening, length: n)
         case .streamData(let id, let bytes):
             guard let s = stream(i, id) else { return }
+            // Only stream data is activity: yamux pings and window updates never reach here, so they keep nothing open.
+            if links[i].kad == nil {
+                links[i].deadline = MonotonicClock.milliseconds() + (links[i].inbound ? idleTimeout : handshakeTimeout)
+            }
             let room = links[i].streams[s].buffer.count - links[i].streams[s].count
             guard bytes.count <= room else {
                 log("stream overran its buffer; reset")
@@ -665,7 +682,9 @@ public final class Node {
             var recordFailure: RegistryFailure? = nil
             if case .paired(let peer)? = step.event {
                 recordFailure = record(peer)
-                if recordFailure != nil { reply = .complete(Complete(sessionID: window.sessionID, rejection: .storageFailed)) }
+                if let failure = recordFailure {
+                    reply = .complete(Complete(sessionID: window.sessionID, rejection: failure == .deviceIDTaken ? .deviceIDTaken : .storageFailed))
+                }
             }
             // Answer and close this stream before anything that may end the window (which resets pairing streams).
             if let reply { sendFrame(i, s, reply) }
@@ -674,7 +693,10 @@ public final class Node {
                 links[i].streams[s].handshake = nil
             }
             if case .paired(var peer)? = step.event {
-                if let failure = recordFailure {
+                if recordFailure == .deviceIDTaken {
+                    events.emit(.failed(reason: "refused: " + RegistryFailure.deviceIDTaken.message))
+                    finish(.failed("pairing refused: " + peer.deviceInfo.deviceID.uuidString + ": " + RegistryFailure.deviceIDTaken.message))
+                } else if let failure = recordFailure {
                     events.emit(.failed(reason: "could not record the pairing: " + failure.message))
                     finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
                 } else {
@@ -682,6 +704,7 @@ public final class Node {
                 }
                 peer.sessionKeys.wipe()
             } else if let event = step.event {
+                if case .challengeSent = event { links[i].provenPairing = true }
                 initiatorEvent(event)
             }
         case .join(var session, let peer):

@@ -65,41 +65,83 @@ extension Node {
             case .failed(let e):
                 log("accept failed: " + e.name)
                 return
-            case .connection(let fd, _):
-                guard let i = freeLink() ?? evict() else {
+            case .connection(let fd, _, let source):
+                guard let i = freeLink() ?? evict(for: source, now: now) else {
                     Net.close(fd)
                     return
                 }
                 setUp(i, fd: fd, role: .listener, connecting: false, now: now)
+                links[i].source = source
             }
         }
     }
 
-    /// The accepted connection longest in its handshake: a stranger who connected and has not proved anything yet.
-    /// Established connections and our own dials are never evicted.
-    var evictableLink: Int? {
-        var oldest: Int? = nil
-        for i in 0..<links.count where !links[i].isFree && links[i].inbound && !links[i].established {
-            if oldest == nil || links[i].deadline < links[oldest!].deadline { oldest = i }
-        }
-        return oldest
+    /// How readily a newcomer may replace link `i`: 0 = an accepted connection still in its handshake, 1 = an
+    /// accepted, established one that has not proved the code (idle, keep-alives only, an ordinary libp2p peer, a
+    /// wrong guess); nil = never (our own dials, and a joiner whose request proved the code for the open window).
+    func evictionRank(_ i: Int) -> Int? {
+        guard !links[i].isFree, links[i].inbound, !links[i].provenPairing else { return nil }
+        return links[i].established ? 1 : 0
     }
 
-    /// Frees the evictable link for a newcomer, so that a burst of silent connections cannot keep a real joiner
-    /// waiting in the kernel's backlog for handshake timeouts; counted, and logged once per interval.
-    func evict() -> Int? {
-        guard let i = evictableLink else { return nil }
+    /// Whether a newcomer could get a slot by replacing someone (see `victim`).
+    var evictableLink: Int? { victim(among: nil) }
+
+    /// The most replaceable link, `source` given: only that source's links; lowest rank first, then the one that has
+    /// waited longest (its handshake began first, or it has been idle longest).
+    func victim(among source: UInt64?) -> Int? {
+        var best: Int? = nil
+        for i in 0..<links.count {
+            guard let rank = evictionRank(i), source == nil || links[i].source == source else { continue }
+            if let b = best, let bestRank = evictionRank(b), (bestRank, links[b].deadline) <= (rank, links[i].deadline) { continue }
+            best = i
+        }
+        return best
+    }
+
+    /// Inbound links from `source` now in the table.
+    func count(from source: UInt64) -> Int {
+        var n = 0
+        for i in 0..<links.count where !links[i].isFree && links[i].inbound && links[i].source == source { n += 1 }
+        return n
+    }
+
+    /// Frees a slot for a newcomer from `source` when the table is full, so that nobody — a burst of silent
+    /// connections, or peers that finish the handshake and then only send keep-alives — can hold the table against
+    /// a real joiner. Fair between sources: a newcomer whose source already holds its share replaces one of that
+    /// source's own connections (or is refused when none is replaceable); otherwise the heaviest source over its share
+    /// gives one up, and only then anyone. The share applies only under pressure, so several devices behind one
+    /// home or carrier NAT can still pair while the table has room. Counted, and logged once per interval.
+    func evict(for source: UInt64, now: UInt64) -> Int? {
+        let share = AgentLimits.connectionsPerSource
+        let pick: Int?
+        if count(from: source) >= share {
+            pick = victim(among: source)
+        } else {
+            var heaviest: UInt64? = nil
+            var most = 0
+            for i in 0..<links.count where evictionRank(i) != nil {
+                let n = count(from: links[i].source)
+                if n > most { (heaviest, most) = (links[i].source, n) }
+            }
+            pick = (most >= share ? heaviest.flatMap { victim(among: $0) } : nil) ?? victim(among: nil)
+        }
+        guard let i = pick else { return nil }
+        if links[i].established { establishedEvictions += 1 }
+        for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
         dropQuietly(i)
         evictions += 1
-        let now = MonotonicClock.milliseconds()
         if now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
         return i
     }
 
     /// The first eviction of a burst is logged at once, the rest of it as one count when the interval ends.
     func logEvictions(_ now: UInt64) {
-        log("connection table full: dropped " + String(evictions) + " unfinished handshake(s) to make room for new connections")
+        log("connection table full: dropped " + String(evictions) + " connection(s) that had not proved the code ("
+            + String(evictions - establishedEvictions) + " in their handshake, " + String(establishedEvictions)
+            + " established) to make room for new connections")
         evictions = 0
+        establishedEvictions = 0
         evictionLoggedAt = now
     }
 
@@ -115,7 +157,6 @@ extension Node {
             switch Net.read(links[i].fd, into: space) {
             case .bytes(let n):
                 links[i].connection!.received(n)
-                if links[i].inbound && links[i].established { links[i].deadline = MonotonicClock.milliseconds() + idleTimeout }
                 process(i)
             case .wouldBlock:
                 return

@@ -13,13 +13,18 @@ public enum AgentLimits {
     public static let maxConnections = 4
     /// A connection that has not finished Noise and yamux by then is dropped (slow-drip peers).
     public static let handshakeTimeoutMilliseconds: UInt64 = 10_000
-    /// An accepted connection that has finished its handshake but then says nothing for this many handshake
+    /// An accepted connection that has finished its handshake but then sends no stream data for this many handshake
     /// timeouts (30 s by default) is dropped: a pairing takes four messages in well under a second, so a silent
-    /// connection only holds a slot (and, being authenticated, is never evicted for a newcomer).
+    /// connection only holds a slot. Keep-alives (yamux pings, window updates) are not stream data.
     public static let idleTimeoutFactor: UInt64 = 3
-    /// With every slot taken, a new connection replaces the accepted one that has been in its handshake longest;
-    /// the evictions are logged as one line per this interval, not one line each.
+    /// With every slot taken, a new connection replaces an accepted one that has not proved the code: an unfinished
+    /// handshake first, then an established but unproven one; the evictions are logged as one line per this
+    /// interval, not one line each.
     public static let evictionLogIntervalMilliseconds: UInt64 = 10_000
+    /// Under pressure (table full), the slots one source network (IPv4 /32, IPv6 /64) may keep: a newcomer from a
+    /// source at its share replaces that source's own oldest unproven connection. Two, not one: a household behind
+    /// one address may have a joiner and a retry in flight.
+    public static let connectionsPerSource = 2
     /// One framed pairing message at most (4096 + 3-byte prefix), rounded up: the per-stream buffer.
     public static let streamBufferSize = 4608
     /// libp2p ping payload size.

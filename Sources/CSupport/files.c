@@ -1,6 +1,9 @@
 // Files for the state directory: small, atomic, private (0600).
 #include "sd_support.h"
+#include <errno.h>
 #include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -106,15 +109,72 @@ int sd_keep_backup(const char *dir, const char *name, const char *backup) {
 
 int64_t sd_unix_time(void) { return (int64_t)time(NULL); }
 
-int sd_show_on_display(const char *path, const void *buf, size_t len) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd < 0) return -errno;
+/* The directory part of `path` into dir ("." when there is none) and the last component into name. */
+static int split_path(const char *path, char *dir, size_t dir_cap, const char **name) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        if (dir_cap < 2) return -ENAMETOOLONG;
+        strcpy(dir, ".");
+        *name = path;
+    } else {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        if (n >= dir_cap) return -ENAMETOOLONG;
+        memcpy(dir, path, n);
+        dir[n] = 0;
+        *name = slash + 1;
+    }
+    return **name ? 0 : -EISDIR;
+}
+
+int sd_display_check(const char *path) {
+    char dir[4096];
+    const char *name;
+    int rc = split_path(path, dir, sizeof dir, &name);
+    if (rc < 0) return rc;
     struct stat st;
-    int rc = fstat(fd, &st) < 0 ? -errno : 0;
-    if (rc == 0 && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0) rc = -errno;
-    if (rc == 0 && S_ISCHR(st.st_mode) && sd_write_all(fd, "\033[2J\033[H", 7) < 0) rc = -errno;
-    if (rc == 0 && len > 0 && sd_write_all(fd, buf, len) < 0) rc = -errno;
-    close(fd);
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) return -ELOOP;
+        if (S_ISCHR(st.st_mode)) return 0;  /* a console or an LCD device node: written in place */
+        if (S_ISDIR(st.st_mode)) return -EISDIR;
+        if (!S_ISREG(st.st_mode)) return -EFTYPE_DISPLAY;
+    } else if (errno != ENOENT) {
+        return -errno;
+    }
+    /* A regular file is replaced by rename in its directory, so whoever can write the directory could swap in a
+     * link or read the code: only a directory of ours (or root's) that nobody else can write will do. */
+    if (stat(dir, &st) < 0) return -errno;
+    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+    if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & (S_IWGRP | S_IWOTH))) return -EPERM;
+    return 0;
+}
+
+int sd_show_on_display(const char *path, const void *buf, size_t len) {
+    int rc = sd_display_check(path);
+    if (rc < 0) return rc;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISCHR(st.st_mode)) {
+        /* O_NONBLOCK: a node swapped for a FIFO must not stall the agent's loop; O_NOFOLLOW: nor for a link. */
+        int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) rc = -EFTYPE_DISPLAY;
+        if (rc == 0 && sd_write_all(fd, "\033[2J\033[H", 7) < 0 && errno != EAGAIN) rc = -errno;
+        if (rc == 0 && len > 0 && sd_write_all(fd, buf, len) < 0 && errno != EAGAIN) rc = -errno;
+        close(fd);
+        return rc;
+    }
+    /* A regular file: a new file of ours, 0600, then renamed over the path, so an existing file (someone else's,
+     * or a hard link to one) is replaced, never written through. */
+    char dir[4096], temp[4096];
+    const char *name;
+    if ((rc = split_path(path, dir, sizeof dir, &name)) < 0) return rc;
+    if (snprintf(temp, sizeof temp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= (int)sizeof temp) return -ENAMETOOLONG;
+    unlink(temp);
+    int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) return -errno;
+    if (len > 0 && sd_write_all(fd, buf, len) < 0) rc = -errno;
+    if (close(fd) < 0 && rc == 0) rc = -errno;
+    if (rc == 0 && rename(temp, path) < 0) rc = -errno;
+    if (rc < 0) unlink(temp);
     return rc;
 }
 
@@ -134,4 +194,28 @@ int sd_spawn_shell(const char *command, const char *const *extra) {
     int rc = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, envp);
     free(envp);
     return rc == 0 ? (int)pid : -rc;
+}
+
+int sd_read_line(const char *prompt, char *buf, size_t cap) {
+    if (cap == 0) return -EINVAL;
+    if (prompt && isatty(0)) sd_write_all(2, prompt, strlen(prompt));
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(0, &c, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -errno;
+        if (r == 0) {
+            if (n == 0) return -ENODATA;
+            break;
+        }
+        if (c == '\n') break;
+        if (n + 1 >= cap) {
+            buf[0] = 0;
+            return -EMSGSIZE;
+        }
+        buf[n++] = c;
+    }
+    buf[n] = 0;
+    return (int)n;
 }

@@ -79,11 +79,27 @@ int sd_tcp_connect_scoped(const char *ip, uint16_t port, uint32_t scope) {
     return fd;
 }
 
-int sd_tcp_accept(int listen_fd, char *peer, size_t peer_len) {
+/* The source network a connection comes from, as one number: an IPv4 address (or an IPv4-mapped IPv6 one) is its
+ * own /32, tagged in the top bits so it cannot equal an IPv6 /64; an IPv6 address counts as its /64, the block one
+ * subscriber usually gets. The listener uses it to share its slots fairly between sources under pressure. */
+static uint64_t source_prefix(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET) return 0xFFFF000000000000ull | ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
+    if (ss->ss_family != AF_INET6) return 0;
+    const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (memcmp(a, mapped, 12) == 0)
+        return 0xFFFF000000000000ull | ((uint64_t)a[12] << 24 | (uint64_t)a[13] << 16 | (uint64_t)a[14] << 8 | a[15]);
+    uint64_t p = 0;
+    for (int i = 0; i < 8; i++) p = p << 8 | a[i];
+    return p;
+}
+
+int sd_tcp_accept(int listen_fd, char *peer, size_t peer_len, uint64_t *source) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return -errno;
+    if (source) *source = source_prefix(&ss);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (peer && peer_len >= 64) {

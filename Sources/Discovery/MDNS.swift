@@ -371,17 +371,12 @@ public final class MDNS {
         }
     }
 
-    /// A name from the network, safe for a log line: at most 64 bytes, control characters replaced.
+    /// A name from the network, safe for a log line: at most 64 bytes, anything `UntrustedText` forbids shown as "?".
     static func printable(_ text: UnsafePointer<CChar>?) -> String {
         guard let text else { return "" }
-        var bytes = FixedBytes<64>()
         var n = 0
-        while n < 64 && text[n] != 0 {
-            let b = UInt8(bitPattern: text[n])
-            bytes[n] = b < 0x20 || b == 0x7F ? 0x3F : b
-            n += 1
-        }
-        return bytes.withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[0..<n]), as: UTF8.self) }
+        while n < 256 && text[n] != 0 { n += 1 }  // an mDNS label is at most 63 bytes; a longer string is cut anyway
+        return UntrustedText.printable(UnsafeRawBufferPointer(start: text, count: n))
     }
 
     static func describe(_ error: Int32) -> String {

@@ -49,7 +49,8 @@ public enum Net {
     }
 
     public enum Accepted: Equatable {
-        case connection(fd: Int32, peer: String)
+        /// `source`: the peer's network for fair sharing (its IPv4 /32 or IPv6 /64, see sd_tcp_accept).
+        case connection(fd: Int32, peer: String, source: UInt64)
         case none
         case failed(SystemError)
     }
@@ -57,11 +58,12 @@ public enum Net {
     public static func accept(_ fd: Int32) -> Accepted {
         var text = InlineArray<64, CChar>(repeating: 0)
         var span = text.mutableSpan
-        let result = span.withUnsafeMutableBufferPointer { buffer in sd_tcp_accept(fd, buffer.baseAddress, 64) }
+        var source: UInt64 = 0
+        let result = span.withUnsafeMutableBufferPointer { buffer in sd_tcp_accept(fd, buffer.baseAddress, 64, &source) }
         if result == -EAGAIN || result == -EWOULDBLOCK { return .none }
         if result < 0 { return .failed(SystemError(-result)) }
         let peer = text.span.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        return .connection(fd: result, peer: peer)
+        return .connection(fd: result, peer: peer, source: source)
     }
 
     /// The result of a non-blocking connect, once the socket is writable.

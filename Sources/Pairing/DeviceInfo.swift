@@ -90,18 +90,9 @@ public struct DeviceInfo: Equatable, Sendable {
         if !Self.isCleanText(appVersion) { throw .invalid(.appVersion) }
     }
 
+    /// Names and versions come from the other device: the network's text rule (`UntrustedText`) applies.
     static func isCleanText<let n: Int>(_ text: FixedText<n>) -> Bool {
-        text.withUnsafeBytes { raw in
-            var i = 0
-            while i < raw.count {
-                let c = raw[i]
-                if c < 0x20 || c == 0x7F { return false }
-                // C1 controls U+0080–U+009F are encoded as C2 80 … C2 9F.
-                if c == 0xC2 && i + 1 < raw.count && raw[i + 1] >= 0x80 && raw[i + 1] <= 0x9F { return false }
-                i += 1
-            }
-            return true
-        }
+        text.withUnsafeBytes { UntrustedText.isClean($0) }
     }
 
     static func isSlug<let n: Int>(_ text: FixedText<n>) -> Bool {

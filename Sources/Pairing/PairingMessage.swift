@@ -21,6 +21,9 @@ public enum RejectReason: Equatable, Sendable {
     case cancelled
     /// The initiator verified everything but could not record the pairing (e.g. disk full): nothing was kept.
     case storageFailed
+    /// The joiner claims the device id of another device already paired here with a different key: refused, so that
+    /// no code holder can take over (replace the keys of) a paired device's record.
+    case deviceIDTaken
     /// A code this version does not know (sent by a newer peer).
     case unspecified(UInt8)
 
@@ -36,6 +39,7 @@ public enum RejectReason: Equatable, Sendable {
         case .protocolError: 8
         case .cancelled: 9
         case .storageFailed: 10
+        case .deviceIDTaken: 11
         case .unspecified(let v): v
         }
     }
@@ -54,6 +58,7 @@ public enum RejectReason: Equatable, Sendable {
         case 8: self = .protocolError
         case 9: self = .cancelled
         case 10: self = .storageFailed
+        case 11: self = .deviceIDTaken
         default: self = .unspecified(wireValue)
         }
     }
@@ -70,6 +75,7 @@ public enum RejectReason: Equatable, Sendable {
         case .protocolError: "protocol error"
         case .cancelled: "pairing cancelled"
         case .storageFailed: "the other device could not record the pairing"
+        case .deviceIDTaken: "the other device has already paired a different device with this device id (forget it there first)"
         case .unspecified(let v): "rejected (reason " + String(v) + ")"
         }
     }

@@ -12,6 +12,8 @@ public enum RegistryFailure: Error, Equatable {
     case corrupt(RegistryFormatError)
     case unwritable(errno: Int32)
     case full
+    /// A new pairing claims the device id of a device recorded with another public key.
+    case deviceIDTaken
 
     public var message: String {
         switch self {
@@ -20,6 +22,7 @@ public enum RegistryFailure: Error, Equatable {
         case .corrupt: "the device registry file 'devices' is damaged; it was left untouched (the previous good copy is 'devices.prev')"
         case .unwritable(let e): "cannot write the device registry (errno " + String(e) + (e == ENOSPC || e == EFBIG ? ": disk full or file size limit" : "") + "); nothing was changed"
         case .full: "the device registry is full (" + String(RegistryCodec.capacity) + " devices); forget one first"
+        case .deviceIDTaken: "a different device (another key) is already paired with this device id; nothing was changed (forget it first to replace it)"
         }
     }
 }
@@ -52,14 +55,23 @@ public struct DeviceRegistry {
         }
     }
 
-    /// Adds `device`, replacing an older record with the same device id (re-pairing).
+    /// Adds `device`. A device is its key: a record with the same public key is replaced (re-pairing); a record with
+    /// the same device id but another key is not — the device id is self-chosen and not secret, so replacing it
+    /// would let any code holder take over a paired device's record (`.deviceIDTaken`; `forget` it first).
     public func record(_ device: PairedDevice) -> Result<Void, RegistryFailure> {
-        update { devices in
-            devices.removeAll { $0.deviceID == device.deviceID }
+        var taken = false
+        let result = update { devices in
+            if devices.contains(where: { $0.deviceID == device.deviceID && $0.publicKey != device.publicKey }) {
+                taken = true
+                return true  // nothing changed; reported below
+            }
+            devices.removeAll { $0.publicKey == device.publicKey }
             guard devices.count < RegistryCodec.capacity else { return false }
             devices.append(device)
             return true
         }
+        if taken, case .success = result { return .failure(.deviceIDTaken) }
+        return result
     }
 
     /// Removes the device; `.success(false)` when it was not there.

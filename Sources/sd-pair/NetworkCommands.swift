@@ -62,6 +62,9 @@ enum NetworkCommands {
             case .success(let n): timeout = n
             case .failure(let e): return .failure(e)
             }
+            if let path = options.value("--display"), let refusal = CodeDisplay.refusal(path) {
+                return .failure(UsageError(command + ": --display: " + refusal))
+            }
             return .success(ListenerSettings(
                 events: events, policy: policy, addresses: addresses, handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
                 display: CodeDisplay(path: options.value("--display"), command: options.value("--display-cmd"), log: Output.error),
@@ -220,18 +223,16 @@ enum NetworkCommands {
         case .success(let o): options = o
         case .failure(let e): return .failure(e)
         }
-        guard options.positionals.count == 1 else {
-            return .failure(UsageError("join: give the 12 words as one quoted argument: sd-pair join \"word1 … word12\""))
-        }
         let events: EventSink
         switch eventSink(options, command: "join") {
         case .success(let sink): events = sink
         case .failure(let e): return .failure(e)
         }
         var code: PairingCode
-        do { code = try PairingCode.parse(options.positionals[0]) } catch {
-            Output.error(error.message)
-            return .success(.usage)
+        switch typedCode(options.positionals) {
+        case .success(let c): code = c
+        case .failure(let e): return .failure(e)
+        case .none: return .success(.usage)
         }
         defer { code.wipe() }
         var peer: Multiaddr? = nil
@@ -265,11 +266,53 @@ enum NetworkCommands {
         defer { identity.keys.wipe() }
         let session = JoinerSession(
             code: code, identity: identity.keys, localDevice: me.1, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()))
+        let timeout: Int
+        switch options.number("--handshake-timeout", in: 1...120, default: Int(AgentLimits.handshakeTimeoutMilliseconds / 1000), command: "join") {
+        case .success(let n): timeout = n
+        case .failure(let e): return .failure(e)
+        }
         let node = Node(
             identity: identity.keys, task: .join(session: session, peer: peer), registry: DeviceRegistry(directory: stateDirectory(options)),
+            handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
             discovery: peer == nil ? discovery(options) : nil, dht: dht, say: Output.line, log: Output.error)
         node.events = events
         return .success(finish(node.run(signals: signals())))
+    }
+
+    /// The code to join with: the words as one quoted argument or as twelve, or — so that the live code is not in
+    /// the process's argv (readable by every local user in /proc) nor in shell history — typed at a prompt (no
+    /// argument, a terminal) or read from standard input (`-`, or no argument and no terminal). nil: a bad code,
+    /// already reported.
+    static func typedCode(_ positionals: [String]) -> Result<PairingCode, UsageError>? {
+        let fromInput = positionals.isEmpty || positionals == ["-"]
+        if !fromInput && positionals.count != 1 && positionals.count != PairingCode.wordCount {
+            return .failure(UsageError("join: give the 12 words as one quoted argument (sd-pair join \"word1 … word12\"), or run sd-pair join without them to type them at a prompt"))
+        }
+        var line = InlineArray<1024, CChar>(repeating: 0)
+        defer {
+            var span = line.mutableSpan
+            span.withUnsafeMutableBytes { Sodium.wipe($0) }
+        }
+        var text = ""
+        if fromInput {
+            var span = line.mutableSpan
+            let n = span.withUnsafeMutableBufferPointer { sd_read_line("Type the 12 words shown on the other device: ", $0.baseAddress, 1024) }
+            if n == -ENODATA { return .failure(UsageError("join: no code on standard input; type the 12 words shown on the other device")) }
+            if n < 0 { return .failure(UsageError("join: cannot read the code from standard input (" + SystemError(-n).name + ")")) }
+            text = line.span.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        } else {
+            text = positionals.count == 1 ? positionals[0] : Self.joined(positionals)
+        }
+        do { return .success(try PairingCode.parse(text)) } catch {
+            Output.error(error.message)
+            return nil
+        }
+    }
+
+    static func joined(_ words: [String]) -> String {
+        var text = ""
+        for w in words { text += (text.isEmpty ? "" : " ") + w }
+        return text
     }
 
     static func ping(_ args: inout Arguments) -> Result<ExitCode, UsageError> {

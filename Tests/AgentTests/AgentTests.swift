@@ -143,8 +143,10 @@ final class AgentTests: AgentTestCase {
 
     func testDisplayShowsTheCodeAndIsClearedWhenTheWindowCloses() throws {
         let state = stateDirectory()
-        let display = state + ".display"
-        directories.append(URL(fileURLWithPath: display))
+        let directory = state + "-display"  // private to us: a world-writable directory such as /tmp is refused
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        directories.append(URL(fileURLWithPath: directory))
+        let display = directory + "/code"
         let inv = try invite(agent, state: state, extra: ["--display", display])
         let shown = try String(contentsOfFile: display, encoding: .utf8)
         let lines = shown.split(separator: "\n")
@@ -155,6 +157,84 @@ final class AgentTests: AgentTestCase {
         XCTAssertEqual(mode?.intValue, 0o600, "a file showing a live code is private")
         try assertStillPairs(inv)
         XCTAssertEqual(try String(contentsOfFile: display, encoding: .utf8), "", "cleared when the window closed")
+    }
+
+    /// Review finding 5: a code holder (a guest the owner pairs, say) that claims an already paired device's id with
+    /// another key is refused, and the paired device's record — its key and session keys — stays as it was.
+    func testAJoinerCannotTakeOverAPairedDevicesRecord() throws {
+        let nas = stateDirectory()
+        let owner = stateDirectory()
+        let first = try invite(agent, state: nas)
+        XCTAssertEqual(try join(host, words: first.words, address: first.address, state: owner).wait(seconds: 30), 0)
+        XCTAssertEqual(first.process.wait(seconds: 10), 0, first.process.stderr)
+        let json = { () throws -> String in try Spawned(self.host, ["devices", "--json", "--state-dir", nas]).line(startingWith: "[") ?? "" }
+        let before = try json()
+        XCTAssertTrue(before.contains("peer_id"), before)
+        // The guest's identity: a key of its own, the owner's device id (visible on the NAS and sent to any candidate).
+        var identity = [UInt8](try Data(contentsOf: URL(fileURLWithPath: owner + "/identity")))
+        XCTAssertEqual(identity.count, 64)
+        for k in 8..<40 { identity[k] = UInt8.random(in: 0...255) }
+        let digest = identity.withUnsafeBytes { SHA256.hash(UnsafeRawBufferPointer(rebasing: $0[0..<56])) }
+        for k in 0..<8 { identity[56 + k] = digest[k] }
+        let guest = stateDirectory()
+        try FileManager.default.createDirectory(atPath: guest, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        FileManager.default.createFile(atPath: guest + "/identity", contents: Data(identity), attributes: [.posixPermissions: 0o600])
+        let second = try invite(agent, state: nas)
+        let j = try join(host, words: second.words, address: second.address, state: guest)
+        XCTAssertEqual(j.wait(seconds: 30), 1, j.stderr)
+        XCTAssertTrue(j.stderr.contains("already paired a different device with this device id"), j.stderr)
+        XCTAssertEqual(second.process.wait(seconds: 10), 1, second.process.stderr)
+        XCTAssertTrue(second.process.stderr.contains("pairing refused: "), second.process.stderr)
+        XCTAssertEqual(try json(), before, "the owner's record (its key, its session keys' owner) is unchanged")
+        XCTAssertEqual(try listed(guest).count, 0, "the guest recorded nothing")
+    }
+
+    /// Review finding 4: --display receives a live code, so it never follows a link, never opens a FIFO (which
+    /// blocked the agent until someone read the code from it), never writes through a file someone else made, and
+    /// refuses a directory other users can write — each with a message that names the cause, before any window.
+    func testDisplayPathAttacksAreRefused() throws {
+        let base = stateDirectory() + "-display"
+        directories.append(URL(fileURLWithPath: base))
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: base + "/private", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try fm.createDirectory(atPath: base + "/shared", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        try fm.createDirectory(atPath: base + "/theirs", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        XCTAssertEqual(chown(base + "/theirs", 65534, 65534), 0)
+        let victim = base + "/victim"
+        try "IMPORTANT CONTENT\n".write(toFile: victim, atomically: false, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: base + "/private/link", withDestinationPath: victim)
+        try fm.createSymbolicLink(atPath: base + "/theirs/code.txt", withDestinationPath: victim)
+        XCTAssertEqual(mkfifo(base + "/private/fifo", 0o622), 0)
+        let refused: [(String, String)] = [
+            (base + "/private/link", "is a symbolic link"),
+            (base + "/theirs/code.txt", "is a symbolic link"),
+            (base + "/theirs/new.txt", "owned by another user"),
+            (base + "/shared/code.txt", "writable by other users"),
+            (base + "/private/fifo", "neither a regular file nor a character device"),
+            (base + "/private", "is a directory"),
+        ]
+        for (path, why) in refused {
+            let started = Date()
+            let p = try Spawned(agent, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory(), "--display", path])
+            XCTAssertEqual(p.wait(seconds: 10), 2, path + ": " + p.stderr)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 5, "nothing blocks on " + path)
+            XCTAssertTrue(p.stderr.contains("--display: ") && p.stderr.contains(why), path + ": " + p.stderr)
+            XCTAssertFalse(p.stdout.contains("CODE: "), "no window with a refused display")
+        }
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "IMPORTANT CONTENT\n", "the link's target is untouched")
+        // A file another user made in our directory (before it was ours alone, say) is replaced, never written through.
+        let planted = base + "/private/code.txt"
+        try "".write(toFile: planted, atomically: false, encoding: .utf8)
+        XCTAssertEqual(chown(planted, 65534, 65534), 0)
+        XCTAssertEqual(chmod(planted, 0o644), 0)
+        XCTAssertEqual(link(planted, base + "/planted-hardlink"), 0)
+        let inv = try invite(agent, state: stateDirectory(), extra: ["--display", planted])
+        let attributes = try fm.attributesOfItem(atPath: planted)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        XCTAssertEqual((attributes[.ownerAccountID] as? NSNumber)?.intValue, Int(geteuid()))
+        XCTAssertEqual(try String(contentsOfFile: planted, encoding: .utf8).split(separator: "\n").joined(separator: " "), inv.words)
+        XCTAssertEqual(try String(contentsOfFile: base + "/planted-hardlink", encoding: .utf8), "", "the other user's copy never saw the code")
+        try assertStillPairs(inv)
     }
 
     /// Board/sd-pair.service passes `systemd-analyze verify` (with ExecStart pointed at the built binary, since
@@ -345,7 +425,7 @@ final class AgentTests: AgentTestCase {
             c.send(Array(flight.prefix(cut)))
         }
         // Each truncated connection is dropped with a line, or — when newer ones found the table full — replaced and
-        // counted in a "dropped N unfinished handshake(s)" line.
+        // counted in a "dropped N connection(s)" line.
         let deadline = Date().addingTimeInterval(30)
         while Self.accountedConnections(inv.process.stderr) < flight.count && Date() < deadline { usleep(50_000) }
         XCTAssertEqual(Self.accountedConnections(inv.process.stderr), flight.count, inv.process.stderr)
@@ -436,7 +516,7 @@ final class AgentTests: AgentTestCase {
         // so the real joiner gets in at once instead of waiting out 96 handshake timeouts (10 s each) in the backlog.
         let idle = (0..<100).compactMap { _ in RawClient(port: inv.port) }
         XCTAssertEqual(idle.count, 100)
-        XCTAssertTrue(inv.process.waitForLog("connection table full: dropped 1 unfinished handshake(s)"), inv.process.stderr)
+        XCTAssertTrue(inv.process.waitForLog("connection table full: dropped 1 connection(s) that had not proved the code (1 in their handshake, 0 established)"), inv.process.stderr)
         let started = Date()
         try assertStillPairs(inv)
         XCTAssertLessThan(Date().timeIntervalSince(started), 8, "paired before any handshake timeout freed a slot")
@@ -444,8 +524,8 @@ final class AgentTests: AgentTestCase {
     }
 
     func testSilentEstablishedConnectionsAreDroppedWhenIdle() throws {
-        // Four real libp2p peers (py-libp2p) finish Noise and yamux, then say nothing: established connections are
-        // never evicted, so they hold every slot — until the idle timeout (3 × --handshake-timeout) drops them.
+        // Four real libp2p peers (py-libp2p) finish Noise and yamux, then say nothing: they hold every slot (a newcomer
+        // could replace them) until the idle timeout (3 × --handshake-timeout) drops them.
         let py = try python()
         let inv = try invite(agent, state: stateDirectory(), extra: ["--handshake-timeout", "1"])
         let peers = try (0..<4).map { _ in try Spawned(py, ["python3", fixture, "dial", inv.address, "--idle", "20"]) }

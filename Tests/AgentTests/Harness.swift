@@ -14,16 +14,22 @@ final class Spawned: @unchecked Sendable {  // its mutable state is guarded by `
     private var errText = ""
     private let lock = NSLock()
 
-    init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
+    /// `input`: written to the program's standard input, which is then closed (default: /dev/null).
+    init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil) throws {
         process.executableURL = executable
         process.arguments = arguments
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         out.fileHandleForReading.readabilityHandler = { [weak self] h in self?.append(h.availableData, toError: false) }
         err.fileHandleForReading.readabilityHandler = { [weak self] h in self?.append(h.availableData, toError: true) }
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
     }
 
     private func append(_ data: Data, toError: Bool) {

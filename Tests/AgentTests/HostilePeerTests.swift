@@ -70,4 +70,61 @@ final class HostilePeerTests: AgentTestCase {
         serve.signal(SIGTERM)
         XCTAssertEqual(serve.wait(), 130)
     }
+
+    /// Review finding 1: four peers from four addresses that finish Noise and yamux (free: no code, no session id) and
+    /// then only send a yamux ping every 20 s once held every slot for good, silently. Now a joiner replaces one of
+    /// them at once (logged), and pings are not activity: 45 s later the idle timeout has dropped the rest.
+    func testKeepAlivePeersDoNotLockJoinersOut() throws {
+        let state = stateDirectory()
+        let serve = try Spawned(agent, [
+            "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state, "--window-at-start", "never",
+        ])
+        defer { serve.stop() }
+        guard let address = serve.line(startingWith: "LISTEN "), serve.line(startingWith: "READY ") != nil else {
+            return XCTFail("serve did not start: " + serve.stderr)
+        }
+        let hold = try Spawned(tool, [address, "hold"])
+        defer { hold.stop() }
+        XCTAssertNotNil(hold.line(startingWith: "hostile: hold: 4 established", within: 10), hold.stdout + hold.stderr)
+        var started = Date()
+        try pairThroughDaemon(state, address, name: "Laptop At Once")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "paired while the table was held")
+        XCTAssertTrue(
+            serve.waitForLog("connection table full: dropped 1 connection(s) that had not proved the code (0 in their handshake, 1 established)"),
+            serve.stderr)
+        sleep(45)
+        started = Date()
+        try pairThroughDaemon(state, address, name: "Laptop 45 s Later")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        XCTAssertEqual(hold.wait(seconds: 60), 0, hold.stdout + hold.stderr)
+        XCTAssertTrue(hold.stdout.contains("4 of 4 held connections closed by the agent"), hold.stdout)
+        XCTAssertEqual(serve.stderr.components(separatedBy: "connection dropped: idle for 30 s").count - 1, 3, serve.stderr)
+        XCTAssertEqual(try listed(state).count, 2)
+    }
+
+    /// Review findings 2 and 13: a device that finishes Noise and yamux, agrees to the pairing protocol, reads the
+    /// request and then says nothing (what a spoofed mDNS answer with the public session id can do) once held the
+    /// joiner until its code expired. Now the joiner gives up after --handshake-timeout (honoured by `join`), and
+    /// says why. The code comes on standard input (`join -`), so it is never in the joiner's argv.
+    func testJoinerGivesUpOnADeviceThatGoesSilent() throws {
+        let impostor = try Spawned(tool, ["impostor"])
+        defer { impostor.stop() }
+        guard let line = impostor.line(startingWith: "IMPOSTOR ") else { return XCTFail("impostor: " + impostor.stderr) }
+        let parts = line.split(separator: " ")
+        let words = try XCTUnwrap(try Spawned(host, ["code"]).line(startingWith: ""))
+        let started = Date()
+        let j = try Spawned(agent, [
+            "join", "-", "--peer", "/ip4/127.0.0.1/tcp/\(parts[0])/p2p/\(parts[1])", "--state-dir", stateDirectory(),
+            "--no-mdns", "--no-dht", "--handshake-timeout", "2", "--expiry", "60",
+        ], input: words + "\n")
+        XCTAssertNotNil(impostor.line(startingWith: "hostile: impostor: got a pairing request", within: 10), impostor.stdout)
+        let argv = (try? String(contentsOfFile: "/proc/\(j.process.processIdentifier)/cmdline", encoding: .utf8)) ?? ""
+        XCTAssertFalse(argv.contains(words.split(separator: " ")[0] + "\0") || argv.contains(words), "the code is in argv: " + argv)
+        XCTAssertEqual(j.wait(seconds: 20), 1, j.stderr)
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertGreaterThan(elapsed, 1.5)
+        XCTAssertLessThan(elapsed, 8, "gave up after the 2 s step deadline, not at the code's expiry")
+        XCTAssertTrue(j.stderr.contains("no answer for 2 s (the device accepted the connection, then went silent)"), j.stderr)
+        XCTAssertFalse(j.stderr.contains("expired"), j.stderr)
+    }
 }

@@ -62,8 +62,8 @@ final class AvahiLab {
     }
 
     /// Runs `arguments` inside host A or B; the Spawned's PID is the program's own (the script execs).
-    func run(_ host: String, _ binary: URL, _ arguments: [String]) throws -> Spawned {
-        try Spawned(URL(fileURLWithPath: "/bin/bash"), [Self.scriptPath, "run", directory, host, binary.path] + arguments)
+    func run(_ host: String, _ binary: URL, _ arguments: [String], input: String? = nil) throws -> Spawned {
+        try Spawned(URL(fileURLWithPath: "/bin/bash"), [Self.scriptPath, "run", directory, host, binary.path] + arguments, input: input)
     }
 
     func avahi(_ action: String, _ host: String) {
@@ -147,6 +147,49 @@ final class MDNSTests: AgentTestCase {
         XCTAssertEqual(j.wait(seconds: 30), 0, "join: " + j.stderr)
         XCTAssertTrue(j.stdout.contains(" Real NAS"), j.stdout)
         XCTAssertFalse(j.stderr.contains("trying /ip4/10.77.0.1/tcp/4000"), "dialled the impostor: " + j.stderr)
+    }
+
+    /// Review finding 2 in the lab: a LAN host reads the session id from the NAS's own TXT record and publishes a
+    /// `_sd-pair._tcp` service with it, pointing at a device that answers the pairing protocol and then goes silent.
+    /// To make the order certain, the NAS's own service (the same TXT the agent publishes) appears only once the
+    /// joiner is busy with the impostor: the joiner gives up on the impostor after the handshake timeout (3 s here)
+    /// and pairs with the real NAS, instead of waiting for the code to expire as it once did.
+    func testSilentImpostorWithTheRightSessionIdDoesNotStallTheJoiner() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let inv = try lab.run("A", agent, [
+            "invite", "--no-mdns", "--no-dht", "--listen", "/ip4/0.0.0.0/tcp/0", "--state-dir", stateDirectory(), "--name", "Real NAS",
+            "--expiry", "60",
+        ])
+        defer { inv.stop() }
+        guard let listen = inv.line(startingWith: "LISTEN "), let words = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
+        let nas = listen.split(separator: "/").map(String.init)  // ip4, 0.0.0.0, tcp, port, p2p, id
+        let sid = try XCTUnwrap(try Spawned(host, ["code", "--words", words]).line(startingWith: "session_id: "))
+            .replacingOccurrences(of: "-", with: "").lowercased()
+        let tool = Bundle.main.bundleURL.appendingPathComponent("sd-pair-hostile")
+        let impostor = try lab.run("A", tool, ["impostor"])
+        defer { impostor.stop() }
+        guard let line = impostor.line(startingWith: "IMPOSTOR ") else { return XCTFail("impostor: " + impostor.stderr) }
+        let parts = line.split(separator: " ").map(String.init)
+        let publish = URL(fileURLWithPath: "/usr/bin/avahi-publish")
+        let fake = try lab.run("A", publish, ["-s", "Impostor", "_sd-pair._tcp", parts[0], "sid=" + sid, "p2p=" + parts[1]])
+        defer { fake.stop() }
+        let started = Date()
+        let j = try lab.run(
+            "B", host, ["join", "-", "--no-dht", "--state-dir", stateDirectory(), "--handshake-timeout", "3", "--expiry", "60"],
+            input: words + "\n")
+        defer { j.stop() }
+        XCTAssertTrue(j.waitForLog("trying /ip4/10.77.0.1/tcp/" + parts[0] + "/", within: 15), j.stderr)
+        let real = try lab.run("A", publish, ["-s", "Real NAS", "_sd-pair._tcp", nas[3], "sid=" + sid, "p2p=" + nas[5]])
+        defer { real.stop() }
+        XCTAssertEqual(j.wait(seconds: 30), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        let elapsed = Date().timeIntervalSince(started)
+        print("mDNS with a silent impostor tried first: paired after " + String(format: "%.2f", elapsed) + " s")
+        XCTAssertTrue(impostor.stdout.contains("got a pairing request"), impostor.stdout)
+        XCTAssertTrue(j.stderr.contains("candidate failed: connection lost: no answer for 3 s"), j.stderr)
+        XCTAssertTrue(j.stderr.contains("trying /ip4/10.77.0.1/tcp/" + nas[3] + "/"), j.stderr)
+        XCTAssertLessThan(elapsed, 12, "paired within seconds of the impostor, not at the code's expiry: " + j.stderr)
     }
 
     /// avahi-daemon stops during a window and comes back: the agent re-publishes and the pairing completes.

@@ -2,7 +2,10 @@
 //
 //   sd-pair-hostile <multiaddr of the agent> [--control <state dir>/control] [attack…]
 //
-// Attacks (all by default): garbage, truncate, oversized, drip, parallel, wrong-code. Each prints one line saying
+//   sd-pair-hostile impostor [port]        a fake device that answers the pairing protocol and then goes silent
+//
+// Attacks (all by default but hold): garbage, truncate, oversized, drip, parallel, wrong-code; hold (4 established
+// connections kept alive by yamux pings, from 127.0.10.11-14). Each prints one line saying
 // what it did and what the agent did; the exit status is 1 if the agent misbehaved (kept a garbage connection
 // open past its handshake timeout, accepted a wrong code, or stopped answering), else 0. Every loop is bounded in
 // count and time. Only connects to the address given; stops nothing but its own connections.
@@ -22,11 +25,22 @@ struct Failure: Error { var text: String }
 /// A blocking TCP client with a receive timeout.
 final class Client {
     let fd: Int32
-    init?(port: UInt16, timeoutSeconds: Int) {
+    /// `source`: a loopback address to connect from (127.0.0.0/8 is all local), so that one tool looks like many hosts.
+    init?(port: UInt16, timeoutSeconds: Int, source: String? = nil) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            if bound != 0 {
+                close(fd)
+                return nil
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
@@ -130,6 +144,33 @@ struct Attacks {
         for c in clients where c.closedByPeer() { closed += 1 }
         say("parallel: \(count) silent connections held \(holdSeconds) s, \(closed) closed by the agent")
         if closed != count { throw Failure(text: "parallel: \(count - closed) connection(s) outlived the handshake timeout") }
+    }
+
+    /// `count` peers from distinct source addresses (127.0.10.11, …) that finish Noise and yamux — free, no code or
+    /// session id needed — and then only send a yamux ping every `interval` s, for at most `seconds` s: the hold that
+    /// once locked every joiner out. Prints when the agent closed each; the agent must close all of them in time
+    /// (replaced by a joiner, or idle: pings are not activity).
+    func hold(_ count: Int, interval: Int, seconds: Int) throws {
+        var peers: [HeldPeer] = []
+        for k in 0..<count {
+            guard let peer = try HeldPeer(port: port, source: "127.0.10.\(11 + k)") else { throw Failure(text: "hold: peer \(k) could not finish the handshake") }
+            peers.append(peer)
+        }
+        say("hold: \(count) established connections from 127.0.10.11-\(10 + count), a yamux ping every \(interval) s")
+        let start = Date()
+        var lastPing = Date()
+        while Date().timeIntervalSince(start) < Double(seconds) && peers.contains(where: { $0.open }) {
+            usleep(200_000)
+            let ping = Date().timeIntervalSince(lastPing) >= Double(interval)
+            if ping { lastPing = Date() }
+            for (k, peer) in peers.enumerated() where peer.open {
+                if ping { peer.ping() }
+                if !peer.stillOpen() { say("hold: connection \(k + 1) closed by the agent after \(Int(Date().timeIntervalSince(start))) s") }
+            }
+        }
+        let open = peers.filter { $0.open }.count
+        say("hold: \(count - open) of \(count) held connections closed by the agent within \(Int(Date().timeIntervalSince(start))) s")
+        if open > 0 { throw Failure(text: "hold: \(open) connection(s) held past \(seconds) s") }
     }
 
     /// Joiners that know a window's session id (it is public: mDNS and the DHT show it) but not its code: each sends
@@ -298,9 +339,183 @@ struct Attacks {
     }
 }
 
+/// A libp2p peer over a blocking socket, driven step by step: Noise and yamux, then whatever the attack does.
+final class HeldPeer {
+    let client: Client
+    var connection: SecureConnection<SystemRandom>
+    let rx: UnsafeMutableRawBufferPointer
+    let tx: UnsafeMutableRawBufferPointer
+    private(set) var open = true
+    var pings: UInt32 = 0
+
+    /// Connects from `source` and runs the handshake (5 s at most); nil if the agent closed it first.
+    init?(port: UInt16, source: String) throws {
+        guard let c = Client(port: port, timeoutSeconds: 5, source: source) else { return nil }
+        client = c
+        var rng = SystemRandom()
+        let size = SecureConnection<SystemRandom>.bufferSize
+        rx = .allocate(byteCount: size, alignment: 16)
+        tx = .allocate(byteCount: size, alignment: 16)
+        connection = SecureConnection(role: .dialer, identity: Ed25519.KeyPair.generate(using: &rng), random: &rng, rx: rx, tx: tx)
+        try connection.start()
+        let start = Date()
+        while Date().timeIntervalSince(start) < 5 {
+            flush()
+            let space = connection.receiveSpace()
+            let r = recv(client.fd, space.baseAddress, space.count, 0)
+            guard r > 0 else { return nil }
+            connection.received(r)
+            while let event = try connection.poll() {
+                if case .established = event {
+                    flush()
+                    return
+                }
+            }
+        }
+        return nil
+    }
+
+    deinit {
+        rx.deallocate()
+        tx.deallocate()
+    }
+
+    func flush() {
+        while !connection.pendingOutput.isEmpty {
+            let n = Glibc.send(client.fd, connection.pendingOutput.baseAddress, connection.pendingOutput.count, Int32(MSG_NOSIGNAL))
+            guard n > 0 else { return }
+            connection.sent(n)
+        }
+    }
+
+    /// A keep-alive: one yamux ping (not stream data).
+    func ping() {
+        pings += 1
+        try? connection.ping(pings)
+        flush()
+    }
+
+    /// Reads what is there without waiting (acks of our pings); false once the agent has closed the connection.
+    func stillOpen() -> Bool {
+        guard open else { return false }
+        for _ in 0..<16 {
+            let space = connection.receiveSpace()
+            let r = recv(client.fd, space.baseAddress, space.count, Int32(MSG_DONTWAIT))
+            if r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+                open = false
+                return false
+            }
+            if r < 0 { return true }
+            connection.received(r)
+            while (try? connection.poll()).flatMap({ $0 }) != nil {}
+        }
+        return true
+    }
+}
+
+/// `sd-pair-hostile impostor <port>`: a fake device for the joiner. It listens on 0.0.0.0:<port> (0: any), prints
+/// `IMPOSTOR <port> <peer id>`, and to every dialler does what a spoofed mDNS answer with the right session id can:
+/// Noise, yamux, agrees to the pairing protocol, reads the request — and never answers. Runs for at most 120 s.
+func impostor(port: UInt16) -> Never {
+    var rng = SystemRandom()
+    let keys = Ed25519.KeyPair.generate(using: &rng)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = port.bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard ok else {
+        say("impostor: cannot listen on port \(port)")
+        exit(1)
+    }
+    let line = Array(("IMPOSTOR \(UInt16(bigEndian: addr.sin_port)) " + PeerID(publicKey: keys.publicKey).text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+    let size = SecureConnection<SystemRandom>.bufferSize
+    let rx = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+    let tx = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+    var held: [Int32] = []  // silenced connections stay open: the joiner must give up on us, not we on it
+    let start = Date()
+    while Date().timeIntervalSince(start) < 120 {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, 500) > 0 else { continue }
+        let c = accept(fd, nil, nil)
+        guard c >= 0 else { continue }
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var connection = SecureConnection(role: .listener, identity: keys, random: &rng, rx: rx, tx: tx)
+        var listener = MultistreamListener(supported: InlineArray<4, StaticString>(repeating: "/sd-pair/pairing/1.0.0"), count: 1)
+        var input: [UInt8] = []
+        var agreed = false
+        var silenced = false
+        let began = Date()
+        try? connection.start()
+        while !silenced && Date().timeIntervalSince(began) < 5 {
+            while !connection.pendingOutput.isEmpty {
+                let n = Glibc.send(c, connection.pendingOutput.baseAddress, connection.pendingOutput.count, Int32(MSG_NOSIGNAL))
+                guard n > 0 else { break }
+                connection.sent(n)
+            }
+            let space = connection.receiveSpace()
+            let r = recv(c, space.baseAddress, space.count, 0)
+            guard r > 0 else { break }
+            connection.received(r)
+            while let event = (try? connection.poll()).flatMap({ $0 }) {
+                switch event {
+                case .streamOpened(let id):
+                    var answers = [UInt8](repeating: 0, count: 128)
+                    let n = answers.withUnsafeMutableBytes { raw -> Int in
+                        var w = ByteWriter(raw)
+                        try? listener.start(into: &w)
+                        return w.count
+                    }
+                    try? answers.prefix(n).withUnsafeBytes { try connection.write(id, $0) }
+                case .streamData(let id, let bytes):
+                    input += bytes
+                    if agreed {
+                        say("impostor: got a pairing request (\(input.count) bytes); saying nothing")
+                        silenced = true
+                        continue
+                    }
+                    var answers = [UInt8](repeating: 0, count: 512)
+                    let (outcome, n) = answers.withUnsafeMutableBytes { raw -> (MultistreamListener.Outcome?, Int) in
+                        var w = ByteWriter(raw)
+                        let result = try? input.withUnsafeBytes { try listener.receive($0, answers: &w) }
+                        if let used = result?.1 { input.removeFirst(used) }
+                        return (result?.0, w.count)
+                    }
+                    try? answers.prefix(n).withUnsafeBytes { try connection.write(id, $0) }
+                    if case .agreed? = outcome { agreed = true }
+                    if agreed, !input.isEmpty {
+                        say("impostor: got a pairing request (\(input.count) bytes); saying nothing")
+                        silenced = true
+                    }
+                default:
+                    break
+                }
+            }
+        }
+        while !connection.pendingOutput.isEmpty {
+            let n = Glibc.send(c, connection.pendingOutput.baseAddress, connection.pendingOutput.count, Int32(MSG_NOSIGNAL))
+            guard n > 0 else { break }
+            connection.sent(n)
+        }
+        held.append(c)
+    }
+    exit(0)
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "impostor" {
+    try! Sodium.initialize()
+    impostor(port: arguments.count > 1 ? UInt16(arguments[1]) ?? 0 : 0)
+}
 guard let addressText = arguments.first, let multiaddr = try? Multiaddr(text: addressText) else {
-    say("usage: sd-pair-hostile <multiaddr> [--control <path>] [garbage|truncate|oversized|drip|parallel|wrong-code]…")
+    say("usage: sd-pair-hostile <multiaddr> [--control <path>] [garbage|truncate|oversized|drip|parallel|wrong-code|hold]…  or  sd-pair-hostile impostor [port]")
     exit(2)
 }
 var control: String? = nil
@@ -325,6 +540,7 @@ for attack in chosen {
         case "drip": try attacks.drip(seconds: 20)
         case "parallel": try attacks.parallel(100, holdSeconds: 12)
         case "wrong-code": try attacks.wrongCode(1000)
+        case "hold": try attacks.hold(4, interval: 20, seconds: 75)
         default:
             say("unknown attack '" + attack + "'")
             exit(2)

@@ -110,6 +110,26 @@ final class DeviceRegistryTests: XCTestCase {
         }
     }
 
+    /// Review finding 5: the device id is self-chosen and not secret; a new pairing that claims a paired device's id
+    /// with another key must not replace that device's record (keys and public key). The same key re-pairs.
+    func testAnotherKeyCannotTakeOverADeviceID() throws {
+        let registry = DeviceRegistry(directory: dir)
+        XCTAssertNoThrow(try registry.record(sample(1)).get())
+        var intruder = sample(7)
+        intruder.deviceID = sample(1).deviceID
+        intruder.name = try FixedText("device 1 \"quoted\"")
+        XCTAssertEqual(registry.record(intruder).failure, .deviceIDTaken)
+        let list = try registry.load().get()
+        XCTAssertEqual(list.count, 1)
+        XCTAssertEqual(list[0].publicKey, sample(1).publicKey, "the paired device keeps its key")
+        XCTAssertTrue(list[0].sendKey.constantTimeEquals(sample(1).sendKey), "and its session keys")
+        // The same key under a new device id (its identity file was re-made with the same key) replaces its record.
+        var moved = sample(1)
+        moved.deviceID = sample(9).deviceID
+        XCTAssertNoThrow(try registry.record(moved).get())
+        XCTAssertEqual(try registry.load().get().map(\.deviceID), [sample(9).deviceID])
+    }
+
     func testCorruptFileIsReportedAndLeftAlone() throws {
         let registry = DeviceRegistry(directory: dir)
         try registry.record(sample(1)).get()

@@ -44,8 +44,9 @@ int sd_local_addresses(uint8_t *out, int max, int want_ipv6);
 int sd_tcp_connect_scoped(const char *ip, uint16_t port, uint32_t scope);
 
 /// Accepts one pending connection as a non-blocking fd; -EAGAIN when there is none, other -errno on failure.
-/// Writes the peer's address as text into peer (at least 64 bytes).
-int sd_tcp_accept(int listen_fd, char *peer, size_t peer_len);
+/// Writes the peer's address as text into peer (at least 64 bytes) and its source network into `source`: the IPv4
+/// /32 (tagged 0xFFFF in the top 16 bits) or the IPv6 /64.
+int sd_tcp_accept(int listen_fd, char *peer, size_t peer_len, uint64_t *source);
 
 /// Listens on a unix stream socket at `path` (non-blocking, mode 0600: it controls pairing windows). A socket file
 /// left by an agent that died is replaced; one that still answers gives -EADDRINUSE. Returns the fd, or -errno.
@@ -54,6 +55,11 @@ int sd_unix_listen(const char *path);
 /// Connects to the unix stream socket at `path` (a local, immediate connect) and makes the fd non-blocking.
 /// Returns the fd, or -errno (-ENOENT or -ECONNREFUSED: nobody listens there).
 int sd_unix_connect(const char *path);
+
+/// Reads one line (the typed code) from standard input into buf, without its newline: at most cap - 1 bytes, then
+/// NUL-terminated. With a terminal on stdin, first writes `prompt` to stderr. Returns the length, -ENODATA at end of
+/// input with nothing read, -EMSGSIZE for a longer line (the rest of it is left unread), or -errno.
+int sd_read_line(const char *prompt, char *buf, size_t cap);
 
 /// Removes a file (the control socket at shutdown); 0 or -errno.
 int sd_unlink(const char *path);
@@ -105,8 +111,17 @@ int sd_lock(const char *dir, const char *name);
 /// Returns 0, or -errno (a missing dir/name is not an error).
 int sd_keep_backup(const char *dir, const char *name, const char *backup);
 
-/// Replaces what a display shows: a regular file is truncated and rewritten (created 0600: it holds a live code);
-/// a character device (a console such as /dev/tty1) gets a clear-screen sequence first. Returns 0 or -errno.
+/// sd_display_check's answer for a path that is neither a regular file nor a character device (a FIFO, a socket).
+#define EFTYPE_DISPLAY 1000
+
+/// Whether `path` is safe for --display (it receives a live code): not a symbolic link; a character device, or a
+/// regular file (or none yet) in a directory owned by us or root that group and others cannot write. 0, -ELOOP,
+/// -EFTYPE_DISPLAY, -EPERM (the directory), or another -errno.
+int sd_display_check(const char *path);
+
+/// Replaces what a display shows, after sd_display_check: a character device (a console such as /dev/tty1, an LCD)
+/// is opened without following links and without blocking and gets a clear-screen sequence first; a regular file is
+/// replaced by a new 0600 file renamed over it (never written through, whoever owned it). Returns 0 or -errno.
 int sd_show_on_display(const char *path, const void *buf, size_t len);
 
 /// Starts `/bin/sh -c command` with the process's environment plus `extra` (NULL-terminated "NAME=value" strings,
