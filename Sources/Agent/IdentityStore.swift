@@ -1,6 +1,7 @@
 import CSupport
 import Crypto
 import Pairing
+import Registry
 import Wire
 
 /// The device's long-term identity in `<state dir>/identity`: the Ed25519 seed and the device id.
@@ -71,7 +72,7 @@ public struct DeviceIdentity {
 extension DeviceIdentity.LoadError {
     public var message: String {
         switch self {
-        case .stateDirectory(let path, let e): "cannot use state directory " + path + " (errno " + String(e) + ")"
+        case .stateDirectory(let path, let e): StateDirectory.problem(path, e)
         case .unreadable(let e): "cannot read the identity file (errno " + String(e) + ")"
         case .corrupt: "the identity file is corrupt; move it away to start over with a new identity (existing pairings will no longer match)"
         case .unwritable(let e): "cannot write the identity file (errno " + String(e) + ")"

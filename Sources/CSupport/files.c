@@ -12,12 +12,31 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-int sd_mkdir(const char *path) {
-    if (mkdir(path, 0700) == 0) return 0;
-    if (errno != EEXIST) return -errno;
+int sd_check_state_dir(const char *path, uint32_t *owner) {
     struct stat st;
+    if (lstat(path, &st) < 0) return -errno;
+    /* A link is followed only if we or root made it (systemd's DynamicUser StateDirectory is a root-owned link). */
+    if (S_ISLNK(st.st_mode) && st.st_uid != geteuid() && st.st_uid != 0) return -SD_EOWNER;
     if (stat(path, &st) < 0) return -errno;
-    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+    if (owner) *owner = st.st_uid;
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) return -SD_EMODE;
+    if (st.st_uid == geteuid() || st.st_uid == 0) return 0;
+    if (geteuid() != 0) return -SD_EOWNER;
+    /* Root using a service user's directory (`sudo sd-pair invite` beside the unit): trusted only where root's own
+     * administration put it, i.e. its parent belongs to root and nobody else can write there. A directory another
+     * user made in /tmp, say, fails here. */
+    char real[4096];
+    if (!realpath(path, real)) return -errno;
+    char *slash = strrchr(real, '/');
+    if (slash == real) slash[1] = 0; else if (slash) *slash = 0;
+    if (stat(real, &st) < 0) return -errno;
+    return st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH)) ? 0 : -SD_EOWNER;
+}
+
+int sd_mkdir(const char *path) {
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) return -errno;
+    return sd_check_state_dir(path, NULL);
 }
 
 long sd_read_file(const char *path, void *buf, size_t cap) {
@@ -49,7 +68,8 @@ int sd_write_file_atomic(const char *dir, const char *name, const void *buf, siz
     char path[4096], temp[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return -ENAMETOOLONG;
     if (snprintf(temp, sizeof temp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= (int)sizeof temp) return -ENAMETOOLONG;
-    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    unlink(temp);  /* left by a writer that died; O_EXCL then guarantees the file is ours, new, and no link */
+    int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return -errno;
     int rc = sd_write_all(fd, buf, len) == 0 ? 0 : -errno;
     if (rc == 0 && fsync(fd) < 0) rc = -errno;
@@ -82,7 +102,7 @@ int sd_os_version(char *buf, size_t len) {
 int sd_lock(const char *dir, const char *name) {
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return -ENAMETOOLONG;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return -errno;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         int e = errno;

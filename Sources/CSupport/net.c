@@ -259,3 +259,12 @@ void sd_write_byte(int fd, int byte) {
     unsigned char b = (unsigned char)byte;
     (void)!write(fd, &b, 1);
 }
+
+long sd_peer_uid(int fd) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -errno;
+    return (long)cred.uid;
+}
+
+uint32_t sd_euid(void) { return (uint32_t)geteuid(); }

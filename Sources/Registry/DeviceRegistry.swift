@@ -14,6 +14,8 @@ public enum RegistryFailure: Error, Equatable {
     case full
     /// A new pairing claims the device id of a device recorded with another public key.
     case deviceIDTaken
+    /// The state directory cannot be trusted or used (`StateDirectory.problem` says why).
+    case stateDirectory(String)
 
     public var message: String {
         switch self {
@@ -22,6 +24,7 @@ public enum RegistryFailure: Error, Equatable {
         case .corrupt: "the device registry file 'devices' is damaged; it was left untouched (the previous good copy is 'devices.prev')"
         case .unwritable(let e): "cannot write the device registry (errno " + String(e) + (e == ENOSPC || e == EFBIG ? ": disk full or file size limit" : "") + "); nothing was changed"
         case .full: "the device registry is full (" + String(RegistryCodec.capacity) + " devices); forget one first"
+        case .stateDirectory(let problem): problem
         case .deviceIDTaken: "a different device (another key) is already paired with this device id; nothing was changed (forget it first to replace it)"
         }
     }
@@ -90,7 +93,7 @@ public struct DeviceRegistry {
     /// Runs one locked read-change-write cycle. `change` returns false when the registry is full.
     private func update(refreshBackup: Bool = false, _ change: (inout [PairedDevice]) -> Bool) -> Result<Void, RegistryFailure> {
         let made = directory.withCString { sd_mkdir($0) }
-        if made < 0 { return .failure(.unwritable(errno: -made)) }
+        if made < 0 { return .failure(.stateDirectory(StateDirectory.problem(directory, -made))) }
         let lock = directory.withCString { dir in Self.lockName.withCString { sd_lock(dir, $0) } }
         if lock == -EWOULDBLOCK || lock == -EAGAIN { return .failure(.locked) }
         if lock < 0 { return .failure(.unwritable(errno: -lock)) }

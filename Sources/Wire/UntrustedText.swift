@@ -46,15 +46,17 @@ public enum UntrustedText {
         return true
     }
 
-    /// At most `limit` bytes of `raw` (whole scalars) for a log line, each invalid or forbidden sequence shown as "?".
+    /// At most `limit` bytes of `raw` (whole scalars) for a log line; each forbidden character and each byte that is
+    /// not valid UTF-8 is shown as "?".
     public static func printable(_ raw: UnsafeRawBufferPointer, limit: Int = 64) -> String {
         var out = ""
         var i = 0
         while i < raw.count {
-            guard let (value, length) = scalar(raw, at: i), !isForbidden(value) else {
+            let decoded = scalar(raw, at: i)
+            guard let (value, length) = decoded, !isForbidden(value) else {
                 guard out.utf8.count < limit else { break }
                 out.unicodeScalars.append("?")
-                i += 1
+                i += decoded?.length ?? 1  // a forbidden character is one "?", an invalid byte too
                 continue
             }
             guard out.utf8.count + length <= limit, let s = Unicode.Scalar(value) else { break }

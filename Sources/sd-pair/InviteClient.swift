@@ -1,6 +1,7 @@
 import Agent
 import CSupport
 import EventLoop
+import Registry
 import Wire
 
 /// `sd-pair invite` while `sd-pair serve` runs for the same state directory: rather than a second agent with the
@@ -26,6 +27,21 @@ enum InviteClient {
             return .environment
         }
         defer { Net.close(fd) }
+        // Whoever answers gets to show us a code and tell us a device paired: only the directory's owner (a checked
+        // directory), root, or ourselves — not a local user who put a socket into a directory we were pointed at.
+        let owner: UInt32
+        switch StateDirectory.check(stateDirectory) {
+        case .success(let uid): owner = uid
+        case .failure(let e):
+            Output.error("invite: " + e.message)
+            return .environment
+        }
+        let peer = sd_peer_uid(fd)
+        guard peer >= 0, peer == 0 || UInt32(peer) == owner || UInt32(peer) == sd_euid() else {
+            Output.error("invite: the control socket " + path + " is served by another user (uid " + String(peer)
+                + "), not the state directory's owner; refusing to trust it")
+            return .environment
+        }
         Output.error("a running agent serves " + stateDirectory + "; asking it for a pairing window (its settings apply)")
         let request = ControlProtocol.encode(.invite)
         guard case .bytes(let n) = Net.write(fd, UnsafeRawBufferPointer(start: request.utf8Start, count: request.utf8CodeUnitCount)),

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import XCTest
 
@@ -165,5 +166,64 @@ final class ControlSocketTests: AgentTestCase {
             _ = bytes.withUnsafeBytes { ControlProtocol.request($0) }
             _ = bytes.withUnsafeBytes { ControlProtocol.reply($0) }
         }
+    }
+
+    /// Review finding 9: the state directory holds the identity key and the control socket, so it is trusted only if
+    /// nobody else could have put anything there: another user's directory (with a planted identity whose seed the
+    /// attacker knows) and a directory others can write are refused with the cause; a service user's directory under
+    /// a private root-owned parent (systemd's DynamicUser StateDirectory) is fine for root; and `invite` believes a
+    /// control socket only if its server is root, the directory's owner or ourselves.
+    func testUntrustedStateDirectoriesAndControlSocketsAreRefused() throws {
+        let base = stateDirectory()
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        // Another user's directory with an identity in it, made in a directory everybody may write (like /tmp).
+        let shared = base + "/shared"
+        try fm.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        XCTAssertEqual(chmod(shared, 0o1777), 0)
+        let theirs = shared + "/theirs"
+        try fm.createDirectory(atPath: theirs, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        let planted: [UInt8] = Array("SDPI".utf8) + [1, 0, 0, 0] + Array(0..<32) + [UInt8](repeating: 0xAA, count: 16)
+        let digest = planted.withUnsafeBytes { SHA256.hash($0) }
+        fm.createFile(atPath: theirs + "/identity", contents: Data(planted + (0..<8).map { digest[$0] }))
+        XCTAssertEqual(chown(theirs, 65534, 65534), 0)
+        XCTAssertEqual(chown(theirs + "/identity", 65534, 65534), 0)
+        let world = base + "/world"
+        try fm.createDirectory(atPath: world, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o777])
+        XCTAssertEqual(chmod(world, 0o777), 0)
+        for (dir, why) in [(theirs, "belongs to another user"), (world, "can be written by other users")] {
+            for command in [["invite", "--listen", "/ip4/127.0.0.1/tcp/0"], ["join", "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", "--peer", "/ip4/127.0.0.1/tcp/9"]] {
+                let p = try Spawned(agent, command + ["--no-mdns", "--no-dht", "--state-dir", dir])
+                XCTAssertEqual(p.wait(seconds: 10), 3, dir + ": " + p.stderr)
+                XCTAssertTrue(p.stderr.contains(why), p.stderr)
+                XCTAssertFalse(p.stdout.contains("LISTEN "), "nothing runs with an untrusted identity")
+            }
+        }
+        // A service user's directory under root's private parent: root may use it (as `sudo sd-pair invite` does).
+        let service = base + "/service"
+        try fm.createDirectory(atPath: service, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        XCTAssertEqual(chown(service, 65534, 65534), 0)
+        let ok = try Spawned(agent, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", service])
+        XCTAssertNotNil(ok.line(startingWith: "CODE: "), ok.stderr)
+        ok.signal(SIGINT)
+        XCTAssertEqual(ok.wait(), 130)
+        // A control socket answered by someone who is neither root, nor the directory's owner, nor us: made by uid
+        // 65534 in its own directory, which then passes to uid 65533 (so its server is not the owner).
+        let socketDir = base + "/socket"
+        try fm.createDirectory(atPath: socketDir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        XCTAssertEqual(chown(socketDir, 65534, 65534), 0)
+        let fake = try Spawned(URL(fileURLWithPath: "/usr/bin/setpriv"), [
+            "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+            "import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(1)\nprint('ready',flush=True)\n"
+                + "s.settimeout(20)\nc,_=s.accept()\nc.sendall(b'code abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about\\nexpires 300\\npaired 00000000000000000000000000000000 Attacker\\n')\ntime.sleep(2)",
+            socketDir + "/control",
+        ])
+        defer { fake.stop() }
+        XCTAssertNotNil(fake.line(startingWith: "ready", within: 10), fake.stderr)
+        XCTAssertEqual(chown(socketDir, 65533, 65533), 0)
+        let fooled = try Spawned(agent, ["invite", "--state-dir", socketDir])
+        XCTAssertEqual(fooled.wait(seconds: 10), 3, fooled.stdout + fooled.stderr)
+        XCTAssertTrue(fooled.stderr.contains("served by another user (uid 65534)"), fooled.stderr)
+        XCTAssertFalse(fooled.stdout.contains("CODE: ") || fooled.stdout.contains("PAIRED"), fooled.stdout)
     }
 }

@@ -123,6 +123,9 @@ final class MDNSTests: AgentTestCase {
             try lab.run("A", publish, ["-s", "Impostor", "_sd-pair._tcp", "4000", "sid=" + String(repeating: "ab", count: 16), "p2p=12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"]),
             try lab.run("A", publish, ["-s", "NoText", "_sd-pair._tcp", "4001"]),
             try lab.run("A", publish, ["-s", "Huge", "_sd-pair._tcp", "4002", "sid=" + String(repeating: "f", count: 250)]),
+            // C1 CSI sequences and a right-to-left override in the name: masked before they reach the log.
+            try lab.run("A", publish, ["-s", "Evil\u{9B}2J\u{9B}31mRED \u{202E}evil", "_sd-pair._tcp", "4003", "sid=" + String(repeating: "cd", count: 16),
+                                       "p2p=12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"]),
         ]
         defer { for h in hostile { h.stop() } }
         let inv = try lab.run("A", agent, ["invite", "--no-dht", "--state-dir", stateDirectory(), "--name", "Real NAS", "--expiry", "60"])
@@ -135,10 +138,12 @@ final class MDNSTests: AgentTestCase {
         let other = try lab.run("B", host, ["join", otherWords, "--no-dht", "--state-dir", stateDirectory(), "--expiry", "60"])
         defer { other.stop() }
         for line in ["ignoring 'Impostor': another pairing session", "ignoring 'NoText': no sid entry",
-                     "ignoring 'Huge': sid is not 32 hex digits", "ignoring 'Real NAS': another pairing session"] {
+                     "ignoring 'Huge': sid is not 32 hex digits", "ignoring 'Real NAS': another pairing session",
+                     "ignoring 'Evil?2J?31mRED ?evil': another pairing session"] {
             XCTAssertTrue(other.waitForLog(line, within: 10), other.stderr)
         }
         XCTAssertFalse(other.stderr.contains("trying "), other.stderr)
+        XCTAssertFalse(other.stderr.unicodeScalars.contains { $0.value == 0x9B || $0.value == 0x202E }, "raw controls in the log")
         other.signal(SIGINT)
         XCTAssertEqual(other.wait(seconds: 10), 130)
         // The right code still pairs with the real device.

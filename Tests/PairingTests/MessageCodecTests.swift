@@ -75,6 +75,15 @@ final class MessageCodecTests: XCTestCase {
         var control = full
         control[nameOffset + 1] = 0x1B  // ESC inside the name
         XCTAssertEqual(decode(control).failure, .invalidText(field: .deviceName))
+        for format: [UInt8] in [[0xE2, 0x80, 0xAE], [0xE2, 0x81, 0xA6], [0xE2, 0x80, 0x8B], [0xEF, 0xBB, 0xBF]] {
+            // A name with a right-to-left override, an isolate, a zero-width space or a BOM: refused like a control.
+            var bidi = full
+            let length = Int(full[nameOffset])
+            bidi.replaceSubrange((nameOffset + 1)..<(nameOffset + 4), with: format)
+            XCTAssertEqual(bidi.count, full.count)
+            XCTAssertGreaterThanOrEqual(length, 3)
+            XCTAssertEqual(decode(bidi).failure, .invalidText(field: .deviceName), "\(format)")
+        }
         var badUTF8 = full
         badUTF8[nameOffset + 1] = 0xFF
         XCTAssertEqual(decode(badUTF8).failure, .invalidText(field: .deviceName))

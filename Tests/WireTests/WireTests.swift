@@ -125,3 +125,39 @@ final class HexTests: XCTestCase {
         XCTAssertFalse("-w".startsWithExactly("--"))
     }
 }
+
+/// The one rule for text from the network (security review finding 12).
+final class UntrustedTextTests: XCTestCase {
+    func clean(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { UntrustedText.isClean($0) } }
+    func shown(_ bytes: [UInt8], limit: Int = 64) -> String { bytes.withUnsafeBytes { UntrustedText.printable($0, limit: limit) } }
+
+    func testOrdinaryNamesPass() {
+        for name in ["NAS-A", "Alice's MacBook", "Wohnzimmer-NAS ü", "客厅的NAS", "📦 box", "Ελληνικά"] {
+            XCTAssertTrue(clean(Array(name.utf8)), name)
+            XCTAssertEqual(shown(Array(name.utf8)), name)
+        }
+    }
+
+    func testControlsFormatCharactersAndBadUTF8AreRefusedAndMasked() {
+        let forbidden: [UInt32] = [0x00, 0x1B, 0x7F, 0x80, 0x9B, 0x9F, 0x061C, 0x200B, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A, 0x202E,
+                                   0x2066, 0x2069, 0xFEFF]
+        for v in forbidden {
+            let bytes = Array(("ok" + String(Unicode.Scalar(v)!) + "device").utf8)
+            XCTAssertFalse(clean(bytes), String(v, radix: 16))
+            XCTAssertEqual(shown(bytes), "ok?device", String(v, radix: 16))
+        }
+        // The review's mDNS name: C1 CSI sequences and a right-to-left override.
+        let evil: [UInt8] = Array("Evil".utf8) + [0xC2, 0x9B] + Array("2J".utf8) + [0xC2, 0x9B] + Array("31mRED ".utf8) + [0xE2, 0x80, 0xAE] + Array("evil".utf8)
+        XCTAssertFalse(clean(evil))
+        XCTAssertEqual(shown(evil), "Evil?2J?31mRED ?evil")
+        for bad: [UInt8] in [[0xFF], [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x80], [0x80]] {
+            XCTAssertFalse(clean(Array("a".utf8) + bad), "\(bad)")
+            XCTAssertFalse(shown(Array("a".utf8) + bad).unicodeScalars.contains { $0.value > 0x7E }, "\(bad)")
+        }
+    }
+
+    func testPrintableKeepsWholeCharactersWithinTheLimit() {
+        XCTAssertEqual(shown(Array("ééé".utf8), limit: 5), "éé")
+        XCTAssertEqual(shown(Array(String(repeating: "x", count: 300).utf8)).utf8.count, 64)
+    }
+}

@@ -92,8 +92,25 @@ int sd_signal_pipe(void);
 /// Reads one pending signal number from the self-pipe, or 0 when none.
 int sd_next_signal(int pipe_fd);
 
-/// mkdir with mode 0700; success if it already exists as a directory. Returns 0 or -errno.
+/// sd_check_state_dir's answers: the directory belongs to another user / group or others can write it.
+#define SD_EOWNER 1001
+#define SD_EMODE 1002
+
+/// Whether a state directory may hold an identity key and be trusted (ssh's StrictModes, adapted): a directory (a
+/// link to one only if we or root made the link) that group and others cannot write, owned by us or root — or, for
+/// root, by a service user when its parent is root's and private (systemd's StateDirectory). Writes the owner's uid
+/// into `owner` (may be NULL). 0, -SD_EOWNER, -SD_EMODE, -ENOTDIR or -errno.
+int sd_check_state_dir(const char *path, uint32_t *owner);
+
+/// mkdir with mode 0700, then sd_check_state_dir (an existing directory is used only if it passes).
+/// Returns 0 or -errno / -SD_EOWNER / -SD_EMODE.
 int sd_mkdir(const char *path);
+
+/// The uid of the process at the other end of a unix socket (SO_PEERCRED), or -errno.
+long sd_peer_uid(int fd);
+
+/// geteuid(), for Swift code that cannot import Glibc (Embedded).
+uint32_t sd_euid(void);
 
 /// Reads up to cap bytes of a file. Returns the byte count, or -errno (-ENOENT when missing). A file larger
 /// than cap is -EFBIG.
