@@ -19,11 +19,14 @@ public struct Candidate: Equatable {
 }
 
 /// Candidates not yet tried, first come first served, in fixed storage. Discovery keeps producing while the
-/// joiner dials; duplicates (the same address announced twice) are dropped, and when the queue is full new
-/// candidates are dropped too: the joiner works through the queue long before a window expires.
+/// joiner dials; duplicates (the same address announced twice) are dropped, one peer id holds at most `perPeer`
+/// places (its addresses over IPv4 and IPv6 on a couple of interfaces), and a full queue gives up its oldest untried
+/// candidate for the newcomer: a LAN host that publishes many fake services before the real device cannot push the
+/// real one out, since the newest answers are always kept.
 public struct CandidateQueue {
     /// Enough for every address of a few answering devices (IPv4 + IPv6 per interface).
     public static let capacity = 16
+    public static let perPeer = 4
 
     private var items = InlineArray<16, Candidate?>(repeating: nil)
     private var head = 0
@@ -31,12 +34,20 @@ public struct CandidateQueue {
 
     public init() {}
 
-    /// Adds a candidate; false when it was already queued or the queue is full.
+    private func index(_ k: Int) -> Int { (head + k) % Self.capacity }
+
+    /// Adds a candidate; false when it was already queued or its peer already holds `perPeer` places.
     @discardableResult
     public mutating func push(_ candidate: Candidate) -> Bool {
-        guard count < Self.capacity else { return false }
-        for k in 0..<count where items[(head + k) % Self.capacity] == candidate { return false }
-        items[(head + count) % Self.capacity] = candidate
+        var samePeer = 0
+        for k in 0..<count {
+            guard let queued = items[index(k)] else { continue }
+            if queued == candidate { return false }
+            if candidate.address.peer != nil && queued.address.peer == candidate.address.peer { samePeer += 1 }
+        }
+        guard samePeer < Self.perPeer else { return false }
+        if count == Self.capacity { _ = pop() }
+        items[index(count)] = candidate
         count += 1
         return true
     }

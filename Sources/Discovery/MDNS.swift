@@ -16,9 +16,11 @@ public final class MDNS {
     public static let serviceType: StaticString = "_sd-pair._tcp"
     /// How often to try again when the bus or the daemon is away.
     static let retryMilliseconds: UInt64 = 2_000
-    /// Resolutions in flight: every answering device costs one until it resolves or Avahi times it out (~5 s);
-    /// beyond this, new names wait for the next browse event instead of growing memory.
+    /// Resolutions in flight: every answering device costs one until it resolves or times out; further answers
+    /// wait in `pending` (fixed, deduplicated) and are resolved as slots free, so none is lost.
     static let resolverCapacity = 8
+    /// A resolution that has not answered by then (a name whose host has no address record, say) frees its slot.
+    static let resolveTimeoutMilliseconds: UInt64 = 5_000
 
     private let loop: AvahiLoop
     private let log: (String) -> Void
@@ -26,6 +28,12 @@ public final class MDNS {
     private var group: OpaquePointer? = nil
     private var browser: OpaquePointer? = nil
     private var resolvers = InlineArray<8, OpaquePointer?>(repeating: nil)
+    /// When each resolution must have answered.
+    private var resolverDeadlines = InlineArray<8, UInt64>(repeating: 0)
+    /// Answers waiting for a resolver slot.
+    private var pending = PendingAnswers()
+    /// Resolutions given up since the last log line about it.
+    private var resolveTimeouts = 0
     private var restartAt: UInt64? = nil
     private var needsRestart = false
     /// One notice per outage, one line when it ends.
@@ -99,13 +107,18 @@ public final class MDNS {
     public func stopBrowsing() {
         wanted = nil
         freeBrowsing()
+        pending.removeAll()
         found.removeAll()
     }
 
     // MARK: Loop integration
 
-    /// The next time `tick` has work (a client restart), if any.
-    public var nextDeadline: UInt64? { restartAt }
+    /// The next time `tick` has work (a client restart, a resolution's deadline), if any.
+    public var nextDeadline: UInt64? {
+        var next = restartAt
+        for i in 0..<Self.resolverCapacity where resolvers[i] != nil { next = min(next ?? resolverDeadlines[i], resolverDeadlines[i]) }
+        return next
+    }
 
     /// After Avahi's callbacks ran: apply restarts that callbacks asked for (freeing a client inside its own
     /// callback is what Avahi warns about), and re-create the client when its retry time has come.
@@ -118,6 +131,56 @@ public final class MDNS {
         if let at = restartAt, now >= at {
             restartAt = nil
             start()
+        }
+        for i in 0..<Self.resolverCapacity where resolvers[i] != nil && now >= resolverDeadlines[i] {
+            if let r = resolvers[i] { avahi_service_resolver_free(r) }
+            resolvers[i] = nil
+            resolveTimeouts += 1
+        }
+        if resolveTimeouts > 0 {
+            log("mDNS: " + String(resolveTimeouts) + " answer(s) could not be resolved within "
+                + String(Self.resolveTimeoutMilliseconds / 1000) + " s (no address?); moving on")
+            resolveTimeouts = 0
+        }
+        let forgotten = pending.takeForgotten()
+        if forgotten > 0 { log("mDNS: more answers than can wait; forgot the " + String(forgotten) + " oldest") }
+        resolvePending(now: now)
+    }
+
+    /// Starts resolutions for waiting answers while slots are free (here, outside Avahi's callbacks).
+    private func resolvePending(now: UInt64) {
+        guard let client, wanted != nil else { return }
+        while let slot = freeResolverSlot(), let answer = pending.pop() {
+            let resolver = answer.name.withUnsafeBytes { name in
+                answer.domain.withUnsafeBytes { domain in
+                    Self.withCString(name) { n in
+                        Self.withCString(domain) { d in
+                            avahi_service_resolver_new(
+                                client, AvahiIfIndex(answer.interface), AvahiProtocol(answer.proto), n, Self.typeName, d,
+                                AvahiProtocol(AVAHI_PROTO_UNSPEC), AvahiLookupFlags(0),
+                                { resolver, interface, _, event, name, _, _, _, address, port, txt, _, userdata in
+                                    MDNS.from(userdata)?.resolved(resolver, interface, event, name, address, port, txt)
+                                }, userdata)
+                        }
+                    }
+                }
+            }
+            guard let resolver else {
+                log("mDNS: cannot resolve '" + answer.name.string + "': " + Self.describe(avahi_client_errno(client)))
+                continue
+            }
+            resolvers[slot] = resolver
+            resolverDeadlines[slot] = now + Self.resolveTimeoutMilliseconds
+        }
+    }
+
+    /// `bytes` as a NUL-terminated C string (a name of at most 64 bytes).
+    static func withCString<R>(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafePointer<CChar>) -> R) -> R {
+        var buffer = InlineArray<65, CChar>(repeating: 0)
+        var span = buffer.mutableSpan
+        return span.withUnsafeMutableBufferPointer { out in
+            for (i, b) in bytes.enumerated() where i < 64 { out[i] = CChar(bitPattern: b) }
+            return body(UnsafePointer(out.baseAddress!))
         }
     }
 
@@ -262,22 +325,31 @@ public final class MDNS {
         _ name: UnsafePointer<CChar>?, _ type: UnsafePointer<CChar>?, _ domain: UnsafePointer<CChar>?
     ) {
         switch event {
-        case AVAHI_BROWSER_NEW:
-            guard let client, wanted != nil else { return }
-            guard let slot = freeResolverSlot() else {
-                log("mDNS: ignoring '" + Self.printable(name) + "': too many answers being resolved")
+        case AVAHI_BROWSER_NEW, AVAHI_BROWSER_REMOVE:
+            guard wanted != nil else { return }
+            // Queued, and resolved from tick() as slots free: never dropped for arriving while others resolve.
+            guard let answer = Self.answer(interface, proto, name, domain) else {
+                log("mDNS: ignoring '" + Self.printable(name) + "': name or domain over 64 bytes or not UTF-8")
                 return
             }
-            resolvers[slot] = avahi_service_resolver_new(
-                client, interface, proto, name, type, domain, AvahiProtocol(AVAHI_PROTO_UNSPEC), AvahiLookupFlags(0),
-                { resolver, interface, _, event, name, _, _, _, address, port, txt, _, userdata in
-                    MDNS.from(userdata)?.resolved(resolver, interface, event, name, address, port, txt)
-                }, userdata)
+            if event == AVAHI_BROWSER_NEW { pending.push(answer) } else { pending.remove(answer) }
         case AVAHI_BROWSER_FAILURE:
             if let client { log("mDNS: browsing failed: " + Self.describe(avahi_client_errno(client))) }
         default:
             break
         }
+    }
+
+    static func answer(_ interface: AvahiIfIndex, _ proto: AvahiProtocol, _ name: UnsafePointer<CChar>?, _ domain: UnsafePointer<CChar>?) -> PendingAnswers.Answer? {
+        guard let name, let domain, let n = text(name), let d = text(domain) else { return nil }
+        return PendingAnswers.Answer(interface: Int32(interface), proto: Int32(proto), name: n, domain: d)
+    }
+
+    static func text(_ c: UnsafePointer<CChar>) -> FixedText<64>? {
+        var n = 0
+        while n <= 64 && c[n] != 0 { n += 1 }
+        guard n <= 64 else { return nil }
+        return try? FixedText<64>(validating: UnsafeRawBufferPointer(start: c, count: n))
     }
 
     private func freeResolverSlot() -> Int? {

@@ -274,3 +274,50 @@ extension Result {
         return nil
     }
 }
+
+/// Security review finding 3: no mDNS answer is lost, and fakes cannot push the real device out.
+final class AnswerQueueTests: XCTestCase {
+    func answer(_ n: Int, interface: Int32 = 2) -> PendingAnswers.Answer {
+        PendingAnswers.Answer(interface: interface, proto: 0, name: try! FixedText("NAS \(n)"), domain: try! FixedText("local"))
+    }
+
+    func testPendingAnswersKeepTheNewestDeduplicateAndForgetWithdrawn() {
+        var q = PendingAnswers()
+        XCTAssertTrue(q.push(answer(0)))
+        XCTAssertFalse(q.push(answer(0)), "a repeated answer waits once")
+        XCTAssertTrue(q.push(answer(0, interface: 3)), "another interface is another answer")
+        for n in 1...40 { q.push(answer(n)) }
+        XCTAssertEqual(q.count, PendingAnswers.capacity)
+        XCTAssertEqual(q.takeForgotten(), 42 - PendingAnswers.capacity)
+        XCTAssertEqual(q.takeForgotten(), 0)
+        q.remove(answer(40))
+        q.remove(answer(20))
+        var order: [String] = []
+        while let a = q.pop() { order.append(a.name.string) }
+        XCTAssertEqual(order.count, PendingAnswers.capacity - 2)
+        XCTAssertEqual(order.first, "NAS 9", "the oldest ten were forgotten")
+        XCTAssertEqual(order.last, "NAS 39", "the newest kept, in order")
+        XCTAssertFalse(order.contains("NAS 20") || order.contains("NAS 40"), "withdrawn services left the queue")
+    }
+
+    func testCandidateQueueGivesUpItsOldestForANewcomerAndCapsOnePeer() throws {
+        var q = CandidateQueue()
+        func peer(_ n: UInt8) -> PeerID {
+            PeerID(publicKey: Ed25519.KeyPair(seed: FixedBytes(repeating: n)).publicKey)
+        }
+        func candidate(_ n: Int, peer p: PeerID) -> Candidate {
+            Candidate(address: Multiaddr(host: .ip4(FixedBytes<4>(repeating: 10)), port: UInt16(4000 + n), peer: p), source: .mdns)
+        }
+        let fake = peer(1)
+        for n in 0..<10 { q.push(candidate(n, peer: fake)) }
+        XCTAssertEqual(q.count, CandidateQueue.perPeer, "one peer id holds at most \(CandidateQueue.perPeer) places")
+        for n in 0..<20 { q.push(candidate(100 + n, peer: peer(UInt8(10 + n)))) }
+        XCTAssertEqual(q.count, CandidateQueue.capacity)
+        let real = candidate(999, peer: peer(99))
+        XCTAssertTrue(q.push(real), "a full queue makes room for the newest answer")
+        XCTAssertFalse(q.push(real), "but not twice")
+        var last: Candidate? = nil
+        while let c = q.pop() { last = c }
+        XCTAssertEqual(last, real)
+    }
+}
