@@ -13,8 +13,8 @@ public enum PairingEvent: Equatable, Sendable {
     case requestSent
     /// Joiner: the initiator proved it holds the code; we answer its challenge.
     case challengeReceived(deviceName: String)
-    /// Initiator: a joiner proved the code; we sent it a challenge.
-    case challengeSent(deviceName: String)
+    /// Initiator: a joiner proved the code; we sent it a challenge. (Its name comes with its answer, in `completed`.)
+    case challengeSent
     /// Initiator: a wrong code or a bad proof; `remaining` attempts before the code burns.
     case attemptFailed(reason: String, remaining: Int)
     /// Joiner: a discovered address did not pair; still looking.
@@ -50,7 +50,7 @@ public enum PairingEvent: Equatable, Sendable {
             JSON.add(&line, "code", JSON.string(code))
             if let session { JSON.add(&line, "session_id", JSON.string(session)) }
             JSON.add(&line, "expires_in", String(seconds))
-        case .challengeReceived(let name), .challengeSent(let name):
+        case .challengeReceived(let name):
             JSON.add(&line, "device_name", JSON.string(name))
         case .attemptFailed(let reason, let remaining):
             JSON.add(&line, "reason", JSON.string(reason))
@@ -60,7 +60,7 @@ public enum PairingEvent: Equatable, Sendable {
         case .completed(let id, let name):
             JSON.add(&line, "device_id", JSON.string(id))
             JSON.add(&line, "device_name", JSON.string(name))
-        case .discovering, .connecting, .requestSent, .expired, .windowClosed:
+        case .discovering, .connecting, .requestSent, .challengeSent, .expired, .windowClosed:
             break
         }
         JSON.add(&line, "time", String(time))

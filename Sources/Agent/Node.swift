@@ -71,6 +71,13 @@ public final class Node {
         var expected: PeerID? = nil
         /// A Kademlia request this connection exists for (nil: pairing, ping, or an inbound connection).
         var kad: KadRequest? = nil
+        /// Initiator: the device this connection paired ("<id> <name>") until its end of the pairing stream closes
+        /// cleanly (`unconfirmedStream`), which a joiner does only once it has recorded the pairing too.
+        var unconfirmed: String? = nil
+        var unconfirmedStream: UInt32 = 0
+        /// The joiner's exchange with the candidate this connection dials: a copy of the session's state per
+        /// candidate, so that several candidates can be tried at once (wiped when the connection goes).
+        var joiner: JoinerSession? = nil
         var streams = InlineArray<4, AppStream>(repeating: AppStream())
         var isFree: Bool { fd < 0 }
     }
@@ -107,8 +114,8 @@ public final class Node {
     public var events = EventSink.off
     /// mDNS (and the DHT's candidates); nil with both paths off.
     let discovery: Discovery?
-    /// The link carrying the joiner's current candidate (discovery mode), if any.
-    var pairingLink: Int? = nil
+    /// When the joiner last started dialling a candidate (they start `dialStaggerMilliseconds` apart).
+    var lastDialAt: UInt64 = 0
     /// The port of the first listener: what a window advertises.
     var advertisedPort: UInt16 = 0
     /// Bound listener addresses (the DHT advertisement lists them).
@@ -139,7 +146,10 @@ public final class Node {
     }
 
     deinit {
-        for i in 0..<links.count where !links[i].isFree { Net.close(links[i].fd) }
+        for i in 0..<links.count where !links[i].isFree {
+            links[i].joiner?.wipe()
+            Net.close(links[i].fd)
+        }
         for fd in listeners { Net.close(fd) }
         arena.deallocate()
     }
@@ -175,11 +185,8 @@ public final class Node {
     public func run(signals: SignalPipe?) -> NodeOutcome {
         let now = MonotonicClock.milliseconds()
         switch task {
-        case .join(var session, let peer?):
-            let step = session.connecting(now: Instant(milliseconds: now))
-            task = .join(session: session, peer: peer)
-            if case .stateChanged(let state)? = step.event, let event = PairingEvent(joinerState: state) { events.emit(event) }
-            pairingLink = dial(peer, scope: 0, now: now)
+        case .join(_, let peer?):
+            dialCandidate(peer, scope: 0, now: now)
         case .join(let session, nil):
             if let event = PairingEvent(joinerState: session.state) { events.emit(event) }
             discovery?.browse(for: session.sessionID)
@@ -195,7 +202,10 @@ public final class Node {
         while true {
             let now = MonotonicClock.milliseconds()
             tick(now)
-            if outcome != nil && (now >= lingerUntil || !hasPendingOutput) { return outcome! }
+            if outcome != nil && (now >= lingerUntil || (!hasPendingOutput && !awaitingConfirmation)) {
+                for i in 0..<links.count where links[i].unconfirmed != nil { warnUnconfirmed(i) }
+                return outcome!
+            }
             set.reset()
             let signalSlot = signals.flatMap { set.add($0.fd, readable: true, writable: false) }
             var listenerSlots = InlineArray<4, Int>(repeating: -1)
@@ -247,6 +257,18 @@ public final class Node {
 
     var hasFreeLink: Bool { links.contains { $0.isFree } }
 
+    var awaitingConfirmation: Bool { links.contains { $0.unconfirmed != nil } }
+
+    /// The pairing is recorded here, but the joiner's connection ended without its clean close (it got, and
+    /// recorded, our confirmation) — e.g. an on-path attacker dropped the `Complete`. Say so (security review
+    /// finding 10): both sides then know, and a new pairing repairs it.
+    func warnUnconfirmed(_ i: Int) {
+        guard let device = links[i].unconfirmed else { return }
+        links[i].unconfirmed = nil
+        let id = device.split(separator: " ").first.map(String.init) ?? device
+        log("warning: " + device + " did not confirm the pairing (its connection ended first); if that device does not list this one, run `sd-pair forget " + id + "` here and pair again")
+    }
+
     var idleTimeout: UInt64 { handshakeTimeout * AgentLimits.idleTimeoutFactor }
 
     var hasPendingOutput: Bool {
@@ -258,6 +280,7 @@ public final class Node {
         for link in links where !link.isFree { next = min(next, link.deadline) }
         if evictions > 0 { next = min(next, evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds) }
         if let d = dht, d.phase == .resting { next = min(next, max(d.retryAt, now)) }
+        if case .join(_, nil) = task, candidatesInFlight > 0 { next = min(next, max(lastDialAt + AgentLimits.dialStaggerMilliseconds, now)) }
         switch task {
         case .serve(let window?, _): next = min(next, window.deadline.milliseconds)
         case .join(let session, _): next = min(next, session.deadline.milliseconds)
@@ -297,23 +320,59 @@ public final class Node {
                 events.emit(.expired)
                 finish(.failed("pairing code expired before pairing completed"))
             } else if peer == nil {
-                tryNextCandidate(now)
+                dialNextCandidates(now)
             }
         default:
             break
         }
     }
 
-    /// Discovery mode: when no candidate is being tried, dial the next one found.
-    func tryNextCandidate(_ now: UInt64) {
-        guard pairingLink == nil, outcome == nil, case .join(var session, nil) = task, session.state == .discovering,
-            let candidate = discovery?.nextCandidate()
-        else { return }
-        let step = session.connecting(now: Instant(milliseconds: now))
-        task = .join(session: session, peer: nil)
+    /// Links dialling a candidate for the joiner.
+    var candidatesInFlight: Int { links.reduce(0) { $0 + ($1.joiner != nil ? 1 : 0) } }
+
+    /// Discovery mode, dialling like Happy Eyeballs (RFC 8305): the next candidate starts `dialStaggerMilliseconds`
+    /// after the previous one while that is still pending, up to `parallelDials` at once, so a dead address (a black
+    /// hole, a stale answer, a device that goes silent) costs a quarter of a second, not a timeout. One attempt per
+    /// device at a time: a candidate whose peer id is already being dialled waits its turn. The first candidate that
+    /// completes the pairing wins; the others are closed.
+    func dialNextCandidates(_ now: UInt64) {
+        for _ in 0..<AgentLimits.parallelDials {
+            guard outcome == nil, case .join(let session, nil) = task, session.state == .discovering else { return }
+            let inFlight = candidatesInFlight
+            guard inFlight < AgentLimits.parallelDials, inFlight == 0 || now >= lastDialAt + AgentLimits.dialStaggerMilliseconds,
+                freeLink() != nil, let candidate = discovery?.nextCandidate(skipping: { self.isBeingDialled($0) })
+            else { return }
+            log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
+            dialCandidate(candidate.address, scope: candidate.scope, now: now)
+        }
+    }
+
+    func isBeingDialled(_ peer: PeerID?) -> Bool {
+        guard let peer else { return false }
+        return links.contains { $0.joiner != nil && $0.expected == peer }
+    }
+
+    /// Dials one candidate with its own copy of the joiner's exchange.
+    func dialCandidate(_ address: Multiaddr, scope: UInt32, now: UInt64) {
+        guard case .join(let session, _) = task else { return }
+        lastDialAt = now
+        var joiner = session
+        let step = joiner.connecting(now: Instant(milliseconds: now))
         if case .stateChanged(let state)? = step.event, let event = PairingEvent(joinerState: state) { events.emit(event) }
-        log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
-        pairingLink = dial(candidate.address, scope: candidate.scope, now: now)
+        guard let i = dial(address, scope: scope, now: now) else {
+            joiner.wipe()
+            return
+        }
+        links[i].joiner = joiner
+    }
+
+    /// The authentic device has answered (or paired) on link `keep`: the other candidates are moot.
+    func closeOtherCandidates(except keep: Int) {
+        for i in 0..<links.count where i != keep && links[i].joiner != nil {
+            links[i].joiner?.wipe()
+            links[i].joiner = nil
+            dropQuietly(i)
+        }
     }
 
     func finish(_ result: NodeOutcome) {
@@ -385,6 +444,9 @@ public final class Node {
             links[i].streams[s].count += bytes.count
             streamInput(i, s)
         case .streamFinished(let id):
+            if links[i].unconfirmed != nil && links[i].unconfirmedStream == id {
+                links[i].unconfirmed = nil  // the joiner recorded the pairing and closed its end: confirmed
+            }
             guard let s = stream(i, id) else { return }
             switch links[i].streams[s].kind {
             case .active(.echo), .active(.pingServer):
@@ -396,6 +458,7 @@ public final class Node {
             }
         case .streamReset(let id):
             if links[i].kad != nil { return kadRefused(i) }
+            if links[i].unconfirmedStream == id { warnUnconfirmed(i) }
             if let s = stream(i, id) { releaseStream(i, s) }
         case .streamAccepted, .pong:
             break
@@ -554,10 +617,10 @@ public final class Node {
                 case .failure(let e):
                     if purpose == .kad { return kadRefused(i) }
                     resetStream(i, s)
-                    connectionFailed(
-                        e != .refused ? "stream negotiation failed"
-                            : purpose == .pairing ? "the device has no pairing window open (the code was used or expired); open a new one there"
-                            : "the peer does not answer ping")
+                    let reason = e != .refused ? "stream negotiation failed"
+                        : purpose == .pairing ? "the device has no pairing window open (the code was used or expired); open a new one there"
+                        : "the peer does not answer ping"
+                    if purpose == .pairing { endCandidate(i, reason: reason) } else { connectionFailed(reason) }
                     return
                 case .success((.pending, let used)):
                     links[i].streams[s].kind = .negotiatingOut(dialer, then: purpose)
@@ -631,11 +694,11 @@ public final class Node {
         case .kad:
             kadSend(i, s)
         case .pairing:
-            guard case .join(var session, let peer) = task, let noise = links[i].connection?.session else { return }
-            let step = session.connected(
+            guard var joiner = links[i].joiner, let noise = links[i].connection?.session else { return }
+            let step = joiner.connected(
                 binding: ChannelBinding(handshakeHash: noise.handshakeHash, exporter: noise.exporter, remoteIdentity: noise.remoteIdentity),
                 now: Instant(milliseconds: MonotonicClock.milliseconds()))
-            task = .join(session: session, peer: peer)
+            links[i].joiner = joiner
             apply(step, i, s)
         default:
             break
@@ -692,6 +755,10 @@ public final class Node {
                 try? links[i].connection!.finish(links[i].streams[s].id)
                 links[i].streams[s].handshake = nil
             }
+            if case .paired(var peer)? = step.event, recordFailure == nil {
+                links[i].unconfirmed = peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string
+                links[i].unconfirmedStream = links[i].streams[s].id
+            }
             if case .paired(var peer)? = step.event {
                 if recordFailure == .deviceIDTaken {
                     events.emit(.failed(reason: "refused: " + RegistryFailure.deviceIDTaken.message))
@@ -707,9 +774,13 @@ public final class Node {
                 if case .challengeSent = event { links[i].provenPairing = true }
                 initiatorEvent(event)
             }
-        case .join(var session, let peer):
-            let step = session.receive(message, now: now)
-            task = .join(session: session, peer: peer)
+        case .join:
+            guard var joiner = links[i].joiner else {
+                resetStream(i, s)
+                return false
+            }
+            let step = joiner.receive(message, now: now)
+            links[i].joiner = joiner
             apply(step, i, s)
         default:
             resetStream(i, s)
@@ -741,11 +812,20 @@ public final class Node {
 
     func apply(_ step: JoinerStep, _ i: Int, _ s: Int) {
         if let reply = step.reply { sendFrame(i, s, reply) }
-        if step.close, !links[i].isFree, links[i].streams[s].id != 0 { try? links[i].connection!.finish(links[i].streams[s].id) }
+        var recorded: RegistryFailure?? = nil
+        if case .paired(let peer)? = step.event {
+            // Record before closing our end: the initiator takes our clean close as "recorded there too", and a
+            // reset as "not kept there" (it then warns), so the two registries never disagree silently.
+            closeOtherCandidates(except: i)
+            recorded = .some(record(peer))
+        }
+        if step.close, !links[i].isFree, links[i].streams[s].id != 0 {
+            if case .some(.some) = recorded { resetStream(i, s) } else { try? links[i].connection!.finish(links[i].streams[s].id) }
+        }
         guard let event = step.event else { return }
         switch event {
         case .paired(var peer):
-            if let failure = record(peer) {
+            if case .some(.some(let failure)) = recorded {
                 events.emit(.failed(reason: "could not record the pairing: " + failure.message))
                 finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
             } else {
@@ -758,10 +838,8 @@ public final class Node {
                 finish(.failed(why.description))
                 return
             }
-            // Discovery mode: this candidate is not the one; close it and go on with the next.
-            pairingLink = nil
-            candidateFailed(why.description)
-            drop(i, reason: why.description)
+            // Discovery mode: this candidate is not the one; close it and go on with the others.
+            endCandidate(i, reason: why.description)
         case .failed(let why):
             events.emit(.failed(reason: why.description))
             finish(.failed(why.description))
@@ -769,6 +847,7 @@ public final class Node {
             events.emit(.expired)
             finish(.failed("pairing code expired"))
         case .challengeAccepted(let info):
+            closeOtherCandidates(except: i)
             events.emit(.challengeReceived(deviceName: info.name.string))
         case .stateChanged(let state):
             if let event = PairingEvent(joinerState: state) { events.emit(event) }
@@ -795,8 +874,8 @@ public final class Node {
             finish(.failed("pairing code disabled after too many failed attempts; start a new pairing"))
         case .rejected(let reason):
             log("pairing request refused: " + reason.description)
-        case .challengeSent(let info):
-            events.emit(.challengeSent(deviceName: info.name.string))
+        case .challengeSent:
+            events.emit(.challengeSent)
         case .expired:
             break
         }

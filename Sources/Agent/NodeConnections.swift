@@ -184,6 +184,9 @@ extension Node {
         guard !links[i].isFree else { return }
         if links[i].kad != nil { return dropQuietly(i) }
         let wasEstablished = links[i].established
+        let joiner = links[i].joiner  // the link's exchange outlives it just long enough to be told
+        links[i].joiner = nil
+        if links[i].unconfirmed != nil { warnUnconfirmed(i) }
         for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
         links[i].connection?.close()
         Net.close(links[i].fd)
@@ -191,8 +194,8 @@ extension Node {
         if outcome == nil { log("connection dropped: " + reason) }
         switch task {
         case .join:
-            guard pairingLink == i else { return }
-            if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }
+            guard joiner != nil else { return }
+            candidateEnded(joiner, reason: wasEstablished ? "connection lost: " + reason : reason)
         case .ping:
             if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }
         case .serve:
@@ -207,21 +210,38 @@ extension Node {
         task = .serve(window: window, echo: echo)
     }
 
+    /// Link `i` dialled a candidate that will not pair: close it (no further callbacks) and tell the joiner.
+    func endCandidate(_ i: Int, reason: String) {
+        let joiner = links[i].joiner
+        links[i].joiner = nil
+        dropQuietly(i)
+        candidateEnded(joiner, reason: reason)
+    }
+
+    /// A candidate's attempt ended without pairing; `joiner` is its exchange (nil: it never got a connection).
+    func candidateEnded(_ joiner: JoinerSession?, reason: String) {
+        guard outcome == nil, case .join(_, let peer) = task else { return }
+        var step = JoinerStep()
+        if var joiner {
+            step = joiner.connectionLost(now: Instant(milliseconds: MonotonicClock.milliseconds()))
+            joiner.wipe()
+        }
+        if case .failed(let why)? = step.event {
+            // The authentic device (it had proved the code) went away mid-exchange: no other candidate can be it.
+            events.emit(.failed(reason: why.description))
+            finish(.failed(why.description))
+        } else if peer != nil {
+            // With one explicit peer there is no other candidate: report and stop.
+            finish(.failed(reason))
+        } else {
+            candidateFailed(reason)
+        }
+    }
+
     func connectionFailed(_ reason: String) {
         switch task {
-        case .join(var session, let peer):
-            pairingLink = nil
-            let step = session.connectionLost(now: Instant(milliseconds: MonotonicClock.milliseconds()))
-            task = .join(session: session, peer: peer)
-            if case .failed(let why)? = step.event {
-                events.emit(.failed(reason: why.description))
-                finish(.failed(why.description))
-            } else if peer != nil {
-                // With one explicit peer there is no other candidate: report and stop.
-                finish(.failed(reason))
-            } else if outcome == nil {
-                candidateFailed(reason)
-            }
+        case .join:
+            candidateEnded(nil, reason: reason)
         case .ping:
             finish(.failed(reason))
         case .serve:

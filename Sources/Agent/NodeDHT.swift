@@ -240,6 +240,7 @@ extension Node {
     /// Closes a request's connection; an unanswered request counts as a failed peer.
     func dropQuietly(_ i: Int) {
         guard !links[i].isFree else { return }
+        links[i].joiner?.wipe()
         if let request = links[i].kad, !request.done { dht?.lookup.failed(request.entry) }
         links[i].kad = nil
         links[i].connection?.close()

@@ -25,6 +25,11 @@ public enum AgentLimits {
     /// source at its share replaces that source's own oldest unproven connection. Two, not one: a household behind
     /// one address may have a joiner and a retry in flight.
     public static let connectionsPerSource = 2
+    /// The joiner dials at most this many candidates at once (the table has 4 slots; the DHT keeps one for itself
+    /// while it runs), starting the next one this long after the previous while that is still pending (RFC 8305's
+    /// "Connection Attempt Delay", 250 ms recommended).
+    public static let parallelDials = 3
+    public static let dialStaggerMilliseconds: UInt64 = 250
     /// One framed pairing message at most (4096 + 3-byte prefix), rounded up: the per-stream buffer.
     public static let streamBufferSize = 4608
     /// libp2p ping payload size.

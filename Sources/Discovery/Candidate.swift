@@ -61,6 +61,19 @@ public struct CandidateQueue {
         return c
     }
 
+    /// The oldest candidate whose peer id `busy` does not reject; the rest keep their order.
+    public mutating func pop(skipping busy: (PeerID?) -> Bool) -> Candidate? {
+        for k in 0..<count {
+            guard let c = items[index(k)], !busy(c.address.peer) else { continue }
+            for j in stride(from: k, to: 0, by: -1) { items[index(j)] = items[index(j - 1)] }
+            items[head] = nil
+            head = (head + 1) % Self.capacity
+            count -= 1
+            return c
+        }
+        return nil
+    }
+
     public mutating func removeAll() {
         while pop() != nil {}
     }

@@ -56,9 +56,10 @@ public final class Discovery {
         fromDHT.removeAll()
     }
 
-    /// The next place to try, from whichever path answered first.
-    public func nextCandidate() -> Candidate? {
-        if let c = mdns?.found.pop() { return c }
-        return fromDHT.pop()
+    /// The next place to try, from whichever path answered first, passing over candidates whose peer id `skipping`
+    /// says is busy (they stay queued, in order).
+    public func nextCandidate(skipping busy: (PeerID?) -> Bool = { _ in false }) -> Candidate? {
+        if let c = mdns?.found.pop(skipping: busy) { return c }
+        return fromDHT.pop(skipping: busy)
     }
 }

@@ -41,6 +41,16 @@ public struct DeviceID: Equatable, Sendable {
 /// where an escape sequence from a hostile peer would be an injection.
 public struct DeviceInfo: Equatable, Sendable {
     /// Long enough for any real host or product name, short enough for a 4-line display to page through.
+    /// What a joiner puts in its `PairingRequest` instead of its own description: the request goes to whoever
+    /// answered discovery, before that peer has proved it holds the code, so it must not learn the joiner's device
+    /// id, name, OS or app version (security review finding 7). The real description travels in the `Response`,
+    /// which is sent only after the initiator's proof verified. All-zero id, type other, name and slug "-".
+    public static var withheld: DeviceInfo {
+        DeviceInfo(
+            deviceID: DeviceID(bytes: FixedBytes()), name: try! FixedText("-"), slug: try! FixedText("-"), type: .other,
+            osVersion: FixedText(), appVersion: FixedText())
+    }
+
     public static let maxNameLength = 64
     public static let maxSlugLength = 64
     public static let maxOSVersionLength = 64

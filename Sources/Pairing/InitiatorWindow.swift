@@ -89,20 +89,20 @@ public struct InitiatorWindow<Random: RandomSource> {
         }
         let challenge: FixedBytes<32> = random.bytes()
         handshake.challenge = challenge
-        handshake.joinerInfo = request.deviceInfo
         handshake.phase = .challengeSent
         challengesOutstanding += 1
         let proof = Transcript.initiatorProof(
             confirmKey: secrets.confirmKey, handshakeHash: handshake.binding.handshakeHash, sessionID: sessionID,
             challenge: challenge)
         let reply = Challenge(sessionID: sessionID, challenge: challenge, deviceInfo: localDevice, initiatorProof: proof)
-        return InitiatorStep(reply: .challenge(reply), close: false, event: .challengeSent(request.deviceInfo))
+        // The joiner's description in the request is a placeholder (DeviceInfo.withheld): it arrives with the Response.
+        return InitiatorStep(reply: .challenge(reply), close: false, event: .challengeSent)
     }
 
     private mutating func handleResponse(_ response: Response, _ handshake: inout InitiatorHandshake) -> InitiatorStep {
         challengesOutstanding -= 1
         handshake.phase = .awaitingRequest  // leaves challengeSent; refuse() below finishes it
-        guard response.sessionID == sessionID, response.deviceInfo == handshake.joinerInfo else {
+        guard response.sessionID == sessionID else {
             return refuse(&handshake, .protocolError, event: .rejected(.protocolError))
         }
         let verified = Transcript.withSignedMessage(
@@ -111,7 +111,8 @@ public struct InitiatorWindow<Random: RandomSource> {
         guard verified else { return failAttempt(&handshake, .badSignature) }
         let keys = Transcript.sessionKeys(
             codeSecret: secrets.codeSecret, exporter: handshake.binding.exporter, sessionID: sessionID, isInitiator: true)
-        let peer = PairedPeer(deviceInfo: handshake.joinerInfo, publicKey: handshake.binding.remoteIdentity, sessionKeys: keys)
+        // The description from the Response: the Noise channel it came on is the one the signature binds.
+        let peer = PairedPeer(deviceInfo: response.deviceInfo, publicKey: handshake.binding.remoteIdentity, sessionKeys: keys)
         finish(.completed)
         handshake.finish()
         return InitiatorStep(reply: .complete(Complete(sessionID: sessionID, rejection: nil)), close: true, event: .paired(peer))
@@ -161,13 +162,9 @@ public struct InitiatorHandshake: Sendable {
     public private(set) var binding: ChannelBinding
     public internal(set) var phase: Phase = .awaitingRequest
     var challenge = FixedBytes<32>()
-    var joinerInfo: DeviceInfo
 
     public init(binding: ChannelBinding) {
         self.binding = binding
-        joinerInfo = DeviceInfo(
-            deviceID: DeviceID(bytes: FixedBytes()), name: FixedText(), slug: FixedText(), type: .other,
-            osVersion: FixedText(), appVersion: FixedText())
     }
 
     mutating func finish() {
@@ -188,7 +185,8 @@ public struct InitiatorStep: Sendable {
 
 /// Window-level happenings, for logs, displays and `--events`.
 public enum InitiatorEvent: Sendable {
-    case challengeSent(DeviceInfo)
+    /// A joiner proved the code (who it is comes with its Response).
+    case challengeSent
     /// A code holder's check failed; `remaining` more failures burn the code.
     case attemptFailed(RejectReason, remaining: Int)
     /// The last allowed failure: the code is disabled.

@@ -52,7 +52,8 @@ public struct JoinerSession {
         let proof = Transcript.joinerProof(
             confirmKey: secrets.confirmKey, handshakeHash: binding.handshakeHash, sessionID: sessionID,
             publicKey: identity.publicKey)
-        let request = PairingRequest(sessionID: sessionID, deviceInfo: localDevice, publicKey: identity.publicKey, joinerProof: proof)
+        // Who we are waits for the Response: this peer has not proved the code yet (it may be a spoofed answer).
+        let request = PairingRequest(sessionID: sessionID, deviceInfo: .withheld, publicKey: identity.publicKey, joinerProof: proof)
         state = .requestSent
         return JoinerStep(reply: .request(request), event: .stateChanged(.requestSent))
     }
@@ -64,10 +65,15 @@ public struct JoinerSession {
         switch state {
         case .connecting, .requestSent:
             return dropCandidate(.connectionLost)
-        case .challengeReceived, .responseSent:
+        case .challengeReceived:
             // The authentic initiator (it proved the code) went away mid-exchange: no other candidate can be it.
             finish(.failed(.connectionLost))
             return JoinerStep(close: true, event: .failed(.connectionLost))
+        case .responseSent:
+            // It may have recorded us and sent a confirmation we never got: say so, so that nobody is left believing
+            // in a pairing the other side does not have.
+            finish(.failed(.unconfirmed))
+            return JoinerStep(close: true, event: .failed(.unconfirmed))
         default:
             return JoinerStep()
         }
@@ -154,6 +160,8 @@ public enum JoinerFailure: Equatable, Sendable {
     case rejected(RejectReason)
     case protocolViolation
     case connectionLost
+    /// The connection ended after our Response and before the initiator's Complete: it may have recorded us.
+    case unconfirmed
 
     public var description: String {
         switch self {
@@ -161,6 +169,8 @@ public enum JoinerFailure: Equatable, Sendable {
         case .rejected(let reason): "initiator refused: " + reason.description
         case .protocolViolation: "peer broke the pairing protocol"
         case .connectionLost: "connection lost"
+        case .unconfirmed:
+            "the connection was lost before the other device confirmed the pairing; it may have recorded this device: if its device list shows this one, forget it there, then pair again"
         }
     }
 }

@@ -7,7 +7,7 @@ public enum StateDirectory {
         switch code {
         case SD_EOWNER: "state directory " + path + " belongs to another user; an identity or socket there could be planted. Use a directory of your own (--state-dir), or run as its owner"
         case SD_EMODE: "state directory " + path + " can be written by other users; make it private (chmod 700 " + path + ") or use another --state-dir"
-        case ENOTDIR: "state directory " + path + " is not a directory"
+        case ENOTDIR: "cannot use state directory " + path + ": it, or a part of its path, is not a directory"
         case EACCES: "cannot use state directory " + path + ": permission denied (run as its owner or root, or use --state-dir)"
         default: "cannot use state directory " + path + " (errno " + String(code) + ")"
         }

@@ -127,4 +127,25 @@ final class HostilePeerTests: AgentTestCase {
         XCTAssertTrue(j.stderr.contains("no answer for 2 s (the device accepted the connection, then went silent)"), j.stderr)
         XCTAssertFalse(j.stderr.contains("expired"), j.stderr)
     }
+
+    /// Review finding 10: a joiner's connection that ends between its Response and the initiator's Complete (an
+    /// on-path attacker dropping the confirmation) leaves the NAS with a device that recorded nothing. The NAS now
+    /// says so with the fix (the joiner's side is reported too: JoinerTests.testConnectionLoss); a joiner that closes
+    /// cleanly after recording draws no warning.
+    func testAPairingWhoseConfirmationWasLostIsReported() throws {
+        let state = stateDirectory()
+        let serve = try Spawned(agent, [
+            "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state, "--window-at-start", "never",
+        ])
+        defer { serve.stop() }
+        guard let address = serve.line(startingWith: "LISTEN "), serve.line(startingWith: "READY ") != nil else {
+            return XCTFail("serve did not start: " + serve.stderr)
+        }
+        try pairThroughDaemon(state, address, name: "Clean Laptop")
+        XCTAssertFalse(serve.stderr.contains("did not confirm"), serve.stderr)
+        let vanish = try Spawned(tool, [address, "--control", state + "/control", "vanish"])
+        XCTAssertEqual(vanish.wait(seconds: 30), 0, vanish.stdout + vanish.stderr)
+        XCTAssertTrue(serve.waitForLog("Vanishing Joiner did not confirm the pairing (its connection ended first); if that device does not list this one, run `sd-pair forget "), serve.stderr)
+        XCTAssertEqual(try listed(state).count, 2, "recorded here; the warning says how to undo it")
+    }
 }

@@ -4,8 +4,9 @@
 //
 //   sd-pair-hostile impostor [port]        a fake device that answers the pairing protocol and then goes silent
 //
-// Attacks (all by default but hold): garbage, truncate, oversized, drip, parallel, wrong-code; hold (4 established
-// connections kept alive by yamux pings, from 127.0.10.11-14). Each prints one line saying
+// Attacks (all by default but hold and vanish): garbage, truncate, oversized, drip, parallel, wrong-code; hold (4
+// established connections kept alive by yamux pings, from 127.0.10.11-14); vanish (a joiner with the code that
+// resets its connection before the confirmation, as if an on-path attacker dropped it). Each prints one line saying
 // what it did and what the agent did; the exit status is 1 if the agent misbehaved (kept a garbage connection
 // open past its handshake timeout, accepted a wrong code, or stopped answering), else 0. Every loop is bounded in
 // count and time. Only connects to the address given; stops nothing but its own connections.
@@ -208,9 +209,26 @@ struct Attacks {
     /// One attempt over a real libp2p connection (Noise XX, yamux, multistream to the pairing protocol). Returns the
     /// agent's refusal, or nil if it accepted the request (which would be a bug).
     func wrongProof(session: SessionID) throws -> String? {
-        guard let c = Client(port: port, timeoutSeconds: 5) else { throw Failure(text: "wrong-code: cannot connect") }
         var rng = SystemRandom()
         let keys = Ed25519.KeyPair.generate(using: &rng)
+        return try exchange(keys: keys, start: { connection, stream in
+            try sendRequest(session: session, on: &connection, stream: stream, keys: keys)
+        }, received: { message, _, _ in
+            guard case .complete(let complete) = message else { return .done("unexpected message") }
+            return .done(complete.rejection.map { $0.description })
+        })
+    }
+
+    enum Next { case more, done(String?), vanish }
+
+    /// Runs the pairing protocol as a joiner with `keys` over a real libp2p connection: `start` sends the request on
+    /// the agreed stream, `received` answers each message from the agent. `.vanish` resets the connection at once.
+    func exchange(
+        keys: Ed25519.KeyPair, start: (inout SecureConnection<SystemRandom>, UInt32) throws -> Void,
+        received: (PairingMessage, inout SecureConnection<SystemRandom>, UInt32) throws -> Next
+    ) throws -> String? {
+        guard let c = Client(port: port, timeoutSeconds: 5) else { throw Failure(text: "cannot connect") }
+        var rng = SystemRandom()
         let size = SecureConnection<SystemRandom>.bufferSize
         let rx = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
         let tx = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
@@ -224,8 +242,8 @@ struct Attacks {
         var stream: UInt32? = nil
         var agreed = false
         var input: [UInt8] = []
-        let start = Date()
-        while Date().timeIntervalSince(start) < 5 {
+        let began = Date()
+        while Date().timeIntervalSince(began) < 5 {
             while !connection.pendingOutput.isEmpty {
                 let n = Glibc.send(c.fd, connection.pendingOutput.baseAddress, connection.pendingOutput.count, Int32(MSG_NOSIGNAL))
                 guard n > 0 else { return "connection closed" }
@@ -254,12 +272,26 @@ struct Attacks {
                         input.removeFirst(used)
                         guard outcome == .agreed else { continue }
                         agreed = true
-                        try sendRequest(session: session, on: &connection, stream: id, keys: keys)
+                        try start(&connection, id)
                     }
-                    if case .frame(let body, _)? = try? input.withUnsafeBytes({ try MessageFrame.next(in: $0) }),
-                        case .complete(let complete)? = try? input.withUnsafeBytes({ try MessageCodec.decode(UnsafeRawBufferPointer(rebasing: $0[body])) })
-                    {
-                        return complete.rejection.map { $0.description }
+                    while case .frame(let body, let total)? = try? input.withUnsafeBytes({ try MessageFrame.next(in: $0) }) {
+                        guard let message = try? input.withUnsafeBytes({ try MessageCodec.decode(UnsafeRawBufferPointer(rebasing: $0[body])) }) else {
+                            return "undecodable message from the agent"
+                        }
+                        input.removeFirst(total)
+                        switch try received(message, &connection, id) {
+                        case .more: continue
+                        case .done(let result): return result
+                        case .vanish:
+                            while !connection.pendingOutput.isEmpty {
+                                let n = Glibc.send(c.fd, connection.pendingOutput.baseAddress, connection.pendingOutput.count, Int32(MSG_NOSIGNAL))
+                                guard n > 0 else { break }
+                                connection.sent(n)
+                            }
+                            var reset = linger(l_onoff: 1, l_linger: 0)  // close() then sends RST, not FIN
+                            setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &reset, socklen_t(MemoryLayout<linger>.size))
+                            return nil
+                        }
                     }
                 case .streamReset, .streamFinished:
                     return "stream closed by the agent"
@@ -268,7 +300,45 @@ struct Attacks {
                 }
             }
         }
-        throw Failure(text: "wrong-code: no answer within 5 s")
+        throw Failure(text: "no answer within 5 s")
+    }
+
+    /// A joiner that holds the code, proves it, answers the challenge, and vanishes (connection reset) before it can
+    /// read the agent's confirmation — what an on-path attacker who drops `Complete` causes. The agent must say the
+    /// pairing is unconfirmed (it recorded the device; the device recorded nothing).
+    func vanish() throws {
+        guard let control else { throw Failure(text: "vanish needs --control <state dir>/control") }
+        let window = try openWindow(control)
+        guard let words = window.lines(wait: false).first(where: { $0.hasPrefix("code ") })?.dropFirst(5),
+            var code = try? PairingCode.parse(String(words))
+        else { throw Failure(text: "vanish: no code from the control socket") }
+        var rng = SystemRandom()
+        let keys = Ed25519.KeyPair.generate(using: &rng)
+        let device = try DeviceInfo.make(deviceID: DeviceID(bytes: rng.bytes()), name: "Vanishing Joiner", type: .laptop, osVersion: "Linux", appVersion: "0")
+        let now = Instant(milliseconds: 1)
+        var joiner = JoinerSession(code: code, identity: keys, localDevice: device, policy: try WindowPolicy(expirySeconds: 300, maxFailedAttempts: 5), now: now)
+        code.wipe()
+        defer { joiner.wipe() }
+        _ = joiner.connecting(now: now)
+        let result = try exchange(keys: keys, start: { connection, stream in
+            guard let noise = connection.session else { throw Failure(text: "vanish: no Noise session") }
+            let binding = ChannelBinding(handshakeHash: noise.handshakeHash, exporter: noise.exporter, remoteIdentity: noise.remoteIdentity)
+            guard let request = joiner.connected(binding: binding, now: now).reply else { throw Failure(text: "vanish: no request") }
+            try send(request, on: &connection, stream: stream)
+        }, received: { message, connection, stream in
+            guard let reply = joiner.receive(message, now: now).reply else { return .done("the agent did not prove the code") }
+            try send(reply, on: &connection, stream: stream)
+            return .vanish
+        })
+        if let result { throw Failure(text: "vanish: " + result) }
+        say("vanish: answered the challenge and reset the connection before the confirmation")
+        _ = window.closedLine(patience: true)
+    }
+
+    func send(_ message: PairingMessage, on connection: inout SecureConnection<SystemRandom>, stream: UInt32) throws {
+        var framed = [UInt8](repeating: 0, count: 1100)
+        let n = framed.withUnsafeMutableBytes { MessageFrame.encoded(message, into: $0)?.count ?? 0 }
+        try framed.prefix(n).withUnsafeBytes { try connection.write(stream, $0) }
     }
 
     /// A request for `session` carrying the proof of a random other code, bound to this connection as a real one is.
@@ -285,9 +355,7 @@ struct Attacks {
         guard case .request(var request)? = joiner.connected(binding: binding, now: now).reply else { throw Failure(text: "wrong-code: no request") }
         joiner.wipe()
         request.sessionID = session
-        var framed = [UInt8](repeating: 0, count: 1100)
-        let n = framed.withUnsafeMutableBytes { MessageFrame.encoded(.request(request), into: $0)?.count ?? 0 }
-        try framed.prefix(n).withUnsafeBytes { try connection.write(stream, $0) }
+        try send(.request(request), on: &connection, stream: stream)
     }
 
     /// A window opened through the control socket; the connection stays open to hear how it closes.
@@ -515,7 +583,7 @@ if arguments.first == "impostor" {
     impostor(port: arguments.count > 1 ? UInt16(arguments[1]) ?? 0 : 0)
 }
 guard let addressText = arguments.first, let multiaddr = try? Multiaddr(text: addressText) else {
-    say("usage: sd-pair-hostile <multiaddr> [--control <path>] [garbage|truncate|oversized|drip|parallel|wrong-code|hold]…  or  sd-pair-hostile impostor [port]")
+    say("usage: sd-pair-hostile <multiaddr> [--control <path>] [garbage|truncate|oversized|drip|parallel|wrong-code|hold|vanish]…  or  sd-pair-hostile impostor [port]")
     exit(2)
 }
 var control: String? = nil
@@ -541,6 +609,7 @@ for attack in chosen {
         case "parallel": try attacks.parallel(100, holdSeconds: 12)
         case "wrong-code": try attacks.wrongCode(1000)
         case "hold": try attacks.hold(4, interval: 20, seconds: 75)
+        case "vanish": try attacks.vanish()
         default:
             say("unknown attack '" + attack + "'")
             exit(2)
