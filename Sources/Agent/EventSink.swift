@@ -110,7 +110,7 @@ public enum JSON {
                 out += "\\\\"
             } else if v < 0x20 || v == 0x3C || v == 0x3E || v == 0x26 || v == 0x2028 || v == 0x2029 {
                 out += "\\u"
-                for shift in [UInt32(12), 8, 4, 0] { out.append(hexDigit(v >> shift & 0xF)) }
+                for shift in [UInt32(12), 8, 4, 0] { out += String(hexDigit(v >> shift & 0xF)) }
             } else {
                 out.unicodeScalars.append(scalar)
             }

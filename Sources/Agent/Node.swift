@@ -64,6 +64,11 @@ public final class Node {
         /// The network an inbound connection comes from (IPv4 /32, IPv6 /64): under pressure a source holding more
         /// than its share of the table gives up a slot first.
         var source: UInt64 = 0
+        /// How far its handshake has come (`SecureConnection.progress`; a connection that has sent nothing yet counts
+        /// as having agreed on the security protocol, so a dialler one round trip away is not singled out) and when
+        /// it last moved: its handshake advanced, or stream data came. Eviction takes the connection stuck longest.
+        var progress = 1
+        var movedAt: UInt64 = 0
         /// Handshake deadline; once established: for an inbound connection the idle deadline (only stream data
         /// moves it, keep-alives do not), for one we dialled the deadline for the peer's next answer.
         var deadline: UInt64 = 0
@@ -71,9 +76,9 @@ public final class Node {
         var expected: PeerID? = nil
         /// A Kademlia request this connection exists for (nil: pairing, ping, or an inbound connection).
         var kad: KadRequest? = nil
-        /// Initiator: the device this connection paired ("<id> <name>") until its end of the pairing stream closes
-        /// cleanly (`unconfirmedStream`), which a joiner does only once it has recorded the pairing too.
-        var unconfirmed: String? = nil
+        /// Initiator: the device this connection paired (its id, and "<id> <name>") until its end of the pairing
+        /// stream closes cleanly (`unconfirmedStream`), which a joiner does only once it has recorded the pairing too.
+        var unconfirmed: (id: String, device: String)? = nil
         var unconfirmedStream: UInt32 = 0
         /// The joiner's exchange with the candidate this connection dials: a copy of the session's state per
         /// candidate, so that several candidates can be tried at once (wiped when the connection goes).
@@ -212,7 +217,7 @@ public final class Node {
             for (i, fd) in listeners.enumerated() where i < 4 {
                 // At capacity with nothing to evict, stop accepting: the kernel's backlog holds the rest, memory
                 // stays fixed (and poll does not spin on a listener we cannot serve).
-                if hasFreeLink || evictableLink != nil, outcome == nil { listenerSlots[i] = set.add(fd, readable: true, writable: false) ?? -1 }
+                if hasFreeLink || hasEvictableLink, outcome == nil { listenerSlots[i] = set.add(fd, readable: true, writable: false) ?? -1 }
             }
             var linkSlots = InlineArray<4, Int>(repeating: -1)
             for i in 0..<links.count where !links[i].isFree {
@@ -263,9 +268,8 @@ public final class Node {
     /// recorded, our confirmation) — e.g. an on-path attacker dropped the `Complete`. Say so (security review
     /// finding 10): both sides then know, and a new pairing repairs it.
     func warnUnconfirmed(_ i: Int) {
-        guard let device = links[i].unconfirmed else { return }
+        guard let (id, device) = links[i].unconfirmed else { return }
         links[i].unconfirmed = nil
-        let id = device.split(separator: " ").first.map(String.init) ?? device
         log("warning: " + device + " did not confirm the pairing (its connection ended first); if that device does not list this one, run `sd-pair forget " + id + "` here and pair again")
     }
 
@@ -430,7 +434,8 @@ public final class Node {
             guard let s = stream(i, id) else { return }
             // Only stream data is activity: yamux pings and window updates never reach here, so they keep nothing open.
             if links[i].kad == nil {
-                links[i].deadline = MonotonicClock.milliseconds() + (links[i].inbound ? idleTimeout : handshakeTimeout)
+                links[i].movedAt = MonotonicClock.milliseconds()
+                links[i].deadline = links[i].movedAt + (links[i].inbound ? idleTimeout : handshakeTimeout)
             }
             let room = links[i].streams[s].buffer.count - links[i].streams[s].count
             guard bytes.count <= room else {
@@ -755,8 +760,9 @@ public final class Node {
                 try? links[i].connection!.finish(links[i].streams[s].id)
                 links[i].streams[s].handshake = nil
             }
-            if case .paired(var peer)? = step.event, recordFailure == nil {
-                links[i].unconfirmed = peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string
+            if case .paired(let peer)? = step.event, recordFailure == nil {
+                let id = peer.deviceInfo.deviceID.uuidString
+                links[i].unconfirmed = (id, id + " " + peer.deviceInfo.name.string)
                 links[i].unconfirmedStream = links[i].streams[s].id
             }
             if case .paired(var peer)? = step.event {

@@ -22,6 +22,7 @@ extension Node {
         links[i].connecting = connecting
         links[i].inbound = role == .listener
         links[i].deadline = now + handshakeTimeout
+        links[i].movedAt = now
         links[i].connection = SecureConnection(role: role, identity: identity, random: &random, rx: rx, tx: tx)
         if !connecting { start(i) }
     }
@@ -59,7 +60,7 @@ extension Node {
 
     func acceptAll(_ listener: Int32, now: UInt64) {
         for _ in 0..<AgentLimits.maxConnections {
-            guard freeLink() != nil || evictableLink != nil else { return }
+            guard freeLink() != nil || hasEvictableLink else { return }
             switch Net.accept(listener) {
             case .none: return
             case .failed(let e):
@@ -85,18 +86,26 @@ extension Node {
     }
 
     /// Whether a newcomer could get a slot by replacing someone (see `victim`).
-    var evictableLink: Int? { victim(among: nil) }
+    var hasEvictableLink: Bool { links.indices.contains { evictionRank($0) != nil } }
 
-    /// The most replaceable link, `source` given: only that source's links; lowest rank first, then the one that has
-    /// waited longest (its handshake began first, or it has been idle longest).
+    /// The most replaceable link (`source` given: only that source's): the lowest rank; within it the least
+    /// handshake progress; among equals the one stuck longest — whose handshake last moved, or whose stream data last
+    /// came, longest ago. Not the oldest: under a flood the oldest unfinished connection is the real joiner, which
+    /// moves on every round trip, while a flood connection stops after its first bytes and stays stuck.
     func victim(among source: UInt64?) -> Int? {
         var best: Int? = nil
         for i in 0..<links.count {
-            guard let rank = evictionRank(i), source == nil || links[i].source == source else { continue }
-            if let b = best, let bestRank = evictionRank(b), (bestRank, links[b].deadline) <= (rank, links[i].deadline) { continue }
+            guard let key = evictionKey(i, source) else { continue }
+            if let b = best, let bestKey = evictionKey(b, source), bestKey <= key { continue }
             best = i
         }
         return best
+    }
+
+    /// (rank, progress, when it last moved): lower = more replaceable; nil = not a candidate.
+    func evictionKey(_ i: Int, _ source: UInt64?) -> (Int, Int, UInt64)? {
+        guard let rank = evictionRank(i), source == nil || links[i].source == source else { return nil }
+        return (rank, links[i].established ? 0 : links[i].progress, links[i].movedAt)
     }
 
     /// Inbound links from `source` now in the table.
@@ -158,6 +167,10 @@ extension Node {
             case .bytes(let n):
                 links[i].connection!.received(n)
                 process(i)
+                if !links[i].isFree, let progress = links[i].connection?.progress, progress > links[i].progress {
+                    links[i].progress = progress
+                    links[i].movedAt = MonotonicClock.milliseconds()
+                }
             case .wouldBlock:
                 return
             case .closed:

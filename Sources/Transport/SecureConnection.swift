@@ -63,6 +63,18 @@ public struct SecureConnection<Random: RandomSource> {
     // MARK: Socket side
 
     /// Where the next socket read should go.
+    /// How far the connection has come, 0 (nothing valid yet) to 6 (open): the security protocol agreed is 1, then one
+    /// per Noise message processed, 5 once Noise is done, 6 once the muxer is agreed. A listener under a flood keeps
+    /// the connections that got furthest (a real dialler sends its first Noise message with its first bytes).
+    public var progress: Int {
+        switch phase {
+        case .closed, .negotiatingSecurity: 0
+        case .handshaking: 1 + handshake.step
+        case .negotiatingMuxer: 5
+        case .open: 6
+        }
+    }
+
     public mutating func receiveSpace() -> UnsafeMutableRawBufferPointer {
         // A frame whose plaintext is used up is dead bytes: never keep it (compacting it back to the front would
         // have it decrypted a second time). Safe even if the caller did not drain poll() first.
@@ -104,6 +116,11 @@ public struct SecureConnection<Random: RandomSource> {
             if role == .dialer { try securityDialer.start(into: &w) } else { try securityListener.start(into: &w) }
         } catch { throw .outputFull }
         commitPlain(w)
+        // Optimistic negotiation (rust-libp2p's "V1Lazy"): /noise is the only security protocol we propose, so Noise
+        // message 1 follows the proposal at once instead of after the listener's answer. It saves a round trip, and
+        // a real dialler's first bytes then carry a Noise message, which a listener under a flood tells apart from
+        // connections that stop after the negotiation (see the agent's eviction order).
+        if role == .dialer { try writeHandshake() }
     }
 
     /// Processes received bytes until one event is ready; nil when more input is needed. A `.streamData` view is

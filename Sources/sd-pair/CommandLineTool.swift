@@ -82,13 +82,16 @@ enum Help {
                                       --max-attempts <n>     failed attempts before the code is
                                                              disabled, 1-100 (default 5)
                                       --handshake-timeout <s>  drop connections that have not
-                                                             finished Noise+yamux, 1-120 (default 10)
+                                                             finished Noise+yamux, 1-120 (default 10;
+                                                             join: also per step once connected)
           serve [options]           the long-running agent: opens a pairing window at start while no
                                     device is paired (--window-at-start auto|always|never), on
                                     SIGUSR1 and on `sd-pair invite`; takes the options of invite
-          join "<words>" [--peer <multiaddr>]
+          join [-|"<words>"] [--peer <multiaddr>]
                                     pair with the device showing the code, found by mDNS and the
-                                    DHT at once (or only at --peer)
+                                    DHT at once (or only at --peer). Without words it asks for them
+                                    (- reads them from stdin): words in the command line are
+                                    visible to other local users while it runs
           ping <multiaddr> [--count <n>]
                                     libp2p ping (/ipfs/ping/1.0.0), prints each round-trip time
           devices [--json]          list paired devices (id, type, name, OS, when)
@@ -110,7 +113,8 @@ enum Help {
                                     attempt-failed, connecting, request-sent, challenge-received,
                                     completed, failed, expired, window-closed)
             --display <path>        (invite, serve) also show the code there, 4 lines of 3 words
-                                    (a file, or a console like /dev/tty1); cleared when the window closes
+                                    (a console like /dev/tty1, or a file in a directory only this
+                                    user can write; no links); cleared when the window closes
             --display-cmd <cmd>     (invite, serve) run `sh -c <cmd>` when a code is shown and cleared,
                                     with SD_PAIR_ACTION=show|clear, SD_PAIR_CODE, SD_PAIR_EXPIRES_IN
             --qr                    (invite, serve) also draw the code as a QR code on stdout

@@ -284,7 +284,8 @@ enum NetworkCommands {
     /// argument, a terminal) or read from standard input (`-`, or no argument and no terminal). nil: a bad code,
     /// already reported.
     static func typedCode(_ positionals: [String]) -> Result<PairingCode, UsageError>? {
-        let fromInput = positionals.isEmpty || positionals == ["-"]
+        // isExactly, not ==: String equality pulls Unicode normalisation tables into Embedded builds.
+        let fromInput = positionals.isEmpty || (positionals.count == 1 && positionals[0].isExactly("-"))
         if !fromInput && positionals.count != 1 && positionals.count != PairingCode.wordCount {
             return .failure(UsageError("join: give the 12 words as one quoted argument (sd-pair join \"word1 … word12\"), or run sd-pair join without them to type them at a prompt"))
         }

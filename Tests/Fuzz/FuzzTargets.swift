@@ -12,7 +12,7 @@ import Wire
 /// also checks what must then hold (re-encoding gives the same bytes, a parsed code round-trips).
 enum FuzzTarget: CaseIterable {
     case multistream, noise, yamux, protobuf, kad, multiaddr, peerid, pairing, bip39, registry, config, txt, advert,
-        control, connection
+        control, connection, text
 
     var name: String {
         switch self {
@@ -31,6 +31,7 @@ enum FuzzTarget: CaseIterable {
         case .advert: "advert"
         case .control: "control"
         case .connection: "connection"
+        case .text: "text"
         }
     }
 
@@ -53,6 +54,7 @@ enum FuzzTarget: CaseIterable {
         case .advert: Self.advert(data)
         case .control: Self.control(data)
         case .connection: Self.connection(data)
+        case .text: Self.text(data)
         }
     }
 
@@ -247,6 +249,21 @@ enum FuzzTarget: CaseIterable {
             for entry in entries { check(entry.line >= 1, "a config entry without its line") }
         case .failure(let problem):
             check(problem.line >= 1, "a config error that does not name its line")
+        }
+    }
+
+    /// Text from the network (device and mDNS names) through the one rule for it: what is shown is clean, fits the
+    /// limit, and is the input itself when the input was clean and short enough.
+    static func text(_ data: UnsafeRawBufferPointer) {
+        let clean = UntrustedText.isClean(data)
+        let limit = data.first.map { Int($0 % 80) + 1 } ?? 64
+        var shown = UntrustedText.printable(data, limit: limit)
+        shown.withUTF8 { utf8 in
+            check(UntrustedText.isClean(UnsafeRawBufferPointer(utf8)), "printable text holds a forbidden character")
+            check(utf8.count <= limit, "printable text longer than its limit")
+            if clean && data.count <= limit {
+                check(utf8.count == data.count && (0..<data.count).allSatisfy { utf8[$0] == data[$0] }, "clean text was changed")
+            }
         }
     }
 

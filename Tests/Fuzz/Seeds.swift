@@ -96,6 +96,13 @@ enum Seeds {
         let text = ServiceText(sessionID: window.sessionID, peer: peer)
         func txt(_ entries: [String]) -> [UInt8] { entries.flatMap { [UInt8]([UInt8($0.utf8.count)]) + Array($0.utf8) } }
         add(.txt, "valid", txt([text.entries.sid, text.entries.p2p]))
+        // Names as they come from the network: plain, non-ASCII, and the review's hostile ones (C1 CSI, bidi override,
+        // zero-width, bad UTF-8).
+        add(.text, "plain", Array("NAS-A".utf8))
+        add(.text, "unicode", Array("Wohnzimmer-NAS ü 客厅 📦".utf8))
+        add(.text, "c1-bidi", Array("Evil".utf8) + [0xC2, 0x9B] + Array("2J ".utf8) + [0xE2, 0x80, 0xAE] + Array("evil".utf8))
+        add(.text, "zero-width-bom", [0xEF, 0xBB, 0xBF, 0x61, 0xE2, 0x80, 0x8B, 0x62])
+        add(.text, "bad-utf8", [0x61, 0xC0, 0x80, 0xED, 0xA0, 0x80, 0xF4, 0x90, 0x80, 0x80, 0xE2, 0x80])
         add(.txt, "extra-keys", txt(["v=1", text.entries.p2p, "x", text.entries.sid]))
         add(.txt, "no-sid", txt([text.entries.p2p]))
 
