@@ -69,10 +69,7 @@ public struct PendingAnswers {
         count = kept
     }
 
-    public mutating func removeAll() {
-        while pop() != nil {}
-        forgotten = 0
-    }
+    public mutating func removeAll() { self = PendingAnswers() }
 
     /// Returns how many were forgotten since the last call, and starts counting again.
     public mutating func takeForgotten() -> Int {

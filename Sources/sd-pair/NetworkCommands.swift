@@ -279,14 +279,14 @@ enum NetworkCommands {
         return .success(finish(node.run(signals: signals())))
     }
 
-    /// The code to join with: the words as one quoted argument or as twelve, or — so that the live code is not in
+    /// The code to join with: the words as one quoted argument, or — so that the live code is not in
     /// the process's argv (readable by every local user in /proc) nor in shell history — typed at a prompt (no
     /// argument, a terminal) or read from standard input (`-`, or no argument and no terminal). nil: a bad code,
     /// already reported.
     static func typedCode(_ positionals: [String]) -> Result<PairingCode, UsageError>? {
         // isExactly, not ==: String equality pulls Unicode normalisation tables into Embedded builds.
         let fromInput = positionals.isEmpty || (positionals.count == 1 && positionals[0].isExactly("-"))
-        if !fromInput && positionals.count != 1 && positionals.count != PairingCode.wordCount {
+        if !fromInput && positionals.count != 1 {
             return .failure(UsageError("join: give the 12 words as one quoted argument (sd-pair join \"word1 … word12\"), or run sd-pair join without them to type them at a prompt"))
         }
         var line = InlineArray<1024, CChar>(repeating: 0)
@@ -302,18 +302,12 @@ enum NetworkCommands {
             if n < 0 { return .failure(UsageError("join: cannot read the code from standard input (" + SystemError(-n).name + ")")) }
             text = line.span.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         } else {
-            text = positionals.count == 1 ? positionals[0] : Self.joined(positionals)
+            text = positionals[0]
         }
         do { return .success(try PairingCode.parse(text)) } catch {
             Output.error(error.message)
             return nil
         }
-    }
-
-    static func joined(_ words: [String]) -> String {
-        var text = ""
-        for w in words { text += (text.isEmpty ? "" : " ") + w }
-        return text
     }
 
     static func ping(_ args: inout Arguments) -> Result<ExitCode, UsageError> {

@@ -37,6 +37,19 @@ final class HostilePeerTests: AgentTestCase {
         XCTFail("no window for " + name + " within 30 s")
     }
 
+    /// `serve` on loopback with no window until one is asked for; returns it with its LISTEN address.
+    func startServe(_ state: String) throws -> (Spawned, String) {
+        let serve = try Spawned(agent, [
+            "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state, "--window-at-start", "never",
+        ])
+        guard let address = serve.line(startingWith: "LISTEN "), serve.line(startingWith: "READY ") != nil else {
+            serve.stop()
+            XCTFail("serve did not start: " + serve.stderr)
+            throw CocoaError(.fileReadUnknown)
+        }
+        return (serve, address)
+    }
+
     func testHostilePeersDoNotStopRealPairingsNorGrowMemory() throws {
         let state = stateDirectory()
         let serve = try Spawned(agent, [
@@ -76,13 +89,8 @@ final class HostilePeerTests: AgentTestCase {
     /// them at once (logged), and pings are not activity: 45 s later the idle timeout has dropped the rest.
     func testKeepAlivePeersDoNotLockJoinersOut() throws {
         let state = stateDirectory()
-        let serve = try Spawned(agent, [
-            "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state, "--window-at-start", "never",
-        ])
+        let (serve, address) = try startServe(state)
         defer { serve.stop() }
-        guard let address = serve.line(startingWith: "LISTEN "), serve.line(startingWith: "READY ") != nil else {
-            return XCTFail("serve did not start: " + serve.stderr)
-        }
         let hold = try Spawned(tool, [address, "hold"])
         defer { hold.stop() }
         XCTAssertNotNil(hold.line(startingWith: "hostile: hold: 4 established", within: 10), hold.stdout + hold.stderr)
@@ -134,13 +142,8 @@ final class HostilePeerTests: AgentTestCase {
     /// cleanly after recording draws no warning.
     func testAPairingWhoseConfirmationWasLostIsReported() throws {
         let state = stateDirectory()
-        let serve = try Spawned(agent, [
-            "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state, "--window-at-start", "never",
-        ])
+        let (serve, address) = try startServe(state)
         defer { serve.stop() }
-        guard let address = serve.line(startingWith: "LISTEN "), serve.line(startingWith: "READY ") != nil else {
-            return XCTFail("serve did not start: " + serve.stderr)
-        }
         try pairThroughDaemon(state, address, name: "Clean Laptop")
         XCTAssertFalse(serve.stderr.contains("did not confirm"), serve.stderr)
         let vanish = try Spawned(tool, [address, "--control", state + "/control", "vanish"])

@@ -154,6 +154,23 @@ final class MDNSTests: AgentTestCase {
         XCTAssertFalse(j.stderr.contains("trying /ip4/10.77.0.1/tcp/4000"), "dialled the impostor: " + j.stderr)
     }
 
+    /// `invite` in host A that does not publish itself (the test publishes its service when the order matters):
+    /// returns it with its code, its LISTEN address split at "/" (ip4, 0.0.0.0, tcp, port, p2p, id) and its sid.
+    func unpublishedInvite(_ lab: AvahiLab, expiry: Int) throws -> (Spawned, String, [String], String) {
+        let inv = try lab.run("A", agent, [
+            "invite", "--no-mdns", "--no-dht", "--listen", "/ip4/0.0.0.0/tcp/0", "--state-dir", stateDirectory(), "--name", "Real NAS",
+            "--expiry", String(expiry),
+        ])
+        guard let listen = inv.line(startingWith: "LISTEN "), let words = inv.line(startingWith: "CODE: ") else {
+            inv.stop()
+            XCTFail("invite: " + inv.stderr)
+            throw CocoaError(.fileReadUnknown)
+        }
+        let sid = try XCTUnwrap(try Spawned(host, ["code", "--words", words]).line(startingWith: "session_id: "))
+            .replacingOccurrences(of: "-", with: "").lowercased()
+        return (inv, words, listen.split(separator: "/").map(String.init), sid)
+    }
+
     /// Review finding 2 in the lab: a LAN host reads the session id from the NAS's own TXT record and publishes a
     /// `_sd-pair._tcp` service with it, pointing at a device that answers the pairing protocol and then goes silent.
     /// To make the order certain, the NAS's own service (the same TXT the agent publishes) appears only once the
@@ -163,15 +180,8 @@ final class MDNSTests: AgentTestCase {
     func testSilentImpostorWithTheRightSessionIdDoesNotStallTheJoiner() throws {
         let lab = try AvahiLab()
         defer { lab.down() }
-        let inv = try lab.run("A", agent, [
-            "invite", "--no-mdns", "--no-dht", "--listen", "/ip4/0.0.0.0/tcp/0", "--state-dir", stateDirectory(), "--name", "Real NAS",
-            "--expiry", "60",
-        ])
+        let (inv, words, nas, sid) = try unpublishedInvite(lab, expiry: 60)
         defer { inv.stop() }
-        guard let listen = inv.line(startingWith: "LISTEN "), let words = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
-        let nas = listen.split(separator: "/").map(String.init)  // ip4, 0.0.0.0, tcp, port, p2p, id
-        let sid = try XCTUnwrap(try Spawned(host, ["code", "--words", words]).line(startingWith: "session_id: "))
-            .replacingOccurrences(of: "-", with: "").lowercased()
         let tool = Bundle.main.bundleURL.appendingPathComponent("sd-pair-hostile")
         let impostor = try lab.run("A", tool, ["impostor"])
         defer { impostor.stop() }
@@ -205,15 +215,8 @@ final class MDNSTests: AgentTestCase {
     func crowdedLAN(fakes: Int, budget: Double) throws {
         let lab = try AvahiLab()
         defer { lab.down() }
-        let inv = try lab.run("A", agent, [
-            "invite", "--no-mdns", "--no-dht", "--listen", "/ip4/0.0.0.0/tcp/0", "--state-dir", stateDirectory(), "--name", "Real NAS",
-            "--expiry", "120",
-        ])
+        let (inv, words, nas, sid) = try unpublishedInvite(lab, expiry: 120)
         defer { inv.stop() }
-        guard let listen = inv.line(startingWith: "LISTEN "), let words = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
-        let nas = listen.split(separator: "/").map(String.init)
-        let sid = try XCTUnwrap(try Spawned(host, ["code", "--words", words]).line(startingWith: "session_id: "))
-            .replacingOccurrences(of: "-", with: "").lowercased()
         let publish = URL(fileURLWithPath: "/usr/bin/avahi-publish")
         var published: [Spawned] = [try lab.run("A", publish, ["-a", "-R", "deadhost.local", "10.77.0.99"])]
         defer { for p in published { p.stop() } }
