@@ -760,11 +760,6 @@ public final class Node {
                 try? links[i].connection!.finish(links[i].streams[s].id)
                 links[i].streams[s].handshake = nil
             }
-            if case .paired(let peer)? = step.event, recordFailure == nil {
-                let id = peer.deviceInfo.deviceID.uuidString
-                links[i].unconfirmed = (id, id + " " + peer.deviceInfo.name.string)
-                links[i].unconfirmedStream = links[i].streams[s].id
-            }
             if case .paired(var peer)? = step.event {
                 if recordFailure == .deviceIDTaken {
                     events.emit(.failed(reason: "refused: " + RegistryFailure.deviceIDTaken.message))
@@ -773,6 +768,10 @@ public final class Node {
                     events.emit(.failed(reason: "could not record the pairing: " + failure.message))
                     finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
                 } else {
+                    // Recorded here; confirmed once the joiner closes its end of the stream cleanly (warnUnconfirmed).
+                    let id = peer.deviceInfo.deviceID.uuidString
+                    links[i].unconfirmed = (id, id + " " + peer.deviceInfo.name.string)
+                    links[i].unconfirmedStream = links[i].streams[s].id
                     announcePaired(peer)
                 }
                 peer.sessionKeys.wipe()
@@ -818,20 +817,20 @@ public final class Node {
 
     func apply(_ step: JoinerStep, _ i: Int, _ s: Int) {
         if let reply = step.reply { sendFrame(i, s, reply) }
-        var recorded: RegistryFailure?? = nil
+        var recordFailure: RegistryFailure? = nil
         if case .paired(let peer)? = step.event {
             // Record before closing our end: the initiator takes our clean close as "recorded there too", and a
             // reset as "not kept there" (it then warns), so the two registries never disagree silently.
             closeOtherCandidates(except: i)
-            recorded = .some(record(peer))
+            recordFailure = record(peer)
         }
         if step.close, !links[i].isFree, links[i].streams[s].id != 0 {
-            if case .some(.some) = recorded { resetStream(i, s) } else { try? links[i].connection!.finish(links[i].streams[s].id) }
+            if recordFailure != nil { resetStream(i, s) } else { try? links[i].connection!.finish(links[i].streams[s].id) }
         }
         guard let event = step.event else { return }
         switch event {
         case .paired(var peer):
-            if case .some(.some(let failure)) = recorded {
+            if let failure = recordFailure {
                 events.emit(.failed(reason: "could not record the pairing: " + failure.message))
                 finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
             } else {

@@ -199,7 +199,7 @@ extension Node {
         let wasEstablished = links[i].established
         let joiner = links[i].joiner  // the link's exchange outlives it just long enough to be told
         links[i].joiner = nil
-        if links[i].unconfirmed != nil { warnUnconfirmed(i) }
+        warnUnconfirmed(i)
         for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
         links[i].connection?.close()
         Net.close(links[i].fd)
