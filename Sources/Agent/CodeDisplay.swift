@@ -1,4 +1,5 @@
 import CSupport
+import Pairing
 
 /// Shows the code where a person looks, besides the log line:
 /// - `--display <path>`: laid out for a small character display or console, 4 lines of 3 words, written when a window
@@ -21,45 +22,40 @@ public final class CodeDisplay {
         self.log = log
     }
 
-    /// Four lines of three words, each ending in a newline.
-    public static func layout(_ words: String) -> String {
-        // Over UTF-8 bytes: splitting on Characters would pull Unicode normalisation tables into Embedded builds.
-        var out = ""
-        var index = 0
-        var inWord = false
-        for byte in words.utf8 {
-            if byte == UInt8(ascii: " ") {
-                if inWord {
-                    out.unicodeScalars.append(index % 3 == 2 ? "\n" : " ")
-                    index += 1
-                }
-                inWord = false
-            } else {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-                inWord = true
-            }
-        }
-        if inWord { out.unicodeScalars.append("\n") }
-        return out
-    }
-
-    public func show(_ words: String, expiresIn seconds: UInt32) {
+    /// Shows the words; every buffer that holds them here is fixed and wiped (security review finding 11).
+    public func show(_ words: CodeWords, expiresIn seconds: UInt32) {
         showing = true
-        if path != nil { write(Self.layout(words)) }
+        if path != nil {
+            // `layout`, in fixed storage: every third space becomes a line break.
+            var text = SecretLine()
+            var spaces = 0
+            words.withUnsafeBytes { raw in
+                for b in raw {
+                    if b == UInt8(ascii: " ") {
+                        spaces += 1
+                        text.append(spaces % 3 == 0 ? "\n" : " ")
+                    } else {
+                        withUnsafeBytes(of: b) { text.append($0) }
+                    }
+                }
+            }
+            text.append("\n")
+            text.withUnsafeBytes { write($0) }
+            text.wipe()
+        }
         run(action: "show", words: words, expiresIn: seconds)
     }
 
     public func clear() {
         guard showing else { return }
         showing = false
-        if path != nil { write("") }
-        run(action: "clear", words: "", expiresIn: 0)
+        if path != nil { write(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        run(action: "clear", words: CodeWords(), expiresIn: 0)
     }
 
-    private func write(_ text: String) {
+    private func write(_ bytes: UnsafeRawBufferPointer) {
         guard let path else { return }
-        var copy = text
-        let rc = copy.withUTF8 { utf8 in path.withCString { sd_show_on_display($0, utf8.baseAddress, utf8.count) } }
+        let rc = path.withCString { sd_show_on_display($0, bytes.baseAddress, bytes.count) }
         if rc < 0 { log("cannot write the display: " + Self.problem(path, rc)) }
     }
 
@@ -82,10 +78,14 @@ public final class CodeDisplay {
         }
     }
 
-    private func run(action: String, words: String, expiresIn seconds: UInt32) {
+    private func run(action: String, words: CodeWords, expiresIn seconds: UInt32) {
         guard let command else { return }
+        var code = SecretLine()
+        defer { code.wipe() }
+        code.append("SD_PAIR_CODE=")
+        code.append(words)
         let pid = ("SD_PAIR_ACTION=" + action).withCString { a in
-            ("SD_PAIR_CODE=" + words).withCString { c in
+            code.withCString { c in
                 ("SD_PAIR_EXPIRES_IN=" + String(seconds)).withCString { e in
                     command.withCString { cmd in
                         var extra: (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?) = (a, c, e, nil)

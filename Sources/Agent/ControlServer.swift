@@ -101,11 +101,14 @@ public final class ControlServer {
 
     /// Answers `client` with encoded reply lines; with `close`, ends its connection.
     public func reply(_ client: Int, _ text: String, close: Bool) {
+        var copy = text
+        copy.withUTF8 { reply(client, bytes: UnsafeRawBufferPointer($0), close: close) }
+    }
+
+    public func reply(_ client: Int, bytes: UnsafeRawBufferPointer, close: Bool) {
         guard !clients[client].isFree else { return }
         // A few hundred bytes into an empty socket buffer: a short write means the client is gone or stuck.
-        var copy = text
-        let written = copy.withUTF8 { Net.write(clients[client].fd, UnsafeRawBufferPointer($0)) }
-        guard case .bytes(let n) = written, n == text.utf8.count, !close else {
+        guard case .bytes(let n) = Net.write(clients[client].fd, bytes), n == bytes.count, !close else {
             drop(client)
             return
         }

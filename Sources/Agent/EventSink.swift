@@ -81,19 +81,44 @@ public enum PairingEvent: Equatable, Sendable {
 /// Where a node's events go: nowhere, a JSON line per event (`--events json`), or a callback.
 public struct EventSink {
     private let handler: ((PairingEvent) -> Void)?
+    /// `--events json`: where the lines go, so that the `waiting` line, which carries the code, is written from
+    /// fixed storage rather than through a String (`emitWaiting`).
+    private var jsonFD: Int32? = nil
 
     public init(_ handler: ((PairingEvent) -> Void)?) { self.handler = handler }
 
     public static var off: EventSink { EventSink(nil) }
 
-    /// `--events json`: one line per event through `write`.
-    public static func json(write: @escaping (String) -> Void) -> EventSink {
-        EventSink { write($0.json(time: sd_unix_time())) }
+    /// `--events json`: one line per event on `fd`.
+    public static func json(fd: Int32) -> EventSink {
+        var sink = EventSink { event in
+            var line = event.json(time: sd_unix_time()) + "\n"
+            line.withUTF8 { _ = sd_write_all(fd, $0.baseAddress, $0.count) }
+        }
+        sink.jsonFD = fd
+        return sink
     }
 
     public var enabled: Bool { handler != nil }
 
     public func emit(_ event: PairingEvent) { handler?(event) }
+
+    /// `waiting`, with the code: as JSON from fixed storage, or to a callback (whose String copy is its own).
+    public func emitWaiting(_ words: CodeWords, sessionID: String?, expiresIn: UInt32) {
+        guard let fd = jsonFD else {
+            if handler != nil { emit(.waiting(code: words.string, sessionID: sessionID, expiresIn: expiresIn)) }
+            return
+        }
+        // The same object `json(time:)` writes; the words need no escaping (lowercase letters and spaces).
+        var line = SecretLine()
+        line.append("{\"event\":\"waiting\",\"code\":\"")
+        line.append(words)
+        line.append("\"")
+        if let sessionID { line.appendText(",\"session_id\":" + JSON.string(sessionID)) }
+        line.appendText(",\"expires_in\":" + String(expiresIn) + ",\"time\":" + String(sd_unix_time()) + "}\n")
+        line.write(fd: fd)
+        line.wipe()
+    }
 }
 
 public enum JSON {

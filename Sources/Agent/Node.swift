@@ -110,7 +110,7 @@ public final class Node {
     /// Daemon mode (`serve`): a window that ends does not end the run, and SIGUSR1 asks `openWindow` for a new one.
     let daemon: Bool
     /// Opens a window with a fresh code, shows it, and returns it with its words (for the control client that asked).
-    let openWindow: (() -> (window: InitiatorWindow<SystemRandom>, words: String)?)?
+    let openWindow: (() -> (window: InitiatorWindow<SystemRandom>, words: CodeWords)?)?
     /// The control socket (`serve`): `invite` from another process opens a window here.
     public var control: ControlServer? = nil
     /// Called when a pairing window ends (paired, expired, burned, cancelled), e.g. to clear a display.
@@ -119,6 +119,8 @@ public final class Node {
     public var events = EventSink.off
     /// mDNS (and the DHT's candidates); nil with both paths off.
     let discovery: Discovery?
+    /// A window ended since the loop last cleared the stack below its frame.
+    var scrubStack = false
     /// When the joiner last started dialling a candidate (they start `dialStaggerMilliseconds` apart).
     var lastDialAt: UInt64 = 0
     /// The port of the first listener: what a window advertises.
@@ -132,7 +134,7 @@ public final class Node {
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
         handshakeTimeoutMilliseconds: UInt64 = AgentLimits.handshakeTimeoutMilliseconds,
-        daemon: Bool = false, openWindow: (() -> (window: InitiatorWindow<SystemRandom>, words: String)?)? = nil,
+        daemon: Bool = false, openWindow: (() -> (window: InitiatorWindow<SystemRandom>, words: CodeWords)?)? = nil,
         discovery: Discovery? = nil, dht: DHTSettings? = nil,
         say: @escaping (String) -> Void, log: @escaping (String) -> Void
     ) {
@@ -231,6 +233,12 @@ public final class Node {
             if case .failure(let e) = set.wait(timeoutMilliseconds: timeout) {
                 return .failed("poll failed: " + e.name)
             }
+            if scrubStack {
+                // A window ended: clear the stack below this frame, where copies of its words may linger in the
+                // frames of the calls that showed them (finding 11; the heap copies are wiped where they are made).
+                scrubStack = false
+                sd_scrub_stack()
+            }
             discovery?.dispatch(set, now: MonotonicClock.milliseconds())
             if let control {
                 control.dispatch(set, now: MonotonicClock.milliseconds())
@@ -242,7 +250,7 @@ public final class Node {
                         log("interrupted; shutting down")
                         return .interrupted
                     }
-                    if s == SignalPipe.user1 { requestWindow() }
+                    if s == SignalPipe.user1, var opened = requestWindow() { opened.words.wipe() }
                 }
             }
             for (i, fd) in listeners.enumerated() where i < 4 && listenerSlots[i] >= 0 && set.isReadable(listenerSlots[i]) {

@@ -11,9 +11,9 @@ import Wire
 extension Node {
     // MARK: Pairing windows (daemon mode)
 
-    /// SIGUSR1 or a control client's `invite`: opens a new window unless one is open. Returns its words and lifetime.
-    @discardableResult
-    func requestWindow() -> (words: String, expiry: UInt32)? {
+    /// SIGUSR1 or a control client's `invite`: opens a new window unless one is open. Returns its words (the caller
+    /// wipes them) and lifetime.
+    func requestWindow() -> (words: CodeWords, expiry: UInt32)? {
         guard daemon, case .serve(let current, let echo) = task else { return nil }
         if current != nil {
             log("a pairing window is already open")
@@ -43,9 +43,15 @@ extension Node {
             case .success(.invite):
                 if openWindowDeadline != nil {
                     control.reply(client, ControlReply(.error, "a pairing window is already open (its code is in the daemon's log)"), close: true)
-                } else if let opened = requestWindow() {
-                    let text = ControlProtocol.encode(ControlReply(.code, opened.words)) + ControlProtocol.encode(ControlReply(.expires, String(opened.expiry)))
-                    control.reply(client, text, close: false)
+                } else if var opened = requestWindow() {
+                    // As ControlProtocol.encode would write them, but in fixed storage (the words are secret).
+                    var line = SecretLine()
+                    line.append("code ")
+                    line.append(opened.words)
+                    line.appendText("\nexpires " + String(opened.expiry) + "\n")
+                    line.withUnsafeBytes { control.reply(client, bytes: $0, close: false) }
+                    line.wipe()
+                    opened.words.wipe()
                     control.follow(client)
                 } else {
                     control.reply(client, ControlReply(.error, "this agent cannot open a pairing window"), close: true)
@@ -82,6 +88,7 @@ extension Node {
             break
         }
         events.emit(.windowClosed)
+        scrubStack = true
         task = .serve(window: nil, echo: echo)
         discovery?.withdraw()
         stopDHT()

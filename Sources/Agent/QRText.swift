@@ -1,4 +1,6 @@
 import CSupport
+import Crypto
+import Pairing
 
 /// `--qr`: the code as a QR code in a terminal, so a phone can read the words instead of a person typing them.
 /// Drawn with Unicode half blocks, two module rows per text line, light modules as blocks — terminals draw text
@@ -16,18 +18,30 @@ public enum QRText {
         case encodingFailed
     }
 
-    public static func render(_ text: String) -> Result<String, Failure> {
+    /// The drawing's bytes (UTF-8 text lines). It encodes the code, so the caller wipes it once written; the
+    /// modules and the C string handed to libqrencode are wiped here.
+    public static func render(_ words: CodeWords) -> Result<[UInt8], Failure> {
         let capacity = maxWidth * maxWidth
         let modules = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: capacity)
-        defer { modules.deallocate() }
+        defer {
+            Sodium.wipe(UnsafeMutableRawBufferPointer(modules))
+            modules.deallocate()
+        }
+        var text = SecretLine()
+        text.append(words)
         let width = text.withCString { sd_qr_encode($0, modules.baseAddress, Int32(capacity)) }
+        text.wipe()
         if width == -ENOENT { return .failure(.libraryMissing) }
         guard width > 0 else { return .failure(.encodingFailed) }
-        return .success(layout(UnsafeBufferPointer(modules), width: Int(width)))
+        return .success(layoutBytes(UnsafeBufferPointer(modules), width: Int(width)))
     }
 
     /// The text lines for `width` × `width` modules (1 = dark), each line ending in a newline.
     public static func layout(_ modules: UnsafeBufferPointer<UInt8>, width: Int) -> String {
+        String(decoding: layoutBytes(modules, width: width), as: UTF8.self)
+    }
+
+    static func layoutBytes(_ modules: UnsafeBufferPointer<UInt8>, width: Int) -> [UInt8] {
         let side = width + 2 * quietZone
         func light(_ x: Int, _ y: Int) -> Bool {
             let (mx, my) = (x - quietZone, y - quietZone)
@@ -53,6 +67,6 @@ public enum QRText {
             out.append(0x0A)
             y += 2
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 }

@@ -4,13 +4,14 @@ import Pairing
 
 extension InitiatorWindow where Random == SystemRandom {
     /// A window with a fresh code, starting now. The words returned are the only copy of the code that outlives
-    /// this call (the code's secrets live on inside the window and are wiped when it ends).
-    public static func open(device: DeviceInfo, policy: WindowPolicy) -> (window: InitiatorWindow<SystemRandom>, words: String) {
+    /// this call (the code's secrets live on inside the window and are wiped when it ends); the caller wipes them
+    /// once shown.
+    public static func open(device: DeviceInfo, policy: WindowPolicy) -> (window: InitiatorWindow<SystemRandom>, words: CodeWords) {
         var rng = SystemRandom()
         var code = PairingCode.generate(using: &rng)
         defer { code.wipe() }
         let window = InitiatorWindow(
             code: code, localDevice: device, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()), random: SystemRandom())
-        return (window, code.words)
+        return (window, code.spelled)
     }
 }

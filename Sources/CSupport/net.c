@@ -268,3 +268,10 @@ long sd_peer_uid(int fd) {
 }
 
 uint32_t sd_euid(void) { return (uint32_t)geteuid(); }
+
+/* noinline and a barrier: the buffer must be really allocated below the caller and really cleared. */
+__attribute__((noinline)) void sd_scrub_stack(void) {
+    volatile unsigned char scrub[65536];
+    explicit_bzero((void *)scrub, sizeof scrub);
+    __asm__ __volatile__("" : : "r"(scrub) : "memory");
+}

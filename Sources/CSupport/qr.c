@@ -3,6 +3,7 @@
 // qrencode.h (libqrencode-dev) gives the types and signatures; nothing of the library is linked.
 #include "sd_support.h"
 #include <dlfcn.h>
+#include <string.h>
 #include <qrencode.h>
 
 int sd_qr_encode(const char *text, uint8_t *modules, int capacity) {
@@ -26,6 +27,9 @@ int sd_qr_encode(const char *text, uint8_t *modules, int capacity) {
         for (int i = 0; i < qr->width * qr->width; i++) modules[i] = qr->data[i] & 1;  // bit 0: dark module
         result = qr->width;
     }
+    // The symbol encodes the code: clear it before the library frees it (its own internal copies of the input
+    // are beyond our reach, see THREAT-MODEL).
+    if (qr) explicit_bzero(qr->data, (size_t)qr->width * (size_t)qr->width);
     if (qr) release(qr);
     dlclose(lib);
     return result;

@@ -91,7 +91,8 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
             running.store(false, ordering: .releasing)
         }
         let policy = try! configuration.policy()  // checked in init
-        let (window, words) = InitiatorWindow.open(device: device, policy: policy)
+        var (window, words) = InitiatorWindow.open(device: device, policy: policy)
+        defer { words.wipe() }
         let (events, completed) = Self.sink(onState)
         let node = Node(
             identity: identity.keys, task: .serve(window: window, echo: false), registry: DeviceRegistry(directory: configuration.stateDirectory),
@@ -104,7 +105,8 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
             case .failure(let e): return .failed(reason: "cannot listen on " + address.text + ": " + e.name)
             }
         }
-        onState(.waiting(code: words, sessionID: window.sessionID.uuidString, expiresIn: policy.expirySeconds))
+        // The String handed to the callback is the embedder's copy (ours is wiped when this call returns).
+        onState(.waiting(code: words.string, sessionID: window.sessionID.uuidString, expiresIn: policy.expirySeconds))
         return Self.result(node.run(signals: wake.reader), completed.value)
     }
 

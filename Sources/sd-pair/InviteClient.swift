@@ -1,6 +1,7 @@
 import Agent
 import CSupport
 import EventLoop
+import Pairing
 import Registry
 import Wire
 
@@ -138,7 +139,12 @@ enum InviteClient {
             case .expires:
                 let seconds = reply.seconds ?? 0
                 Output.line("sd-pair: pairing code: " + words + " (expires in " + reply.text + " s)")
-                if qr { NetworkCommands.printQR(words) }
+                if qr {
+                    var copy = words
+                    var spelled = copy.withUTF8 { CodeWords(UnsafeRawBufferPointer($0)) }
+                    NetworkCommands.printQR(spelled)
+                    spelled.wipe()
+                }
                 events.emit(.waiting(code: words, sessionID: nil, expiresIn: seconds))
                 deadline = MonotonicClock.milliseconds() + UInt64(seconds) * 1000 + InviteClient.replyTimeoutMilliseconds
             case .paired:

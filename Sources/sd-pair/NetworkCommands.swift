@@ -21,7 +21,7 @@ enum NetworkCommands {
     static func eventSink(_ options: Options, command: String) -> Result<EventSink, UsageError> {
         guard let format = options.value("--events") else { return .success(.off) }
         guard format.isExactly("json") else { return .failure(UsageError(command + ": --events takes json")) }
-        return .success(EventSink.json(write: Output.line))
+        return .success(EventSink.json(fd: 1))
     }
 
     /// What `invite` and `serve` share, validated before anything touches the system.
@@ -98,7 +98,8 @@ enum NetworkCommands {
         case .success(let d): dht = d
         case .failure(let e): return .failure(e)
         }
-        let (window, words) = InitiatorWindow.open(device: me.1, policy: settings.policy)
+        var (window, words) = InitiatorWindow.open(device: me.1, policy: settings.policy)
+        defer { words.wipe() }
         let node = Node(
             identity: identity.keys, task: .serve(window: window, echo: settings.echo), registry: DeviceRegistry(directory: stateDirectory(options)),
             handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, discovery: discovery(options), dht: dht, say: Output.line, log: Output.error)
@@ -107,6 +108,7 @@ enum NetworkCommands {
         node.events = settings.events
         guard listen(node, settings.addresses) else { return .success(.environment) }
         announce(words, window, settings)
+        words.wipe()
         let result = node.run(signals: signals())
         display?.clear()
         return .success(finish(result))
@@ -152,7 +154,8 @@ enum NetworkCommands {
         case .success(let d): dht = d
         case .failure(let e): return .failure(e)
         }
-        let first = openAtStart ? InitiatorWindow.open(device: me.1, policy: settings.policy) : nil
+        var first = openAtStart ? InitiatorWindow.open(device: me.1, policy: settings.policy) : nil
+        defer { first?.words.wipe() }
         let device = me.1
         let (policy, display, events) = (settings.policy, settings.display, settings.events)
         let node = Node(
@@ -181,25 +184,43 @@ enum NetworkCommands {
         defer { node.control?.close() }
         guard listen(node, settings.addresses) else { return .success(.environment) }
         Output.line("READY pid " + String(getpid()) + " (run `sd-pair invite` or send SIGUSR1 to open a pairing window)")
-        if let first { announce(first.words, first.window, settings) }
+        if let opened = first {
+            announce(opened.words, opened.window, settings)
+            first?.words.wipe()
+            sd_scrub_stack()  // from this frame, above the loop's: the calls that showed the words have returned
+        }
         let result = node.run(signals: signals())
         display?.clear()
         return .success(finish(result))
     }
 
-    /// Shows the code: a "CODE:" line for scripts and the greppable log line for people and journald.
-    static func announce(_ words: String, _ window: InitiatorWindow<SystemRandom>, _ settings: ListenerSettings) {
-        Output.line("CODE: " + words)
-        Output.line("sd-pair: pairing code: " + words + " (expires in " + String(window.policy.expirySeconds) + " s)")
+    /// Shows the code: a "CODE:" line for scripts and the greppable log line for people and journald. Every line
+    /// that holds the words is built in fixed storage and wiped (`SecretLine`); the caller wipes `words`.
+    static func announce(_ words: CodeWords, _ window: InitiatorWindow<SystemRandom>, _ settings: ListenerSettings) {
+        var line = SecretLine()
+        line.append("CODE: ")
+        line.append(words)
+        line.append("\n")
+        line.write(fd: 1)
+        line.wipe()
+        line.append("sd-pair: pairing code: ")
+        line.append(words)
+        line.appendText(" (expires in " + String(window.policy.expirySeconds) + " s)\n")
+        line.write(fd: 1)
+        line.wipe()
         if settings.qr { printQR(words) }
         settings.display?.show(words, expiresIn: window.policy.expirySeconds)
-        settings.events.emit(.waiting(code: words, sessionID: window.sessionID.uuidString, expiresIn: window.policy.expirySeconds))
+        settings.events.emitWaiting(words, sessionID: window.sessionID.uuidString, expiresIn: window.policy.expirySeconds)
     }
 
     /// `--qr`: the code as a QR code on stdout; without libqrencode, one line says so (the code is in the log line).
-    static func printQR(_ words: String) {
+    static func printQR(_ words: CodeWords) {
         switch QRText.render(words) {
-        case .success(let text): Output.write(fd: 1, text)
+        case .success(var drawing):
+            drawing.withUnsafeMutableBytes { raw in
+                _ = sd_write_all(1, raw.baseAddress, raw.count)
+                Sodium.wipe(raw)
+            }
         case .failure(.libraryMissing): Output.error("--qr: libqrencode.so.4 is not installed (Debian: apt install libqrencode4); showing the words only")
         case .failure(.encodingFailed): Output.error("--qr: the code could not be encoded as a QR code; showing the words only")
         }

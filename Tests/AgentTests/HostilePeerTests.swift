@@ -151,4 +151,79 @@ final class HostilePeerTests: AgentTestCase {
         XCTAssertTrue(serve.waitForLog("Vanishing Joiner did not confirm the pairing (its connection ended first); if that device does not list this one, run `sd-pair forget "), serve.stderr)
         XCTAssertEqual(try listed(state).count, 2, "recorded here; the warning says how to undo it")
     }
+
+    /// Review finding 11: the code's words must not outlive their window in the daemon's memory. `serve` shows each
+    /// code everywhere it can — the log line, a display file, a display hook, JSON events, the control reply to
+    /// `invite` — and after one window is cancelled and another paired, its writable memory (heap, stack, data)
+    /// holds no copy of either code's words, whole or as a display line; the device name it keeps is found, so the
+    /// scan reads the right memory. (`--qr` is left out: libqrencode's internal copies are its own, THREAT-MODEL.)
+    func testTheWordsDoNotOutliveTheirWindowInTheDaemonsMemory() throws {
+        let state = stateDirectory()
+        let directory = state + "-display"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        directories.append(URL(fileURLWithPath: directory))
+        let serve = try Spawned(agent, [
+            "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state, "--window-at-start", "never",
+            "--name", "Memory Probe NAS", "--display", directory + "/code", "--display-cmd", "true", "--events", "json",
+        ])
+        defer { serve.stop() }
+        guard let address = serve.line(startingWith: "LISTEN "), serve.line(startingWith: "READY ") != nil else {
+            return XCTFail("serve did not start: " + serve.stderr)
+        }
+        var codes: [String] = []
+        // A window that is cancelled (its invite is interrupted), then one that pairs.
+        let cancelled = try Spawned(agent, ["invite", "--state-dir", state])
+        codes.append(try XCTUnwrap(cancelled.line(startingWith: "CODE: ", within: 10), cancelled.stderr))
+        cancelled.signal(SIGINT)
+        _ = cancelled.wait()
+        XCTAssertTrue(serve.waitForLog("pairing window closed: cancelled"), serve.stderr)
+        let paired = try Spawned(agent, ["invite", "--state-dir", state])
+        codes.append(try XCTUnwrap(paired.line(startingWith: "CODE: ", within: 10), paired.stderr))
+        let joiner = try Spawned(host, ["join", "-", "--peer", address, "--state-dir", stateDirectory()], input: codes[1] + "\n")
+        XCTAssertEqual(joiner.wait(), 0, joiner.stderr)
+        XCTAssertEqual(paired.wait(), 0, paired.stderr)
+        XCTAssertTrue(serve.waitForLog("pairing window closed: paired"), serve.stderr)
+        usleep(1_500_000)  // the loop clears the stack on its next turn (it wakes at least once a second)
+        var needles = ["Memory Probe NAS"]
+        for code in codes {
+            let words = code.split(separator: " ").map(String.init)
+            needles += [code, words[0..<3].joined(separator: " "), words[6..<9].joined(separator: " ")]
+        }
+        let counts = try Self.occurrences(of: needles, inMemoryOf: serve.process.processIdentifier)
+        print("memory scan of serve after its windows ended: \(zip(needles.indices, counts).map { $0 == 0 ? "name \($1)" : "code part \($0): \($1)" })")
+        XCTAssertGreaterThan(counts[0], 0, "the scan found not even the device name: it is not reading the daemon's memory")
+        XCTAssertEqual(Array(counts.dropFirst()), Array(repeating: 0, count: needles.count - 1), "copies of the words outlived their window")
+    }
+
+    /// How often each needle occurs in the writable mappings of process `pid` (read through /proc/<pid>/mem; root).
+    static func occurrences(of needles: [String], inMemoryOf pid: Int32) throws -> [Int] {
+        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        let mem = open("/proc/\(pid)/mem", O_RDONLY)
+        guard mem >= 0 else { throw CocoaError(.fileReadNoPermission) }
+        defer { close(mem) }
+        var counts = [Int](repeating: 0, count: needles.count)
+        for line in maps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 2, fields[1].hasPrefix("rw") else { continue }
+            let bounds = fields[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
+            guard bounds.count == 2, bounds[1] > bounds[0], bounds[1] - bounds[0] <= 512 << 20 else { continue }
+            var region = [UInt8](repeating: 0, count: Int(bounds[1] - bounds[0]))
+            let n = region.withUnsafeMutableBytes { pread(mem, $0.baseAddress, $0.count, off_t(bounds[0])) }
+            guard n > 0 else { continue }
+            region.withUnsafeBytes { hay in
+                let base = hay.baseAddress!
+                for (k, needle) in needles.enumerated() {
+                    let bytes = Array(needle.utf8)
+                    var offset = 0
+                    // memchr for the first byte, memcmp for the rest (Glibc's memmem is not visible to Swift).
+                    while offset + bytes.count <= n, let hit = memchr(base + offset, Int32(bytes[0]), n - offset - bytes.count + 1) {
+                        let at = base.distance(to: UnsafeRawPointer(hit))
+                        if bytes.withUnsafeBytes({ memcmp(base + at, $0.baseAddress!, $0.count) }) == 0 { counts[k] += 1 }
+                        offset = at + 1
+                    }
+                }
+            }
+        }
+        return counts
+    }
 }

@@ -109,6 +109,10 @@ int sd_mkdir(const char *path);
 /// The uid of the process at the other end of a unix socket (SO_PEERCRED), or -errno.
 long sd_peer_uid(int fd);
 
+/// Clears 64 KiB of the stack below the caller's frame (explicit_bzero), where copies of a closed window's words
+/// may linger in the frames of calls that have returned. Call it from a shallow frame (the agent's loop).
+void sd_scrub_stack(void);
+
 /// geteuid(), for Swift code that cannot import Glibc (Embedded).
 uint32_t sd_euid(void);
 
