@@ -166,7 +166,8 @@ public final class MDNS {
                 }
             }
             guard let resolver else {
-                log("mDNS: cannot resolve '" + answer.name.string + "': " + Self.describe(avahi_client_errno(client)))
+                log("mDNS: cannot resolve '" + answer.name.withUnsafeBytes { UntrustedText.printable($0) } + "': "
+                    + Self.describe(avahi_client_errno(client)))
                 continue
             }
             resolvers[slot] = resolver
