@@ -62,7 +62,6 @@ public struct SecureConnection<Random: RandomSource> {
 
     // MARK: Socket side
 
-    /// Where the next socket read should go.
     /// How far the connection has come, 0 (nothing valid yet) to 6 (open): the security protocol agreed is 1, then one
     /// per Noise message processed, 5 once Noise is done, 6 once the muxer is agreed. A listener under a flood keeps
     /// the connections that got furthest (a real dialler sends its first Noise message with its first bytes).
@@ -75,6 +74,7 @@ public struct SecureConnection<Random: RandomSource> {
         }
     }
 
+    /// Where the next socket read should go.
     public mutating func receiveSpace() -> UnsafeMutableRawBufferPointer {
         // A frame whose plaintext is used up is dead bytes: never keep it (compacting it back to the front would
         // have it decrypted a second time). Safe even if the caller did not drain poll() first.
