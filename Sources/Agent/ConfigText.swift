@@ -23,6 +23,7 @@ public enum ConfigText {
         ("events", "--events", .choice(["json"])), ("window-at-start", "--window-at-start", .choice(["auto", "always", "never"])),
         ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag), ("qr", "--qr", .flag),
         ("dht-bootstrap", "--dht-bootstrap", .address), ("dht-protocol", "--dht-protocol", .text),
+        ("dht-records", "--dht-records", .choice(["ipns", "sd-pair"])),
     ]
 
     /// A config file is a few dozen lines; anything larger is a mistake, refused rather than read.

@@ -6,16 +6,19 @@ import Pairing
 import Transport
 import Wire
 
-/// Where the DHT is and how to speak to it (`--dht-bootstrap`, `--dht-protocol`).
+/// Where the DHT is, how to speak to it and which record to use (`--dht-bootstrap`, `--dht-protocol`,
+/// `--dht-records`).
 public struct DHTSettings {
     public var bootstrap: [Multiaddr]
     public var protocolID: String
+    public var records: RendezvousKind
 
     public static let defaultProtocolID = "/ipfs/kad/1.0.0"
 
-    public init(bootstrap: [Multiaddr], protocolID: String = DHTSettings.defaultProtocolID) {
+    public init(bootstrap: [Multiaddr], protocolID: String = DHTSettings.defaultProtocolID, records: RendezvousKind = .ipns) {
         self.bootstrap = bootstrap
         self.protocolID = protocolID
+        self.records = records
     }
 
     /// A protocol id we can propose: "/" then printable ASCII, 2–64 bytes (multistream lines stay short).
@@ -25,9 +28,9 @@ public struct DHTSettings {
     }
 }
 
-/// The DHT path of one window (initiator: find the k closest, then PUT_VALUE the sealed advertisement) or one
-/// joining session (GET_VALUE until a record opens with the code). Fixed-size: one lookup table, one sealed
-/// record buffer; each request is one short libp2p connection with its own deadline.
+/// The DHT path of one window (initiator: find the k closest, then PUT_VALUE the record holding the sealed
+/// advertisement) or one joining session (GET_VALUE until a record opens with the code). Fixed-size: one lookup
+/// table, one record buffer; each request is one short libp2p connection with its own deadline.
 struct DHTState {
     enum Phase: Equatable {
         case finding      // initiator: FIND_NODE toward the key
@@ -40,11 +43,14 @@ struct DHTState {
 
     var phase: Phase
     var lookup: KadLookup
-    var recordKey: String
+    var recordKey: RecordKey
     var retryAt: UInt64 = 0
-    var sealed = FixedBytes<640>()
-    var sealedLength = 0
+    /// Initiator: the record to PUT (an IPNS record, or the sealed advertisement itself for `/sd-pair/`).
+    var record = FixedBytes<1100>()
+    var recordLength = 0
+    /// Joiner: what opens and verifies the record.
     var advertKey = SymmetricKey(bytes: FixedBytes<32>())
+    var ipnsPublicKey = Ed25519.PublicKey(bytes: FixedBytes<32>())
     var stored = 0
     var refused = 0
     var rounds = 0
@@ -56,7 +62,7 @@ struct DHTState {
 
     mutating func wipe() {
         advertKey.wipe()
-        sealed.withUnsafeMutableBytes { Sodium.wipe($0) }
+        record.withUnsafeMutableBytes { Sodium.wipe($0) }
     }
 }
 
@@ -72,32 +78,55 @@ extension Node {
     // MARK: Starting and stopping
 
     /// Initiator: a window opened; find where its advertisement belongs.
-    func dhtPublish(_ window: InitiatorWindow<SystemRandom>) {
+    func dhtPublish(_ window: InitiatorWindow<SystemRandom>, now: UInt64) {
         guard let settings = dhtSettings, !settings.bootstrap.isEmpty else { return }
-        let recordKey = window.sessionID.dhtKey
+        var ipnsSeed = window.ipnsSeed
+        defer { ipnsSeed.wipe() }
+        let recordKey = Self.recordKey(settings.records, window.sessionID, ipnsSeed)
         var state = DHTState(phase: .finding, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
-        let ad = Advertisement(peer: peerID, device: window.localDevice, addresses: advertisedAddresses())
+        // The window's end by the wall clock (IPNS validity is wall-clock time; our deadlines are monotonic).
+        let remaining = window.deadline.milliseconds > now ? (window.deadline.milliseconds - now) / 1000 : 0
+        let ad = Advertisement(peer: peerID, device: window.localDevice, addresses: advertisedAddresses(), expires: UInt64(max(0, sd_unix_time())) + remaining)
         var rng = SystemRandom()
-        let n = state.sealed.withUnsafeMutableBytes { out in ad.seal(key: window.advertKey, recordKey: recordKey, random: &rng, into: out) }
+        let n = state.record.withUnsafeMutableBytes { out in
+            Rendezvous.record(
+                settings.records, key: recordKey, advertisement: ad, advertKey: window.advertKey, ipnsSeed: ipnsSeed, sequence: 0,
+                random: &rng, into: out)
+        }
         guard let n else {
             log("DHT: the advertisement does not fit in a record; not published")
             return
         }
-        state.sealedLength = n
+        state.recordLength = n
         stopDHT()
         dht = state
-        log("DHT: looking for the peers closest to " + recordKey)
+        log("DHT: looking for the peers closest to " + recordKey.logText + (settings.records == .ipns ? " (the window's name)" : ""))
     }
 
     /// Joiner: look for the session's advertisement.
     func dhtSearch(_ session: JoinerSession) {
         guard let settings = dhtSettings, !settings.bootstrap.isEmpty else { return }
-        let recordKey = session.sessionID.dhtKey
+        var ipnsSeed = session.ipnsSeed
+        defer { ipnsSeed.wipe() }
+        let recordKey = Self.recordKey(settings.records, session.sessionID, ipnsSeed)
         var state = DHTState(phase: .getting, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
         state.advertKey = session.advertKey
+        var keys = Rendezvous.ipnsKeys(seed: ipnsSeed)
+        state.ipnsPublicKey = keys.publicKey
+        keys.wipe()
         state.rounds = 1
         stopDHT()
         dht = state
+    }
+
+    static func recordKey(_ kind: RendezvousKind, _ session: SessionID, _ ipnsSeed: SymmetricKey) -> RecordKey {
+        switch kind {
+        case .sdPair: return RecordKey(sdPair: session)
+        case .ipns:
+            var keys = Rendezvous.ipnsKeys(seed: ipnsSeed)
+            defer { keys.wipe() }
+            return RecordKey(ipns: keys.publicKey)
+        }
     }
 
     /// The window or session ended: drop the DHT requests in flight and wipe the state.
@@ -110,9 +139,8 @@ extension Node {
         dht = nil
     }
 
-    static func lookup(_ key: String, _ settings: DHTSettings, own: PeerID) -> KadLookup {
-        var copy = key
-        var lookup = copy.withUTF8 { KadLookup(key: UnsafeRawBufferPointer($0)) }
+    static func lookup(_ key: RecordKey, _ settings: DHTSettings, own: PeerID) -> KadLookup {
+        var lookup = key.withUnsafeBytes { KadLookup(key: $0) }
         for b in settings.bootstrap {
             guard let id = b.peer else { continue }
             lookup.add(KadPeer(id: id, address: b), excluding: own)
@@ -193,7 +221,15 @@ extension Node {
             for j in 0..<n { state.lookup.reset(targets[j]) }
             state.phase = .putting
         case .putting:
-            log("DHT: advertisement stored on " + String(state.stored) + " peer(s)" + (state.refused > 0 ? ", refused by " + String(state.refused) : ""))
+            if state.stored == 0 && state.refused > 0 {
+                // Name the likely causes: the two ways a well-behaved DHT refuses what we send.
+                log("DHT: the advertisement was refused by " + String(state.refused) + " peer(s) and stored nowhere"
+                    + (dhtSettings?.records == .sdPair
+                        ? " (the public IPFS DHT stores only IPNS records: drop --dht-records sd-pair)"
+                        : " (is this device's clock right? DHT nodes refuse a record whose end of life, the window's end plus 48 h, has passed)"))
+            } else {
+                log("DHT: advertisement stored on " + String(state.stored) + " peer(s)" + (state.refused > 0 ? ", refused by " + String(state.refused) : ""))
+            }
             state.phase = .stored
         case .getting:
             state.phase = .resting
@@ -263,14 +299,13 @@ extension Node {
     /// The stream agreed on the protocol: send the request.
     func kadSend(_ i: Int, _ s: Int) {
         guard let request = links[i].kad, let state = dht else { return dropQuietly(i) }
-        var out = FixedBytes<900>()
-        var key = state.recordKey
-        let n = key.withUTF8 { k in
+        var out = FixedBytes<1300>()
+        let n = state.recordKey.withUnsafeBytes { k in
             out.withUnsafeMutableBytes { raw in
-                state.sealed.withUnsafeBytes { sealed in
+                state.record.withUnsafeBytes { record in
                     KadMessage.request(
-                        request.kind, key: UnsafeRawBufferPointer(k),
-                        value: request.kind == .putValue ? UnsafeRawBufferPointer(rebasing: sealed[0..<state.sealedLength]) : nil, into: raw)
+                        request.kind, key: k,
+                        value: request.kind == .putValue ? UnsafeRawBufferPointer(rebasing: record[0..<state.recordLength]) : nil, into: raw)
                 }
             }
         }
@@ -320,7 +355,7 @@ extension Node {
         case .peer(let p):
             if request.kind != .putValue { state.lookup.add(p, excluding: peerID) }
         case .record(let value) where request.kind == .getValue:
-            switch Self.open(value, state) {
+            switch open(value, state) {
             case .failure(let e):
                 log("DHT: ignoring a record: " + e.text)
             case .success(let ad):
@@ -340,8 +375,12 @@ extension Node {
         dht = state
     }
 
-    static func open(_ value: UnsafeRawBufferPointer, _ state: DHTState) -> Result<Advertisement, AdvertisementError> {
-        do { return .success(try Advertisement.open(value, key: state.advertKey, recordKey: state.recordKey)) } catch { return .failure(error) }
+    func open(_ value: UnsafeRawBufferPointer, _ state: DHTState) -> Result<Advertisement, RendezvousError> {
+        let kind = dhtSettings?.records ?? .ipns
+        do {
+            return .success(try Rendezvous.open(
+                kind, value, key: state.recordKey, advertKey: state.advertKey, ipnsPublicKey: state.ipnsPublicKey, now: UInt64(max(0, sd_unix_time()))))
+        } catch { return .failure(error) }
     }
 
     private func kadAnswered(_ i: Int, _ request: KadRequest) {

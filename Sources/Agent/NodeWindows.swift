@@ -70,7 +70,7 @@ extension Node {
 
     /// Publishes the open window where joiners look for it.
     func advertise(_ window: InitiatorWindow<SystemRandom>) {
-        dhtPublish(window)
+        dhtPublish(window, now: MonotonicClock.milliseconds())
         guard let discovery, advertisedPort != 0 else { return }
         discovery.publish(name: window.localDevice.name.string, port: advertisedPort, text: ServiceText(sessionID: window.sessionID, peer: peerID))
     }

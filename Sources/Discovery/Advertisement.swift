@@ -6,25 +6,31 @@ import Wire
 /// The initiator's DHT record (DESIGN §2): who it is and where to dial it, sealed with the code's advert key so
 /// that DHT nodes (and anyone reading the DHT) learn only that a session with this public id exists.
 ///
-///     value     = nonce[12] ‖ ChaCha20-Poly1305(advert_key, nonce, plaintext, aad = record key)
-///     plaintext = version (1) ‖ peer id (38 bytes) ‖ DeviceInfo (pairing encoding)
+///     sealed    = nonce[12] ‖ ChaCha20-Poly1305(advert_key, nonce, plaintext, aad = record key ‖ sequence (8, BE))
+///     plaintext = version (2) ‖ expires (8, BE, Unix seconds by the initiator's clock) ‖ peer id (38 bytes)
+///                 ‖ DeviceInfo (pairing encoding)
 ///                 ‖ address count (1, ≤ 8) ‖ per address: length (1) ‖ binary multiaddr (/ip4|ip6/…/tcp/…)
 ///
-/// The record key is bound as associated data, so a sealed value copied under another session's key does not
-/// open. Opening checks everything a hostile DHT node could forge with a stolen key too: lengths, the address
-/// forms, the identity.
+/// The record key and the record's sequence number are bound as associated data, so a sealed value copied under
+/// another session's key, or into another version of the record, does not open. Opening checks everything a
+/// hostile DHT node could forge with a stolen key too: lengths, the address forms, the identity. `expires` is
+/// the window's end; the reader compares it with its own clock under the rule in `Rendezvous`.
 public struct Advertisement {
     public var peer: PeerID
     public var device: DeviceInfo
     public var addresses: [Multiaddr]
+    /// When the window closes, Unix seconds by the initiator's clock (which may be wrong: see `Rendezvous`).
+    public var expires: UInt64
 
-    public init(peer: PeerID, device: DeviceInfo, addresses: [Multiaddr]) {
+    public init(peer: PeerID, device: DeviceInfo, addresses: [Multiaddr], expires: UInt64) {
         self.peer = peer
         self.device = device
         self.addresses = addresses
+        self.expires = expires
     }
 
-    public static let version: UInt8 = 1
+    /// 2: `expires` and the sequence in the associated data (1 had neither).
+    public static let version: UInt8 = 2
     /// Addresses per advertisement: a board has a few interfaces, each with an IPv4 and an IPv6 address.
     public static let maxAddresses = 8
     /// Sealed size limit: 38 + ~300 (DeviceInfo) + 8 × 20 + overhead stays below; DHT nodes keep records small.
@@ -32,7 +38,7 @@ public struct Advertisement {
     static let nonceLength = 12
 
     /// Seals into `out`; returns the sealed length, or nil when it does not fit.
-    public func seal<R: RandomSource>(key: SymmetricKey, recordKey: String, random: inout R, into out: UnsafeMutableRawBufferPointer) -> Int? {
+    public func seal<R: RandomSource>(key: SymmetricKey, aad: UnsafeRawBufferPointer, random: inout R, into out: UnsafeMutableRawBufferPointer) -> Int? {
         var plain = FixedBytes<640>()
         let plainLength = plain.withUnsafeMutableBytes { raw in encodePlain(into: raw) }
         defer { plain.withUnsafeMutableBytes { Sodium.wipe($0) } }
@@ -41,13 +47,10 @@ public struct Advertisement {
         nonce.withUnsafeBytes { out.copyMemory(from: $0) }
         var key = key
         defer { key.wipe() }
-        var copy = recordKey
-        let sealed = copy.withUTF8 { aad in
-            plain.withUnsafeBytes { p in
-                Self.sealHelper(
-                    key: key, nonce: nonce, aad: UnsafeRawBufferPointer(aad), plain: UnsafeRawBufferPointer(rebasing: p[0..<plainLength]),
-                    out: UnsafeMutableRawBufferPointer(rebasing: out[Self.nonceLength..<(Self.nonceLength + plainLength + ChaChaPoly.tagLength)]))
-            }
+        let sealed = plain.withUnsafeBytes { p in
+            Self.sealHelper(
+                key: key, nonce: nonce, aad: aad, plain: UnsafeRawBufferPointer(rebasing: p[0..<plainLength]),
+                out: UnsafeMutableRawBufferPointer(rebasing: out[Self.nonceLength..<(Self.nonceLength + plainLength + ChaChaPoly.tagLength)]))
         }
         return sealed ? Self.nonceLength + plainLength + ChaChaPoly.tagLength : nil
     }
@@ -61,6 +64,7 @@ public struct Advertisement {
         var w = ByteWriter(raw)
         do {
             try w.write(Self.version)
+            for k in stride(from: 56, through: 0, by: -8) { try w.write(UInt8(truncatingIfNeeded: expires >> UInt64(k))) }
             try peer.bytes.withUnsafeBytes { (b) throws(WireError) in try w.write(b) }
             try MessageCodec.encodeDeviceInfo(device, into: &w)
             let count = min(addresses.count, Self.maxAddresses)
@@ -85,7 +89,7 @@ public struct Advertisement {
     }
 
     /// Opens a sealed value found under `recordKey`. Typed errors: a DHT node may hand us anything.
-    public static func open(_ sealed: UnsafeRawBufferPointer, key: SymmetricKey, recordKey: String) throws(AdvertisementError) -> Advertisement {
+    public static func open(_ sealed: UnsafeRawBufferPointer, key: SymmetricKey, aad: UnsafeRawBufferPointer) throws(AdvertisementError) -> Advertisement {
         guard sealed.count <= maxSealedLength else { throw .oversized }
         guard sealed.count > nonceLength + ChaChaPoly.tagLength else { throw .truncated }
         var nonce = ChaChaPoly.Nonce()
@@ -93,13 +97,10 @@ public struct Advertisement {
         let plainLength = sealed.count - nonceLength - ChaChaPoly.tagLength
         var plain = FixedBytes<640>()
         defer { plain.withUnsafeMutableBytes { Sodium.wipe($0) } }
-        var copy = recordKey
-        let opened = copy.withUTF8 { aad in
-            plain.withUnsafeMutableBytes { p in
-                openHelper(
-                    key: key, nonce: nonce, aad: UnsafeRawBufferPointer(aad),
-                    sealed: UnsafeRawBufferPointer(rebasing: sealed[nonceLength...]), out: UnsafeMutableRawBufferPointer(rebasing: p[0..<plainLength]))
-            }
+        let opened = plain.withUnsafeMutableBytes { p in
+            openHelper(
+                key: key, nonce: nonce, aad: aad,
+                sealed: UnsafeRawBufferPointer(rebasing: sealed[nonceLength...]), out: UnsafeMutableRawBufferPointer(rebasing: p[0..<plainLength]))
         }
         guard opened else { throw .wrongKey }
         let parsed = plain.withUnsafeBytes { p in decodePlain(UnsafeRawBufferPointer(rebasing: p[0..<plainLength])) }
@@ -118,6 +119,8 @@ public struct Advertisement {
         var r = ByteReader(bytes)
         do {
             guard try r.readByte() == version else { return .failure(.unknownVersion) }
+            var expires: UInt64 = 0
+            for _ in 0..<8 { expires = expires << 8 | UInt64(try r.readByte()) }
             let peer: PeerID
             let idBytes = try r.readSlice(PeerID.byteLength)
             do { peer = try PeerID(bytes: idBytes) } catch { return .failure(.malformed) }
@@ -136,7 +139,7 @@ public struct Advertisement {
                 do { addresses.append(try Multiaddr(binary: raw)) } catch { return .failure(.malformed) }
             }
             guard r.isAtEnd else { return .failure(.malformed) }
-            return .success(Advertisement(peer: peer, device: device, addresses: addresses))
+            return .success(Advertisement(peer: peer, device: device, addresses: addresses, expires: expires))
         } catch {
             return .failure(.malformed)
         }
@@ -150,6 +153,8 @@ public enum AdvertisementError: Error, Equatable {
     case wrongKey
     case unknownVersion
     case malformed
+    /// Its window ended longer ago than any allowed clock error explains (`Rendezvous.clockTolerance`).
+    case expired
 
     public var text: String {
         switch self {
@@ -158,6 +163,7 @@ public enum AdvertisementError: Error, Equatable {
         case .wrongKey: "record does not open with this code (wrong key or tampered)"
         case .unknownVersion: "unknown advertisement version"
         case .malformed: "malformed advertisement"
+        case .expired: "record from a window that has ended"
         }
     }
 }

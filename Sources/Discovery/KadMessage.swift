@@ -26,7 +26,7 @@ public enum KadMessage {
             if kind != .putValue { try body.writeProtobufVarint(field: 1, kind.rawValue) }
             try body.writeProtobufBytes(field: 2, key)
             if let value {
-                var record = FixedBytes<800>()
+                var record = FixedBytes<1100>()
                 let n = record.withUnsafeMutableBytes { encodeRecord(key: key, value: value, into: $0) }
                 guard n > 0 else { return nil }
                 try record.withUnsafeBytes { (raw) throws(WireError) in try body.writeProtobufBytes(field: 3, UnsafeRawBufferPointer(rebasing: raw[0..<n])) }

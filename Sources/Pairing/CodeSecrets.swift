@@ -19,6 +19,9 @@ public struct CodeSecrets: Sendable {
     public let sessionID: SessionID
     /// Seals the DHT advertisement.
     public var advertKey: SymmetricKey
+    /// The seed of the Ed25519 key that names and signs the window's IPNS record: only code holders can compute
+    /// the name or write a record under it.
+    public var ipnsSeed: SymmetricKey
     /// Keys the two proofs of code knowledge.
     public var confirmKey: SymmetricKey
     /// Input to the session keys.
@@ -34,12 +37,14 @@ public struct CodeSecrets: Sendable {
         }
         sessionID = SessionID(bytes: sid)
         advertKey = HKDF.expandKey(prk: prk, label: Labels.advertKey)
+        ipnsSeed = HKDF.expandKey(prk: prk, label: Labels.ipnsKey)
         confirmKey = HKDF.expandKey(prk: prk, label: Labels.confirmKey)
         codeSecret = HKDF.expandKey(prk: prk, label: Labels.codeSecret)
     }
 
     public mutating func wipe() {
         advertKey.wipe()
+        ipnsSeed.wipe()
         confirmKey.wipe()
         codeSecret.wipe()
     }

@@ -36,6 +36,7 @@ public struct InitiatorWindow<Random: RandomSource> {
 
     /// The key that seals this window's DHT advertisement (needed by discovery while the window is open).
     public var advertKey: SymmetricKey { secrets.advertKey }
+    public var ipnsSeed: SymmetricKey { secrets.ipnsSeed }
 
     /// Advances time. Returns `.expired` once, when the deadline passes.
     public mutating func tick(now: Instant) -> InitiatorEvent? {

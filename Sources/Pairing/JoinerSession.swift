@@ -27,6 +27,7 @@ public struct JoinerSession {
 
     /// The key that opens the initiator's DHT advertisement.
     public var advertKey: SymmetricKey { secrets.advertKey }
+    public var ipnsSeed: SymmetricKey { secrets.ipnsSeed }
 
     public mutating func tick(now: Instant) -> JoinerStep {
         guard !state.isTerminal, now >= deadline else { return JoinerStep() }

@@ -5,6 +5,7 @@ enum Labels {
     static let codeSalt: StaticString = "sd-pair/v1"
     static let sessionID: StaticString = "sd-pair/v1/session-id"
     static let advertKey: StaticString = "sd-pair/v1/advert-key"
+    static let ipnsKey: StaticString = "sd-pair/v1/ipns-key"
     static let confirmKey: StaticString = "sd-pair/v1/confirm-key"
     static let codeSecret: StaticString = "sd-pair/v1/code-secret"
     static let joinerProof: StaticString = "sd-pair/v1/joiner-proof"

@@ -52,7 +52,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         guard DHTSettings.isValid(protocolID: configuration.dhtProtocol) else {
             throw .invalidSetting("dhtProtocol must be a protocol id like /ipfs/kad/1.0.0")
         }
-        dht = bootstrap.isEmpty ? nil : DHTSettings(bootstrap: bootstrap, protocolID: configuration.dhtProtocol)
+        dht = bootstrap.isEmpty ? nil : DHTSettings(bootstrap: bootstrap, protocolID: configuration.dhtProtocol, records: configuration.dhtRecords)
         guard (try? configuration.policy()) != nil else {
             throw .invalidSetting("expirySeconds must be 60–600 and maxFailedAttempts 1–100")
         }
@@ -223,6 +223,8 @@ public struct PairingConfiguration: Sendable {
     /// Multiaddrs with /p2p/<id> of libp2p Kademlia peers; empty: no DHT path.
     public var dhtBootstrap: [String] = []
     public var dhtProtocol = DHTSettings.defaultProtocolID
+    /// `.ipns` (the public IPFS DHT stores nothing else) or `.sdPair` (`/sd-pair/<session>`, private DHTs only).
+    public var dhtRecords = RendezvousKind.ipns
     /// One-line diagnostics (refused attempts, discovery notices); never secrets.
     public var log: @Sendable (String) -> Void = { _ in }
 

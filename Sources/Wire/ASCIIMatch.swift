@@ -23,3 +23,19 @@ extension String {
         return i == bytes.count
     }
 }
+
+extension UnsafeRawBufferPointer {
+    /// Byte-exact comparison with an ASCII literal (field names in a decoded map).
+    public func isExactly(_ literal: StaticString) -> Bool {
+        guard count == literal.utf8CodeUnitCount else { return false }
+        for i in 0..<count where self[i] != literal.utf8Start[i] { return false }
+        return true
+    }
+
+    /// Byte-exact comparison of two views (public values only; secrets use `Crypto.constantTimeEqual`).
+    public func sameBytes(as other: UnsafeRawBufferPointer) -> Bool {
+        guard count == other.count else { return false }
+        for i in 0..<count where self[i] != other[i] { return false }
+        return true
+    }
+}

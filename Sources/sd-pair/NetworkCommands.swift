@@ -14,7 +14,7 @@ enum NetworkCommands {
 
     static let sharedValued: [StaticString] = [
         "--state-dir", "--name", "--device-type", "--expiry", "--handshake-timeout", "--display", "--display-cmd", "--events",
-        "--dht-bootstrap", "--dht-protocol",
+        "--dht-bootstrap", "--dht-protocol", "--dht-records",
     ]
 
     /// `--events json` (the only format), or off.
@@ -438,7 +438,7 @@ enum NetworkCommands {
         return Discovery(mdns: mdns, log: Output.error)
     }
 
-    /// `--dht-bootstrap` (repeatable, each with its /p2p/ peer id) and `--dht-protocol`. Nil with `--no-dht` or
+    /// `--dht-bootstrap` (repeatable, each with its /p2p/ peer id), `--dht-protocol` and `--dht-records`. Nil with `--no-dht` or
     /// without bootstrap peers (one notice then: there is no DHT to ask).
     static func dhtSettings(_ options: Options, command: String) -> Result<DHTSettings?, UsageError> {
         guard !options.has("--no-dht") else { return .success(nil) }
@@ -453,10 +453,16 @@ enum NetworkCommands {
         }
         let protocolID = options.value("--dht-protocol") ?? DHTSettings.defaultProtocolID
         guard DHTSettings.isValid(protocolID: protocolID) else { return .failure(UsageError(command + ": --dht-protocol must be a protocol id like /ipfs/kad/1.0.0 (at most 64 bytes)")) }
+        var records = RendezvousKind.ipns
+        if let kind = options.value("--dht-records") {
+            if kind.isExactly("sd-pair") { records = .sdPair } else if !kind.isExactly("ipns") {
+                return .failure(UsageError(command + ": --dht-records takes ipns (the public IPFS DHT) or sd-pair (a private DHT)"))
+            }
+        }
         if bootstrap.isEmpty {
             Output.error("notice: no DHT bootstrap peers (--dht-bootstrap or dht-bootstrap in the config); the DHT path is off")
             return .success(nil)
         }
-        return .success(DHTSettings(bootstrap: bootstrap, protocolID: protocolID))
+        return .success(DHTSettings(bootstrap: bootstrap, protocolID: protocolID, records: records))
     }
 }

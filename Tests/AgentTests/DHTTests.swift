@@ -1,11 +1,14 @@
 import Foundation
+import Transport
 import XCTest
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The DHT path against five real py-libp2p Kademlia nodes (server mode) on loopback.
+/// The DHT path against five real py-libp2p Kademlia nodes (server mode) on loopback. By default the nodes follow
+/// the public IPFS DHT's rules (strict validation: /pk and /ipns only, IPNS records checked as the spec says,
+/// binary go-style /ipns/ keys accepted: Tests/Fixtures/py_dht.py); `permissive` makes a private DHT.
 final class DHTTests: AgentTestCase {
     var nodes: [Spawned] = []
     var addresses: [String] = []
@@ -22,11 +25,11 @@ final class DHTTests: AgentTestCase {
     }
 
     /// Node 0 first, then nodes 1–4 bootstrapping from node 0 and the node before them.
-    func startDHT(count: Int = 5) throws {
+    func startDHT(count: Int = 5, permissive: Bool = false) throws {
         for i in 0..<count {
             let records = FileManager.default.temporaryDirectory.appendingPathComponent("sdp-records-" + UUID().uuidString).path
             recordFiles.append(records)
-            var args = [Self.fixture, "node", "--timeout", "120", "--records", records]
+            var args = [Self.fixture, "node", "--timeout", "120", "--records", records] + (permissive ? ["--permissive"] : [])
             if i > 0 { args += ["--bootstrap", addresses[0]] }
             if i > 1 { args += ["--bootstrap", addresses[i - 1]] }
             let p = try Spawned(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + args)
@@ -40,9 +43,9 @@ final class DHTTests: AgentTestCase {
         }
     }
 
-    func invite(bootstrap: String, name: String) throws -> (Spawned, String) {
-        let p = try Spawned(agent, ["invite", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", "--dht-bootstrap", bootstrap,
-                                    "--state-dir", stateDirectory(), "--name", name, "--expiry", "60"])
+    func invite(bootstrap: String, name: String, extra: [String] = [], via: URL? = nil, wrapper: [String] = [], environment: [String: String]? = nil) throws -> (Spawned, String) {
+        let p = try Spawned(via ?? agent, wrapper + ["invite", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", "--dht-bootstrap", bootstrap,
+                                    "--state-dir", stateDirectory(), "--name", name, "--expiry", "60"] + extra, environment: environment)
         guard let words = p.line(startingWith: "CODE: ") else {
             XCTFail("invite: " + p.stderr)
             throw CocoaError(.featureUnsupported)
@@ -64,26 +67,103 @@ final class DHTTests: AgentTestCase {
         XCTAssertTrue(j.stderr.contains("found by DHT"), j.stderr)
         XCTAssertTrue(j.stdout.contains(" Sealed NAS"), j.stdout)
 
-        // What the DHT nodes hold: our key, a value that shows neither the name nor the address.
+        // What the DHT nodes hold: an IPNS record under a name that is not the board's peer id, showing neither the
+        // device name, nor the address, nor the board's peer id.
         usleep(400_000)
-        var stored = 0
+        let records = storedRecords()
+        XCTAssertGreaterThanOrEqual(records.count, 1, "no DHT node stored the advertisement")
         let nameHex = Data("Sealed NAS".utf8).map { String(format: "%02x", $0) }.joined()
         let loopbackHex = "7f000001"
+        let boardID = try XCTUnwrap(inv.stdout.split(separator: "\n").first { $0.hasPrefix("LISTEN ") }?.components(separatedBy: "/p2p/").last)
+        let boardKey = try PeerID(text: String(boardID)).publicKey.bytes.withUnsafeBytes { Array($0) }
+        let boardKeyHex = boardKey.map { String(format: "%02x", $0) }.joined()
+        for (key, value) in records {
+            XCTAssertTrue(key.hasPrefix(Data("/ipns/".utf8).map { String(format: "%02x", $0) }.joined() + "002408011220"), key)
+            for hidden in [nameHex, loopbackHex, boardKeyHex] {
+                XCTAssertFalse(value.contains(hidden), "in clear in the DHT: " + hidden)
+                XCTAssertFalse(key.contains(hidden), "in the record key: " + hidden)
+            }
+        }
+        // A node refuses our record with one byte of its sealed payload changed (the V2 signature covers it).
+        let (key, value) = records[0]
+        var tampered = Array(value)
+        let mid = tampered.index(tampered.startIndex, offsetBy: tampered.count - 200)
+        tampered[mid] = tampered[mid] == "0" ? "1" : "0"
+        XCTAssertEqual(try put(to: addresses[0], ["--key", key, "--value", String(tampered)]), "REFUSED")
+    }
+
+    /// (key hex, value hex) of every record the nodes hold.
+    func storedRecords() -> [(String, String)] {
+        var out: [(String, String)] = []
         for file in recordFiles {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
             for line in text.split(separator: "\n") {
                 let parts = line.split(separator: " ")
-                guard parts.count == 2 else { continue }
-                let key = String(decoding: stride(from: 0, to: parts[0].count, by: 2).map {
-                    UInt8(parts[0].dropFirst($0).prefix(2), radix: 16)!
-                }, as: UTF8.self)
-                XCTAssertTrue(key.hasPrefix("/sd-pair/"), key)
-                XCTAssertFalse(parts[1].contains(nameHex), "the device name is in clear in the DHT")
-                XCTAssertFalse(parts[1].contains(loopbackHex), "the address is in clear in the DHT")
-                stored += 1
+                if parts.count == 2 { out.append((String(parts[0]), String(parts[1]))) }
             }
         }
-        XCTAssertGreaterThanOrEqual(stored, 1, "no DHT node stored the advertisement")
+        return out
+    }
+
+    /// One raw PUT_VALUE to a node (py_dht.py put): "STORED" or "REFUSED".
+    func put(to node: String, _ args: [String]) throws -> String {
+        let p = try Spawned(URL(fileURLWithPath: "/usr/bin/env"), ["python3", Self.fixture, "put", "--to", node] + args)
+        XCTAssertEqual(p.wait(seconds: 40), 0, p.stderr)
+        return p.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The rules the nodes enforce are the public DHT's: a well-formed IPNS record is stored; an expired one, one
+    /// signed by another key than its name's, and any key outside /pk and /ipns are refused.
+    func testNodesEnforceThePublicDHTsRules() throws {
+        try startDHT(count: 1)
+        XCTAssertEqual(try put(to: addresses[0], ["--forge", "valid"]), "STORED")
+        XCTAssertEqual(try put(to: addresses[0], ["--forge", "expired"]), "REFUSED")
+        XCTAssertEqual(try put(to: addresses[0], ["--forge", "other-key"]), "REFUSED")
+        let sdPairKey = Data("/sd-pair/00112233445566778899aabbccddeeff".utf8).map { String(format: "%02x", $0) }.joined()
+        XCTAssertEqual(try put(to: addresses[0], ["--key", sdPairKey, "--value", "00"]), "REFUSED")
+    }
+
+    /// `--dht-records sd-pair`: refused by the public DHT's rules (the board says so), paired on a private DHT.
+    func testSdPairRecordsNeedAPrivateDHT() throws {
+        try startDHT(count: 2)
+        let (strict, _) = try invite(bootstrap: addresses[0], name: "NAS", extra: ["--dht-records", "sd-pair"])
+        XCTAssertTrue(strict.waitForLog("refused by", within: 20), strict.stderr)
+        strict.stop()
+        for n in nodes { n.stop() }
+        nodes = []
+        addresses = []
+
+        try startDHT(count: 2, permissive: true)
+        let (inv, words) = try invite(bootstrap: addresses[0], name: "Private NAS", extra: ["--dht-records", "sd-pair"])
+        defer { inv.stop() }
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        XCTAssertTrue(inv.stderr.contains("/sd-pair/"), inv.stderr)
+        let j = try Spawned(host, ["join", words, "--no-mdns", "--dht-records", "sd-pair", "--dht-bootstrap", addresses[1],
+                                   "--state-dir", stateDirectory(), "--expiry", "60"])
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 30), 0, "join: " + j.stderr)
+        XCTAssertTrue(j.stderr.contains("found by DHT"), j.stderr)
+        usleep(400_000)
+        XCTAssertTrue(storedRecords().contains { $0.0.hasPrefix(Data("/sd-pair/".utf8).map { String(format: "%02x", $0) }.joined()) })
+    }
+
+    /// A board without a real-time clock, 47 h behind, and a joiner 47 h ahead (libfaketime on the host build;
+    /// monotonic time is left alone): the nodes, whose clocks are right, accept the record, and the pair meets.
+    func testABoardClock47HoursBehindStillPairs() throws {
+        try startDHT(count: 3)
+        let faketime = URL(fileURLWithPath: "/usr/bin/faketime")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: faketime.path), "faketime is not installed (apt-get install faketime)")
+        let env = ["DONT_FAKE_MONOTONIC": "1"]
+        let (inv, words) = try invite(bootstrap: addresses[0], name: "No-RTC NAS", via: faketime, wrapper: ["-f", "-47h", host.path], environment: env)
+        defer { inv.stop() }
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        XCTAssertFalse(inv.stderr.contains("refused by"), inv.stderr)
+        let j = try Spawned(faketime, ["-f", "+47h", host.path, "join", words, "--no-mdns", "--dht-bootstrap", addresses[2],
+                                       "--state-dir", stateDirectory(), "--expiry", "60"], environment: env)
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 30), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stderr.contains("found by DHT"), j.stderr)
     }
 
     func testStillPairsWithOneDHTNodeKilledAndNoAvahi() throws {

@@ -66,7 +66,8 @@ final class DiscoveryTests: XCTestCase {
 
     func seal(_ key: SymmetricKey, _ recordKey: String, _ ad: Advertisement) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 640)
-        let n = out.withUnsafeMutableBytes { ad.seal(key: key, recordKey: recordKey, random: &rng, into: $0) }!
+        let aad = Array(recordKey.utf8)
+        let n = out.withUnsafeMutableBytes { o in aad.withUnsafeBytes { ad.seal(key: key, aad: $0, random: &rng, into: o) } }!
         return Array(out[0..<n])
     }
 
@@ -75,18 +76,22 @@ final class DiscoveryTests: XCTestCase {
     }
 
     static func open(_ raw: UnsafeRawBufferPointer, _ key: SymmetricKey, _ recordKey: String) -> Result<Advertisement, AdvertisementError> {
-        do { return .success(try Advertisement.open(raw, key: key, recordKey: recordKey)) } catch { return .failure(error) }
+        let aad = Array(recordKey.utf8)
+        do {
+            return .success(try aad.withUnsafeBytes { (a) throws(AdvertisementError) in try Advertisement.open(raw, key: key, aad: a) })
+        } catch { return .failure(error as! AdvertisementError) }
     }
 
     func testAdvertisementOpensOnlyWithTheCodeAndTheKey() throws {
         let key = SymmetricKey(bytes: rng.bytes())
         let id = peer()
         let addresses = [try Multiaddr(text: "/ip4/192.168.1.20/tcp/4001"), try Multiaddr(text: "/ip6/fd00::1/tcp/4001")]
-        let ad = Advertisement(peer: id, device: device(), addresses: addresses)
+        let ad = Advertisement(peer: id, device: device(), addresses: addresses, expires: 1_800_000_123)
         let sealed = seal(key, "/sd-pair/aa", ad)
         let opened = try open(sealed, key, "/sd-pair/aa").get()
         XCTAssertEqual(opened.peer, id)
         XCTAssertEqual(opened.addresses, addresses)
+        XCTAssertEqual(opened.expires, 1_800_000_123)
         XCTAssertEqual(opened.device.name.string, "Secret NAS")
         // Nothing readable in the sealed bytes.
         XCTAssertNil(sealed.firstRange(of: Array("Secret NAS".utf8)))

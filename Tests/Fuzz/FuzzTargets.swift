@@ -12,7 +12,7 @@ import Wire
 /// also checks what must then hold (re-encoding gives the same bytes, a parsed code round-trips).
 enum FuzzTarget: CaseIterable {
     case multistream, noise, yamux, protobuf, kad, multiaddr, peerid, pairing, bip39, registry, config, txt, advert,
-        control, connection, text
+        control, connection, text, ipns
 
     var name: String {
         switch self {
@@ -32,6 +32,7 @@ enum FuzzTarget: CaseIterable {
         case .control: "control"
         case .connection: "connection"
         case .text: "text"
+        case .ipns: "ipns"
         }
     }
 
@@ -55,6 +56,7 @@ enum FuzzTarget: CaseIterable {
         case .control: Self.control(data)
         case .connection: Self.connection(data)
         case .text: Self.text(data)
+        case .ipns: Self.ipns(data)
         }
     }
 
@@ -286,10 +288,10 @@ enum FuzzTarget: CaseIterable {
     static func advert(_ data: UnsafeRawBufferPointer) {
         let key = SymmetricKey(bytes: FixedBytes<32>(repeating: 7))
         let recordKey = "/sd-pair/00000000000000000000000000000000"
-        _ = try? Advertisement.open(data, key: key, recordKey: recordKey)
+        var aad = Array(recordKey.utf8) + [UInt8](repeating: 0, count: 8)  // record key ‖ sequence 0
+        _ = aad.withUnsafeBytes { try? Advertisement.open(data, key: key, aad: $0) }
         guard data.count <= Advertisement.maxSealedLength - 12 - ChaChaPoly.tagLength else { return }
         var sealed = [UInt8](repeating: 0, count: 12 + data.count + ChaChaPoly.tagLength)
-        var aad = Array(recordKey.utf8)
         let ok = sealed.withUnsafeMutableBytes { raw -> Bool in
             aad.withUnsafeMutableBytes { a -> Bool in
                 (try? ChaChaPoly.seal(
@@ -298,7 +300,21 @@ enum FuzzTarget: CaseIterable {
             }
         }
         check(ok, "sealing the fuzz input failed")
-        _ = sealed.withUnsafeBytes { try? Advertisement.open($0, key: key, recordKey: recordKey) }
+        _ = sealed.withUnsafeBytes { s in aad.withUnsafeBytes { try? Advertisement.open(s, key: key, aad: $0) } }
+    }
+
+    /// IPNS records as a DHT node serves them: the whole record (verified against the fixed key the seeds are
+    /// signed with), the DAG-CBOR data alone (a record signed by the attacker's own key reaches it), and the
+    /// RFC 3339 reader. An accepted timestamp must format back to itself when it has no fraction.
+    static func ipns(_ data: UnsafeRawBufferPointer) {
+        let keys = Ed25519.KeyPair(seed: FixedBytes<32>(repeating: 9))
+        _ = try? IPNSRecord.verify(data, publicKey: keys.publicKey)
+        _ = try? IPNSRecord.dataFields(data)
+        if let seconds = RFC3339.parse(data), data.count == RFC3339.length {
+            var out = FixedBytes<20>()
+            RFC3339.format(seconds, into: &out)
+            check(out.withUnsafeBytes { $0.sameBytes(as: data) }, "an RFC 3339 time did not format back to itself")
+        }
     }
 
     /// The control socket: request lines (daemon side) and reply lines (invite side).

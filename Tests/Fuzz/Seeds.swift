@@ -76,12 +76,14 @@ enum Seeds {
         for addresses: [Multiaddr] in [[], [Multiaddr(host: .ip4(FixedBytes<4>([192, 168, 1, 20])!), port: 4001)],
                           [Multiaddr(host: .ip4(FixedBytes<4>([10, 0, 0, 2])!), port: 4001), Multiaddr(host: .ip6(FixedBytes<16>(repeating: 0xfe)), port: 4001)]] {
             var sealed = [UInt8](repeating: 0, count: Advertisement.maxSealedLength)
-            let n = sealed.withUnsafeMutableBytes { Advertisement(peer: peer, device: nas, addresses: addresses).seal(key: key, recordKey: recordKey, random: &random, into: $0) ?? 0 }
+            var aad = Array(recordKey.utf8) + [UInt8](repeating: 0, count: 8)
+            let n = sealed.withUnsafeMutableBytes { s in
+                aad.withUnsafeBytes { Advertisement(peer: peer, device: nas, addresses: addresses, expires: 1_800_000_000).seal(key: key, aad: $0, random: &random, into: s) ?? 0 }
+            }
             add(.advert, "sealed-\(addresses.count)", Array(sealed[0..<n]))
             var plain = [UInt8](repeating: 0, count: n - 12 - ChaChaPoly.tagLength)
             var nonce = ChaChaPoly.Nonce()
             for i in 0..<12 { nonce[i] = sealed[i] }
-            var aad = Array(recordKey.utf8)
             try sealed.withUnsafeBytes { s in
                 try aad.withUnsafeMutableBytes { a in
                     try plain.withUnsafeMutableBytes { p in
@@ -91,6 +93,20 @@ enum Seeds {
             }
             add(.advert, "plaintext-\(addresses.count)", plain)
         }
+
+        // IPNS records signed with the key the ipns target verifies against, their data, timestamps.
+        let ipnsKeys = Ed25519.KeyPair(seed: FixedBytes<32>(repeating: 9))
+        for (i, payload) in [[UInt8](), [UInt8](repeating: 0x5A, count: 600)].enumerated() {
+            var record = [UInt8](repeating: 0, count: IPNSRecord.ownMaxLength)
+            let n = record.withUnsafeMutableBytes { out in
+                payload.withUnsafeBytes {
+                    IPNSRecord.encode(keys: ipnsKeys, sequence: UInt64(i), endOfLife: 1_800_000_000, ttlNanoseconds: 60_000_000_000, application: $0, into: out) ?? 0
+                }
+            }
+            add(.ipns, "record-\(i)", Array(record[0..<n]))
+        }
+        add(.ipns, "time", Array("2027-01-15T08:00:00Z".utf8))
+        add(.ipns, "time-fraction", Array("2123-08-14T12:17:03.694052Z".utf8))
 
         // TXT records as the txt target reads them: length-prefixed entries.
         let text = ServiceText(sessionID: window.sessionID, peer: peer)
