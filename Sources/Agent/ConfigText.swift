@@ -21,7 +21,7 @@ public enum ConfigText {
         ("expiry", "--expiry", .number(60...600)), ("max-attempts", "--max-attempts", .number(1...100)),
         ("handshake-timeout", "--handshake-timeout", .number(1...120)), ("display", "--display", .text), ("display-cmd", "--display-cmd", .text),
         ("events", "--events", .choice(["json"])), ("window-at-start", "--window-at-start", .choice(["auto", "always", "never"])),
-        ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag), ("qr", "--qr", .flag),
+        ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag), ("no-port-mapping", "--no-port-mapping", .flag), ("qr", "--qr", .flag),
         ("dht-bootstrap", "--dht-bootstrap", .address), ("dht-protocol", "--dht-protocol", .text),
         ("dht-records", "--dht-records", .choice(["ipns", "sd-pair"])),
     ]

@@ -130,6 +130,12 @@ public final class Node {
     /// The DHT path (nil: no bootstrap peers, or `--no-dht`).
     let dhtSettings: DHTSettings?
     var dht: DHTState? = nil
+    /// Ask the router for a port mapping while a window is open (`--no-port-mapping` turns it off).
+    public var portMapping = true
+    var portMapper: PortMapper? = nil
+    /// The window's DHT record waits for the mapping's answer (its address goes into the record).
+    var publishAfterMapping = false
+    var lastReachability = ""
 
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
@@ -228,6 +234,7 @@ public final class Node {
             }
             discovery?.register(into: &set)
             control?.register(into: &set)
+            portMapper?.register(into: &set)
             let deadline = nextDeadline(now)
             let timeout = Int32(deadline > now ? min(deadline - now, 1000) : 0)
             if case .failure(let e) = set.wait(timeoutMilliseconds: timeout) {
@@ -240,6 +247,7 @@ public final class Node {
                 sd_scrub_stack()
             }
             discovery?.dispatch(set, now: MonotonicClock.milliseconds())
+            portMapper?.dispatch(set, now: MonotonicClock.milliseconds())
             if let control {
                 control.dispatch(set, now: MonotonicClock.milliseconds())
                 answer(control)
@@ -248,6 +256,7 @@ public final class Node {
                 while let s = signals.next() {
                     if s == SignalPipe.interrupt || s == SignalPipe.terminate {
                         log("interrupted; shutting down")
+                        releasePortMapping(MonotonicClock.milliseconds())
                         return .interrupted
                     }
                     if s == SignalPipe.user1, var opened = requestWindow() { opened.words.wipe() }
@@ -301,6 +310,7 @@ public final class Node {
         if outcome != nil { next = min(next, lingerUntil) }
         if let d = discovery?.nextDeadline { next = min(next, max(d, now)) }
         if let d = control?.nextDeadline { next = min(next, max(d, now)) }
+        if let d = portMapper?.nextDeadline { next = min(next, max(d, now)) }
         return next
     }
 
@@ -317,6 +327,7 @@ public final class Node {
         }
         if evictions > 0 && now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
         dhtTick(now)
+        portMappingTick(now)
         switch task {
         case .serve(var window?, let echo):
             let event = window.tick(now: Instant(milliseconds: now))
@@ -330,7 +341,8 @@ public final class Node {
             task = .join(session: session, peer: peer)
             if case .expired? = step.event {
                 events.emit(.expired)
-                finish(.failed("pairing code expired before pairing completed"))
+                finish(.failed("pairing code expired before pairing completed"
+                    + (dht?.unreachable == true ? ": the device was found through the DHT but is not reachable from outside its network (no port mapping on its router)" : "")))
             } else if peer == nil {
                 dialNextCandidates(now)
             }
@@ -401,6 +413,7 @@ public final class Node {
         }
         if case .join = task { discovery?.stopBrowsing() }
         stopDHT()
+        releasePortMapping(MonotonicClock.milliseconds())
     }
 
     // MARK: Connection events

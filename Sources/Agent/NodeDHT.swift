@@ -54,6 +54,8 @@ struct DHTState {
     var stored = 0
     var refused = 0
     var rounds = 0
+    /// Joiner: the advertisement opened, but none of its addresses can be dialled from this network.
+    var unreachable = false
 
     /// A request that gets no complete answer in this time counts as failed (unreachable peers are skipped).
     static let requestTimeoutMilliseconds: UInt64 = 5_000
@@ -100,7 +102,7 @@ extension Node {
         state.recordLength = n
         stopDHT()
         dht = state
-        log("DHT: looking for the peers closest to " + recordKey.logText + (settings.records == .ipns ? " (the window's name)" : ""))
+        log("DHT: looking for the peers closest to " + (settings.records == .ipns ? "/ipns/… (the window's name)" : window.sessionID.dhtKey))
     }
 
     /// Joiner: look for the session's advertisement.
@@ -151,7 +153,7 @@ extension Node {
     /// The addresses joiners can dial: each listener's own address, or the host's interface addresses for a
     /// wildcard listener.
     func advertisedAddresses() -> [Multiaddr] {
-        var out: [Multiaddr] = []
+        var out: [Multiaddr] = mappedAddress.map { [$0] } ?? []
         for l in listening {
             switch l.host {
             case .ip4(let b) where b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0:
@@ -223,10 +225,8 @@ extension Node {
         case .putting:
             if state.stored == 0 && state.refused > 0 {
                 // Name the likely causes: the two ways a well-behaved DHT refuses what we send.
-                log("DHT: the advertisement was refused by " + String(state.refused) + " peer(s) and stored nowhere"
-                    + (dhtSettings?.records == .sdPair
-                        ? " (the public IPFS DHT stores only IPNS records: drop --dht-records sd-pair)"
-                        : " (is this device's clock right? DHT nodes refuse a record whose end of life, the window's end plus 48 h, has passed)"))
+                log("DHT: the advertisement was refused by " + String(state.refused) + " peer(s) and stored nowhere (with --dht-records sd-pair: the public"
+                    + " IPFS DHT stores only IPNS records; otherwise: is this device's clock more than 48 h behind?)")
             } else {
                 log("DHT: advertisement stored on " + String(state.stored) + " peer(s)" + (state.refused > 0 ? ", refused by " + String(state.refused) : ""))
             }
@@ -359,15 +359,23 @@ extension Node {
             case .failure(let e):
                 log("DHT: ignoring a record: " + e.text)
             case .success(let ad):
-                if state.phase != .found {
-                    log("DHT: found the advertisement of '" + ad.device.name.string + "' (" + String(ad.addresses.count) + " address(es))")
-                }
-                state.phase = .found
-                for a in ad.addresses {
+                // Private addresses of another network lead nowhere (or into ours): dial only what can work.
+                var dialable = 0
+                for a in ad.addresses where AddressScope.isDialable(a.host) {
                     var address = a
                     address.peer = ad.peer
                     discovery?.fromDHT.push(Candidate(address: address, source: .dht))
+                    dialable += 1
                 }
+                if state.phase != .found {
+                    log("DHT: found the advertisement of '" + ad.device.name.string + "' (" + String(ad.addresses.count) + " address(es), "
+                        + String(ad.addresses.count - dialable) + " private to another network)")
+                    if dialable == 0 {
+                        log("DHT: the device lists only addresses of its own network: it is not reachable from outside (its log says why)")
+                    }
+                }
+                state.phase = .found
+                state.unreachable = dialable == 0
             }
         default:
             break

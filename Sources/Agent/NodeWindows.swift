@@ -70,7 +70,7 @@ extension Node {
 
     /// Publishes the open window where joiners look for it.
     func advertise(_ window: InitiatorWindow<SystemRandom>) {
-        dhtPublish(window, now: MonotonicClock.milliseconds())
+        advertiseOnDHT(window, now: MonotonicClock.milliseconds())
         guard let discovery, advertisedPort != 0 else { return }
         discovery.publish(name: window.localDevice.name.string, port: advertisedPort, text: ServiceText(sessionID: window.sessionID, peer: peerID))
     }
@@ -92,6 +92,7 @@ extension Node {
         task = .serve(window: nil, echo: echo)
         discovery?.withdraw()
         stopDHT()
+        releasePortMapping(MonotonicClock.milliseconds())
         onWindowClosed?()
         for i in 0..<links.count where !links[i].isFree {
             for s in 0..<4 where links[i].streams[s].handshake != nil {

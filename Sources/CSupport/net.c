@@ -202,6 +202,33 @@ int sd_local_addresses(uint8_t *out, int max, int want_ipv6) {
     return n;
 }
 
+int sd_on_local_network(const uint8_t *address, int family) {
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0) return 0;
+    int found = 0;
+    for (struct ifaddrs *a = list; a && !found; a = a->ifa_next) {
+        if (!a->ifa_addr || !a->ifa_netmask || !(a->ifa_flags & IFF_UP)) continue;
+        const uint8_t *mine, *mask;
+        int n;
+        if (family == 4 && a->ifa_addr->sa_family == AF_INET) {
+            mine = (const uint8_t *)&((struct sockaddr_in *)a->ifa_addr)->sin_addr;
+            mask = (const uint8_t *)&((struct sockaddr_in *)a->ifa_netmask)->sin_addr;
+            n = 4;
+        } else if (family == 6 && a->ifa_addr->sa_family == AF_INET6) {
+            mine = (const uint8_t *)&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+            mask = (const uint8_t *)&((struct sockaddr_in6 *)a->ifa_netmask)->sin6_addr;
+            n = 16;
+        } else {
+            continue;
+        }
+        int same = 1;
+        for (int i = 0; i < n; i++) same &= ((mine[i] ^ address[i]) & mask[i]) == 0;
+        found = same;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
 // Fills a unix socket address; 0 when the path does not fit sun_path (108 bytes with its terminator).
 static socklen_t make_unix_addr(const char *path, struct sockaddr_un *un) {
     size_t len = strlen(path);

@@ -19,8 +19,11 @@ public struct RecordKey: Sendable {
     public init(sdPair session: SessionID) {
         let prefix: StaticString = "/sd-pair/"
         append(UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
-        var hex = session.hex
-        hex.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        for i in 0..<16 {
+            bytes[count] = Hex.digit(session.bytes[i] >> 4)
+            bytes[count + 1] = Hex.digit(session.bytes[i])
+            count += 2
+        }
     }
 
     public init(ipns publicKey: Ed25519.PublicKey) {
@@ -39,13 +42,6 @@ public struct RecordKey: Sendable {
         bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
     }
 
-    /// For logs: the ASCII prefix ("/ipns/" or "/sd-pair/<hex>"), never the binary name.
-    public var logText: String {
-        var printable = 0
-        while printable < count, bytes[printable] >= 0x21, bytes[printable] <= 0x7E { printable += 1 }
-        let text = bytes.withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[0..<printable]), as: UTF8.self) }
-        return printable == count ? text : text + "…"
-    }
 }
 
 /// What the initiator writes to the DHT for one window and what the joiner accepts back (Docs/PROTOCOL.md §5).
@@ -108,7 +104,8 @@ public enum Rendezvous {
             do { fields = try IPNSRecord.verify(value, publicKey: ipnsPublicKey) } catch { throw .ipns(error) }
             // Servers serve stored records without re-checking for up to 48 h: the end of life is ours to check.
             guard fields.endOfLife &+ clockTolerance >= now else { throw .advertisement(.expired) }
-            guard let application = fields.application else { throw .notOurs }
+            // A valid IPNS record under our name without our field was not written by an sd-pair initiator.
+            guard let application = fields.application else { throw .advertisement(.malformed) }
             sealed = application
             sequence = fields.sequence
         }
@@ -136,14 +133,11 @@ public enum Rendezvous {
 public enum RendezvousError: Error, Equatable {
     case ipns(IPNSError)
     case advertisement(AdvertisementError)
-    /// A valid IPNS record under our name without our field: not written by an sd-pair initiator.
-    case notOurs
 
     public var text: String {
         switch self {
         case .ipns(let e): e.text
         case .advertisement(let e): e.text
-        case .notOurs: "IPNS record without an sd-pair advertisement"
         }
     }
 }

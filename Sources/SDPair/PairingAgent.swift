@@ -99,6 +99,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
             handshakeTimeoutMilliseconds: UInt64(configuration.handshakeTimeoutSeconds) * 1000, discovery: discovery(), dht: dht,
             say: { _ in }, log: configuration.log)
         node.events = events
+        node.portMapping = configuration.portMapping
         for address in listen {
             switch node.listen(address) {
             case .success(let address): bound.withLock { $0.append(address.text) }
@@ -223,6 +224,9 @@ public struct PairingConfiguration: Sendable {
     /// Multiaddrs with /p2p/<id> of libp2p Kademlia peers; empty: no DHT path.
     public var dhtBootstrap: [String] = []
     public var dhtProtocol = DHTSettings.defaultProtocolID
+    /// Ask the home router (NAT-PMP, then UPnP through `upnpc`) to forward a port while a window is open, so that
+    /// devices on other networks can dial this one (DHT path only).
+    public var portMapping = true
     /// `.ipns` (the public IPFS DHT stores nothing else) or `.sdPair` (`/sd-pair/<session>`, private DHTs only).
     public var dhtRecords = RendezvousKind.ipns
     /// One-line diagnostics (refused attempts, discovery notices); never secrets.

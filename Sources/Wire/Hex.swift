@@ -3,7 +3,7 @@ public enum Hex {
     private static let digits: StaticString = "0123456789abcdef"
 
     @inline(__always)
-    static func digit(_ nibble: UInt8) -> UInt8 { digits.utf8Start[Int(nibble & 0x0F)] }
+    public static func digit(_ nibble: UInt8) -> UInt8 { digits.utf8Start[Int(nibble & 0x0F)] }
 
     public static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
         var out = ""

@@ -8,23 +8,20 @@ public enum RFC3339 {
     /// Writes `seconds` since 1970-01-01T00:00:00Z (years up to 9999).
     public static func format(_ seconds: UInt64, into out: inout FixedBytes<20>) {
         let clamped = min(seconds, 253_402_300_799)  // 9999-12-31T23:59:59Z
-        let days = Int64(clamped / 86_400)
         let rest = Int(clamped % 86_400)
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = civil(fromDays: Int64(clamped / 86_400))
+        // Digits right to left, field by field: value, width, the separator that follows.
+        let fields: [(Int, Int, UInt8)] = [(year, 4, 0x2D), (month, 2, 0x2D), (day, 2, 0x54), (rest / 3600, 2, 0x3A), (rest / 60 % 60, 2, 0x3A), (rest % 60, 2, 0x5A)]
         var k = 0
-        func put(_ value: Int, _ digits: Int) {
-            var d = digits
-            while d > 0 {
-                d -= 1
-                var p = 1
-                for _ in 0..<d { p *= 10 }
-                out[k] = UInt8(0x30 + (value / p) % 10)
-                k += 1
+        for (value, width, separator) in fields {
+            var v = value
+            for i in stride(from: k + width - 1, through: k, by: -1) {
+                out[i] = UInt8(0x30 + v % 10)
+                v /= 10
             }
+            out[k + width] = separator
+            k += width + 1
         }
-        func sep(_ c: UInt8) { out[k] = c; k += 1 }
-        put(year, 4); sep(0x2D); put(month, 2); sep(0x2D); put(day, 2); sep(0x54)
-        put(rest / 3600, 2); sep(0x3A); put(rest / 60 % 60, 2); sep(0x3A); put(rest % 60, 2); sep(0x5A)
     }
 
     /// Seconds since the epoch, or nil for anything that is not a valid UTC timestamp in the form above.

@@ -101,7 +101,8 @@ enum Help {
                                     key = value, one key per option without "--" (listen, state-dir,
                                     name, device-type, expiry, max-attempts, handshake-timeout,
                                     display, display-cmd, qr, events, window-at-start, no-mdns,
-                                    no-dht, dht-bootstrap, dht-protocol, dht-records);
+                                    no-dht, no-port-mapping, dht-bootstrap, dht-protocol,
+                                    dht-records);
                                     flags win
             --state-dir <dir>       identity and registry (default /var/lib/sd-pair)
             --name <text>           this device's name (default: the host name)
@@ -109,9 +110,9 @@ enum Help {
             --no-mdns, --no-dht     turn a discovery path off
             --dht-bootstrap <multiaddr/p2p/id>  a libp2p DHT peer to start from (repeatable)
             --dht-protocol <id>     the DHT's protocol id (default /ipfs/kad/1.0.0)
-            --dht-records ipns|sd-pair  the record that carries the sealed advertisement: an IPNS
-                                    record (default; the public IPFS DHT stores nothing else) or
-                                    /sd-pair/<session> (a private DHT that accepts any key)
+            --dht-records ipns|sd-pair  IPNS records (default; all the public IPFS DHT stores) or
+                                    /sd-pair/<session> records (private DHTs)
+            --no-port-mapping       (invite, serve) ask the router for no port forward (NAT-PMP, UPnP)
             --events json           one JSON line per state change (waiting, challenge-sent,
                                     attempt-failed, connecting, request-sent, challenge-received,
                                     completed, failed, expired, window-closed)

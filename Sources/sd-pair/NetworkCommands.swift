@@ -36,7 +36,7 @@ enum NetworkCommands {
         var echo: Bool
 
         static let valued: [StaticString] = sharedValued + ["--listen", "--max-attempts"]
-        static let switches: [StaticString] = ["--no-mdns", "--no-dht", "--qr", "--test-echo"]
+        static let switches: [StaticString] = ["--no-mdns", "--no-dht", "--no-port-mapping", "--qr", "--test-echo"]
 
         static func parse(_ options: Options, command: String) -> Result<ListenerSettings, UsageError> {
             guard options.positionals.isEmpty else { return .failure(UsageError(command + ": unexpected argument '" + options.positionals[0] + "'")) }
@@ -106,6 +106,7 @@ enum NetworkCommands {
         let display = settings.display
         node.onWindowClosed = { display?.clear() }
         node.events = settings.events
+        node.portMapping = !options.has("--no-port-mapping")
         guard listen(node, settings.addresses) else { return .success(.environment) }
         announce(words, window, settings)
         words.wipe()
@@ -168,6 +169,7 @@ enum NetworkCommands {
             }, discovery: discovery(options), dht: dht, say: Output.line, log: Output.error)
         node.onWindowClosed = { display?.clear() }
         node.events = events
+        node.portMapping = !options.has("--no-port-mapping")
         // The control socket before the listeners: a second daemon on this state directory is told so, rather
         // than failing on a taken port.
         let controlPath = InviteClient.socketPath(stateDirectory: stateDirectory(options))

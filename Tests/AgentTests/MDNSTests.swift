@@ -27,39 +27,7 @@ final class AvahiLab {
         isUp = true
     }
 
-    /// Runs the lab script to completion (bounded: 60 s, then SIGKILL) and returns its status and output.
-    /// Not Foundation's Process: the script leaves daemons behind that hold its pipes, and Process then never
-    /// reported the script's exit here. posix_spawn + waitpid, output to a file, has no such dependency.
-    static func script(_ arguments: [String]) -> (Int32, String) {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sdp-lab-log-" + UUID().uuidString).path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ["/bin/bash", Self.scriptPath] + arguments
-        var cargs = argv.map { strdup($0) } + [nil]
-        defer { for p in cargs { free(p) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, "/bin/bash", &actions, nil, &cargs, environ) == 0 else { return (-1, "cannot spawn bash") }
-        var status: Int32 = 0
-        var exited = false
-        for _ in 0..<1200 {
-            if waitpid(pid, &status, WNOHANG) == pid {
-                exited = true
-                break
-            }
-            usleep(50_000)
-        }
-        if !exited {
-            kill(pid, SIGKILL)
-            waitpid(pid, &status, 0)
-        }
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        return (exited && status & 0x7f == 0 ? (status >> 8) & 0xff : -1, output)
-    }
+    static func script(_ arguments: [String]) -> (Int32, String) { runScript(scriptPath, arguments) }
 
     /// Runs `arguments` inside host A or B; the Spawned's PID is the program's own (the script execs).
     func run(_ host: String, _ binary: URL, _ arguments: [String], input: String? = nil) throws -> Spawned {
@@ -80,6 +48,40 @@ final class AvahiLab {
     }
 
     deinit { down() }
+}
+
+/// Runs a lab script to completion (bounded: 60 s, then SIGKILL) and returns its status and output. Not
+/// Foundation's Process: a lab script leaves daemons behind that hold its pipes, and Process then never reported
+/// the script's exit here. posix_spawn + waitpid, output to a file, has no such dependency.
+func runScript(_ scriptPath: String, _ arguments: [String]) -> (Int32, String) {
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("sdp-lab-log-" + UUID().uuidString).path
+    defer { try? FileManager.default.removeItem(atPath: log) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = ["/bin/bash", scriptPath] + arguments
+    var cargs = argv.map { strdup($0) } + [nil]
+    defer { for p in cargs { free(p) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, "/bin/bash", &actions, nil, &cargs, environ) == 0 else { return (-1, "cannot spawn bash") }
+    var status: Int32 = 0
+    var exited = false
+    for _ in 0..<1200 {
+        if waitpid(pid, &status, WNOHANG) == pid {
+            exited = true
+            break
+        }
+        usleep(50_000)
+    }
+    if !exited {
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+    }
+    let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    return (exited && status & 0x7f == 0 ? (status >> 8) & 0xff : -1, output)
 }
 
 /// mDNS discovery against real avahi-daemons on two hosts.

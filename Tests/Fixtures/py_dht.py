@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One real Kademlia DHT node (py-libp2p 0.8.1, server mode) on loopback, for the DHT discovery tests.
 
-  py_dht.py node [--bootstrap <multiaddr/p2p/id>]... [--records FILE] [--permissive] [--timeout S]
+  py_dht.py node [--bootstrap <multiaddr/p2p/id>]... [--records FILE] [--permissive] [--ip A] [--timeout S]
   py_dht.py put --to <multiaddr/p2p/id> (--key HEX --value HEX | --forge valid|expired|other-key)
 
 node: prints "LISTEN <multiaddr>/p2p/<id>", joins the DHT through the bootstrap peers (adds them to its routing
@@ -75,7 +75,7 @@ async def node(args):
     if not args.permissive:
         accept_go_ipns_keys()
     host = new_host(key_pair=create_new_key_pair())
-    async with host.run(listen_addrs=[LOOPBACK]):
+    async with host.run(listen_addrs=[multiaddr.Multiaddr(f"/ip4/{args.ip}/tcp/0")]):
         dht = KadDHT(host, DHTMode.SERVER, strict_validation=not args.permissive)
         print_listen_lines(host)
         async with background_trio_service(dht):
@@ -157,6 +157,7 @@ def main():
     p.add_argument("--bootstrap", action="append", default=[])
     p.add_argument("--records")
     p.add_argument("--permissive", action="store_true")
+    p.add_argument("--ip", default="127.0.0.1", help="the address to listen on (a lab's internet address)")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--to")
     p.add_argument("--key")

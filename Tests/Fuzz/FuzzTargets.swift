@@ -12,7 +12,7 @@ import Wire
 /// also checks what must then hold (re-encoding gives the same bytes, a parsed code round-trips).
 enum FuzzTarget: CaseIterable {
     case multistream, noise, yamux, protobuf, kad, multiaddr, peerid, pairing, bip39, registry, config, txt, advert,
-        control, connection, text, ipns
+        control, connection, text, ipns, portmap
 
     var name: String {
         switch self {
@@ -33,6 +33,7 @@ enum FuzzTarget: CaseIterable {
         case .connection: "connection"
         case .text: "text"
         case .ipns: "ipns"
+        case .portmap: "portmap"
         }
     }
 
@@ -57,6 +58,7 @@ enum FuzzTarget: CaseIterable {
         case .connection: Self.connection(data)
         case .text: Self.text(data)
         case .ipns: Self.ipns(data)
+        case .portmap: Self.portmap(data)
         }
     }
 
@@ -315,6 +317,28 @@ enum FuzzTarget: CaseIterable {
             RFC3339.format(seconds, into: &out)
             check(out.withUnsafeBytes { $0.sameBytes(as: data) }, "an RFC 3339 time did not format back to itself")
         }
+    }
+
+    /// What the router says: NAT-PMP datagrams (to a client in each phase; a mapping it accepts must name a port)
+    /// and `upnpc`'s output, fed in chunks.
+    static func portmap(_ data: UnsafeRawBufferPointer) {
+        var client = NATPMPClient(internalPort: 4001, lifetimeSeconds: 120, now: 0)
+        var out = FixedBytes<12>()
+        for step in 0..<3 {
+            _ = client.datagram(now: UInt64(step) * 1000, into: &out)
+            client.receive(data, now: UInt64(step) * 1000)
+            if client.phase == .mapped { check(client.externalPort != 0, "a NAT-PMP mapping without a port") }
+        }
+        client.release(now: 9000)
+        client.receive(data, now: 9000)
+        var upnp = UPnPOutput()
+        let (size, input) = chunks(data)
+        var offset = 0
+        while offset < input.count {
+            upnp.feed(UnsafeRawBufferPointer(rebasing: input[offset..<min(input.count, offset + size)]))
+            offset += size
+        }
+        upnp.finish()
     }
 
     /// The control socket: request lines (daemon side) and reply lines (invite side).

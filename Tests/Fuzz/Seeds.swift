@@ -108,6 +108,21 @@ enum Seeds {
         add(.ipns, "time", Array("2027-01-15T08:00:00Z".utf8))
         add(.ipns, "time-fraction", Array("2123-08-14T12:17:03.694052Z".utf8))
 
+        // NAT-PMP answers (public address; a TCP mapping) and upnpc's output, as the lab's miniupnpd gives them.
+        add(.portmap, "natpmp-address", [0x00, 0x80, 0, 0, 0, 0, 0x1d, 0x16, 51, 20, 0, 2])
+        add(.portmap, "natpmp-map", [0x00, 0x82, 0, 0, 0, 0, 0x1d, 0x16, 0x0f, 0xa1, 0x0f, 0xa1, 0, 0, 0, 120])
+        add(.portmap, "natpmp-network-failure", [0x00, 0x80, 0, 3, 0, 0, 0x1d, 0x1a, 0, 0, 0, 0])
+        add(.portmap, "upnpc-mapped", Array("""
+            upnpc : miniupnpc library test client, version 2.2.4.
+            Found valid IGD : http://192.168.10.1:33023/ctl/IPConn
+            Local LAN ip address : 192.168.10.2
+            ExternalIPAddress = 51.20.0.2
+            InternalIP:Port = 192.168.10.2:4001
+            external 51.20.0.2:4001 TCP is redirected to internal 192.168.10.2:4001 (duration=120)
+
+            """.utf8))
+        add(.portmap, "upnpc-not-connected", Array("No valid UPNP Internet Gateway Device found.\nFound a (not connected?) IGD : http://192.168.10.1:38259/ctl/IPConn\n".utf8))
+
         // TXT records as the txt target reads them: length-prefixed entries.
         let text = ServiceText(sessionID: window.sessionID, peer: peer)
         func txt(_ entries: [String]) -> [UInt8] { entries.flatMap { [UInt8]([UInt8($0.utf8.count)]) + Array($0.utf8) } }

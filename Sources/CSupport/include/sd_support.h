@@ -40,6 +40,29 @@ int sd_tcp_connect(const char *ip, uint16_t port);
 /// of 17 bytes (family 4 or 6, then the address). Returns the count, or -errno.
 int sd_local_addresses(uint8_t *out, int max, int want_ipv6);
 
+/// 1 when an interface of this host (up) is on the network of `address` (4 or 16 bytes, by `family` 4 or 6):
+/// the address masked with that interface's netmask equals the interface's own, masked. 0 otherwise.
+int sd_on_local_network(const uint8_t *address, int family);
+
+/// The default IPv4 gateway (from /proc/net/route) into `out`: 0, or -ENOENT when there is none, or -errno.
+int sd_default_gateway4(uint8_t out[4]);
+
+/// A non-blocking UDP socket connected to ip:port (NAT-PMP to the gateway), its local address into `local_out`.
+/// Returns the fd, or -errno.
+int sd_udp_connect4(const uint8_t ip[4], uint16_t port, uint8_t local_out[4]);
+
+/// Runs `path` with `argv` (NULL-terminated; no shell), stdin from /dev/null, stdout and stderr into a pipe whose
+/// non-blocking read end goes to *out_fd (NULL: to /dev/null). Returns the child's pid, or -errno. Children are reaped by the kernel
+/// (SIGCHLD is ignored), as for sd_spawn_shell.
+int sd_spawn_reader(const char *path, const char *const *argv, int *out_fd);
+
+/// miniupnpc's client: `upnpc -e sd-pair -a <local> <port> <port> TCP <lease>` (add) or `upnpc -e sd-pair -d <port>
+/// TCP` (remove), through sd_spawn_reader. Returns its pid, or -errno (-ENOENT: miniupnpc is not installed).
+int sd_upnpc(int add, const uint8_t local[4], uint16_t port, uint32_t lease, int *out_fd);
+
+/// SIGTERM to a child we spawned (by its PID).
+void sd_kill(int pid);
+
 /// As sd_tcp_connect, with an IPv6 scope (interface index) for link-local addresses found by mDNS; 0 = none.
 int sd_tcp_connect_scoped(const char *ip, uint16_t port, uint32_t scope);
 

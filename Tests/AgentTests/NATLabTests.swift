@@ -1,0 +1,151 @@
+import Foundation
+import XCTest
+
+/// A small internet in network namespaces (Tests/Fixtures/nat-lab.sh): the board behind a home router with nftables
+/// masquerade and a real miniupnpd (UPnP IGD + NAT-PMP), the laptop behind a second router without port mapping,
+/// two DHT nodes that follow the public DHT's rules "on the internet" between them, mDNS off.
+final class NATLab {
+    static var scriptPath: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/nat-lab.sh").path
+    }
+
+    let directory: String
+    private var isUp = false
+    var nodes: [Spawned] = []
+    var bootstrap: [String] = []
+
+    init(_ options: [String] = []) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sdp-nat-" + String(UUID().uuidString.prefix(8))).path
+        let (status, output) = runScript(Self.scriptPath, ["up", directory] + options)
+        guard status == 0 else {
+            _ = runScript(Self.scriptPath, ["down", directory])
+            XCTFail("the NAT lab did not come up (needs root, ip netns, nft, miniupnpd): " + output)
+            throw CocoaError(.featureUnsupported)
+        }
+        isUp = true
+    }
+
+    func run(_ host: String, _ binary: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> Spawned {
+        try Spawned(URL(fileURLWithPath: "/bin/bash"), [Self.scriptPath, "run", directory, host, binary.path] + arguments, environment: environment)
+    }
+
+    /// Two DHT nodes on the internet side (51.20.0.1), the second bootstrapped from the first.
+    func startDHT() throws {
+        for i in 0..<2 {
+            let p = try run("inet", URL(fileURLWithPath: "/usr/bin/env"), ["python3", DHTTests.fixture, "node", "--ip", "51.20.0.1", "--timeout", "150"] + (i > 0 ? ["--bootstrap", bootstrap[0]] : []))
+            nodes.append(p)
+            guard let address = p.line(startingWith: "LISTEN ", within: 30) else {
+                XCTFail("DHT node \(i): " + p.stderr)
+                throw CocoaError(.featureUnsupported)
+            }
+            bootstrap.append(address)
+            XCTAssertNotNil(p.line(startingWith: "READY", within: 30), p.stderr)
+        }
+    }
+
+    /// The router's port mappings (its DNAT rules), e.g. "dport 4001 dnat ip to 192.168.10.2:4001".
+    var mappings: [String] {
+        runScript(Self.scriptPath, ["mappings", directory]).1.split(separator: "\n").map(String.init)
+    }
+
+    func down() {
+        guard isUp else { return }
+        isUp = false
+        for n in nodes { n.stop() }
+        let (status, output) = runScript(Self.scriptPath, ["down", directory])
+        XCTAssertEqual(status, 0, "nat-lab down: " + output)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    deinit { down() }
+}
+
+final class NATLabTests: AgentTestCase {
+    /// `invite` on the board (the Embedded build), listening on all its addresses, port 4001.
+    func invite(_ lab: NATLab, expiry: String = "60") throws -> (Spawned, String) {
+        let inv = try lab.run("board", agent, ["invite", "--no-mdns", "--listen", "/ip4/0.0.0.0/tcp/4001", "--dht-bootstrap", lab.bootstrap[0],
+                                               "--state-dir", stateDirectory(), "--name", "Home NAS", "--expiry", expiry])
+        guard let words = inv.line(startingWith: "CODE: ") else {
+            XCTFail("invite: " + inv.stderr)
+            throw CocoaError(.featureUnsupported)
+        }
+        return (inv, words)
+    }
+
+    func join(_ lab: NATLab, _ words: String) throws -> Spawned {
+        try lab.run("laptop", host, ["join", words, "--no-mdns", "--dht-bootstrap", lab.bootstrap[1], "--state-dir", stateDirectory(), "--name", "Laptop", "--expiry", "60"])
+    }
+
+    /// Pairs across both NATs through the mapping `via` names; the mapping exists while the window is open and is
+    /// gone after it closes.
+    func pairThroughTheRouter(_ options: [String], via: String) throws {
+        let lab = try NATLab(options)
+        defer { lab.down() }
+        try lab.startDHT()
+        XCTAssertEqual(lab.mappings, [], "a mapping before any window")
+        let (inv, words) = try invite(lab)
+        defer { inv.stop() }
+        XCTAssertTrue(inv.waitForLog("reachable from outside at /ip4/51.20.0.2/tcp/4001 (" + via + " on the router 192.168.10.1, until the window closes)", within: 15), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        XCTAssertEqual(lab.mappings, ["dport 4001 dnat ip to 192.168.10.2:4001"])
+        let j = try join(lab, words)
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stdout.contains("PAIRED ") && j.stdout.contains(" Home NAS"), j.stdout)
+        // The laptop dialled the router's public address; the board's LAN address was never tried from outside.
+        XCTAssertTrue(j.stderr.contains("trying /ip4/51.20.0.2/tcp/4001/p2p/"), j.stderr)
+        XCTAssertFalse(j.stderr.contains("trying /ip4/192.168.10.2"), j.stderr)
+        XCTAssertTrue(j.stderr.contains("1 private to another network"), j.stderr)
+        // Removed when the window closed (UPnP's removal runs in a child that may outlive the board's process).
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = lab.mappings.isEmpty
+            if !gone { usleep(100_000) }
+        }
+        XCTAssertTrue(gone, "the mapping outlived the window: \(lab.mappings)")
+    }
+
+    func testPairsAcrossTwoNATsWithBothMappingProtocols() throws {
+        try pairThroughTheRouter([], via: "NAT-PMP")
+    }
+
+    func testPairsWithUPnPOnly() throws {
+        try pairThroughTheRouter(["--mapping", "upnp"], via: "UPnP")
+    }
+
+    func testPairsWithNATPMPOnly() throws {
+        try pairThroughTheRouter(["--mapping", "natpmp"], via: "NAT-PMP")
+    }
+
+    /// Without a mapping protocol the board says, once, that it cannot be reached from outside and why; the joiner
+    /// finds the record, dials none of its private addresses, and its failure says why.
+    func testWithoutMappingBothSidesSayWhy() throws {
+        let lab = try NATLab(["--mapping", "none"])
+        defer { lab.down() }
+        try lab.startDHT()
+        let (inv, words) = try invite(lab)
+        defer { inv.stop() }
+        XCTAssertTrue(inv.waitForLog("not reachable from outside: neither NAT-PMP nor UPnP answered on the router 192.168.10.1; turn one of them on, or forward TCP port 4001 to 192.168.10.2", within: 20), inv.stderr)
+        XCTAssertEqual(inv.stderr.components(separatedBy: "reachable from outside").count - 1, 1, inv.stderr)
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        let j = try join(lab, words)
+        defer { j.stop() }
+        XCTAssertTrue(j.waitForLog("the device lists only addresses of its own network: it is not reachable from outside", within: 30), j.stderr)
+        XCTAssertEqual(j.wait(seconds: 75), 1, j.stderr)
+        XCTAssertTrue(j.stderr.contains("pairing code expired before pairing completed: the device was found through the DHT but is not reachable from outside its network"), j.stderr)
+        XCTAssertFalse(j.stderr.contains("trying "), j.stderr)
+    }
+
+    /// The router's own WAN address is in the provider's shared range (100.64/10): miniupnpd refuses to map, and the
+    /// board says it sits behind another NAT.
+    func testCarrierGradeNATIsNamed() throws {
+        let lab = try NATLab(["--cgnat"])
+        defer { lab.down() }
+        try lab.startDHT()
+        let (inv, _) = try invite(lab)
+        defer { inv.stop() }
+        XCTAssertTrue(inv.waitForLog("not reachable from outside: the router 192.168.10.1 has no public address of its own (double NAT, or carrier-grade NAT at the provider)", within: 20), inv.stderr)
+        XCTAssertEqual(lab.mappings, [])
+    }
+}
