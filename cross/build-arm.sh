@@ -54,7 +54,7 @@ cat > "$variant/toolset.json" <<JSON
   "schemaVersion": "1.0",
   "swiftCompiler": { "extraCLIOptions": $(json_list "${swift_flags[@]}") },
   "cCompiler": { "extraCLIOptions": $(json_list "${c_flags[@]}") },
-  "linker": { "extraCLIOptions": ["--gc-sections", "-z", "max-page-size=16384"] }
+  "linker": { "extraCLIOptions": ["--gc-sections", "-z", "max-page-size=16384", "-z", "now"] }
 }
 JSON
 

@@ -24,10 +24,11 @@ case "$arch" in
 esac
 
 scratch="$root/.build-embedded-$arch"
-# Embedded mode: whole-module, size-optimised, each function in its own section so the linker can drop the unused.
+# Embedded mode: whole-module, size-optimised, each function in its own section so the linker can drop the unused;
+# -z now (with the default RELRO) makes the whole GOT read-only after start, as Debian's hardening flags would.
 "$swift" build -c release --package-path "$root" --scratch-path "$scratch" --product sd-pair \
   -Xswiftc -enable-experimental-feature -Xswiftc Embedded -Xswiftc -wmo -Xswiftc -Osize \
-  -Xswiftc -Xfrontend -Xswiftc -function-sections -Xlinker --gc-sections >&2
+  -Xswiftc -Xfrontend -Xswiftc -function-sections -Xlinker --gc-sections -Xlinker -z -Xlinker now >&2
 
 bin="$scratch/release/sd-pair"
 [ -x "$bin" ] || { echo "build-embedded: no binary at $bin" >&2; exit 1; }

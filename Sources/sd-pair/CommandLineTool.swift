@@ -102,8 +102,7 @@ enum Help {
                                     name, device-type, expiry, max-attempts, handshake-timeout,
                                     display, display-cmd, qr, events, window-at-start, no-mdns,
                                     no-dht, no-port-mapping, dht-bootstrap, dht-protocol,
-                                    dht-records);
-                                    flags win
+                                    dht-records); flags win
             --state-dir <dir>       identity and registry (default /var/lib/sd-pair)
             --name <text>           this device's name (default: the host name)
             --device-type <t>       desktop, laptop, mobile, server or other
