@@ -74,10 +74,10 @@ public enum RFC3339 {
         return era * 146_097 + dayOfEra - 719_468
     }
 
-    /// The inverse of `days`.
-    static func civil(fromDays z0: Int64) -> (Int, Int, Int) {
+    /// The inverse of `days`: (year, month, day) of a day count from 1970-01-01 (negative: before it).
+    public static func civil(fromDays z0: Int64) -> (Int, Int, Int) {
         let z = Int(z0) + 719_468
-        let era = z / 146_097
+        let era = (z >= 0 ? z : z - 146_096) / 146_097  // floor division, for days before the era's start
         let dayOfEra = z - era * 146_097
         let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
         let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)

@@ -102,16 +102,8 @@ enum RegistryCommands {
     static func utc(_ seconds: Int64) -> String {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let rest = seconds - days * 86400
-        let z = days + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ v: Int64) -> String { (v < 10 ? "0" : "") + String(v) }
-        return String(year) + "-" + two(month) + "-" + two(day) + " " + two(rest / 3600) + ":" + two((rest % 3600) / 60) + " UTC"
+        let (year, month, day) = RFC3339.civil(fromDays: days)
+        func two(_ v: Int) -> String { (v < 10 ? "0" : "") + String(v) }
+        return String(year) + "-" + two(month) + "-" + two(day) + " " + two(Int(rest / 3600)) + ":" + two(Int((rest % 3600) / 60)) + " UTC"
     }
 }

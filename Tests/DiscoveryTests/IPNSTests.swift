@@ -233,6 +233,7 @@ final class IPNSTests: XCTestCase {
             XCTAssertEqual(rfc(text), t)
         }
         XCTAssertEqual(format(0), "1970-01-01T00:00:00Z")
+        XCTAssertTrue(RFC3339.civil(fromDays: -1) == (1969, 12, 31) && RFC3339.civil(fromDays: -719_468) == (0, 3, 1))
         XCTAssertEqual(rfc("2000-02-29T23:59:59.999999999Z"), 951_868_799)
         for bad in ["2001-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-12-01T24:00:00Z", "2026-12-01T00:00:00",
                     "2026-12-01T00:00:00+00:00", "2026-12-01T00:00:00.Z", "2026-12-01T00:00:00.1234567890Z", "1969-12-31T23:59:59Z",

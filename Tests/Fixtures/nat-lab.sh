@@ -26,15 +26,8 @@ dir="$(cd "$dir" && pwd)"
 suffix="$(basename "$dir" | tr -cd 'a-zA-Z0-9' | tail -c 9)"
 ns() { echo "sdn$1-$suffix"; }
 
-wait_gone() {
-  local pid="$1" i
-  for i in $(seq 1 100); do
-    [ -e "/proc/$pid" ] || return 0
-    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = "Z" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
+# shellcheck source=lab-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
 
 stop_mapping() {
   [ -f "$dir/miniupnpd.pid" ] || return 0
