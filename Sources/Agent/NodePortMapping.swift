@@ -20,6 +20,9 @@ extension Node {
             } else {
                 let remaining = window.deadline.milliseconds > now ? (window.deadline.milliseconds - now) / 1000 : 0
                 portMapper = PortMapper(port: port, leaseSeconds: UInt32(min(remaining + 60, 3600)), now: now)
+                if portMapper == nil {
+                    sayReachability("not reachable from outside: no IPv4 default gateway to ask for a port mapping")
+                }
             }
         }
         if portMapper != nil {

@@ -10,7 +10,7 @@ import Wire
 /// process: see `UPnPOutput` for why). The mapping's lease covers the window; `release` removes it when the window
 /// closes (NAT-PMP mappings, granted for `natpmpLifetime`, are renewed at half their lifetime until then).
 final class PortMapper {
-    /// Nil while NAT-PMP or UPnP may still answer; then the mapped address, if any.
+    /// False while NAT-PMP or UPnP may still answer; then `mapped` (if anything was) and `line` hold the outcome.
     private(set) var decided = false
     private(set) var mapped: Multiaddr? = nil
     /// The reachability line: the address and how it was mapped, or why nothing is mapped.
@@ -93,6 +93,9 @@ final class PortMapper {
             for _ in 0..<16 {
                 let n = chunk.withUnsafeMutableBytes { sd_read(upnpFd, $0.baseAddress, 256) }
                 if n == 0 {
+                    // The child closed its output: it has exited, and the kernel may already have reaped it and
+                    // given its PID to another process. Forget the PID rather than signal it.
+                    upnpPid = 0
                     upnp.finish()
                     stopUPnP()
                     break
@@ -156,7 +159,7 @@ final class PortMapper {
         var fd: Int32 = -1
         let pid = local.withUnsafeBytes { sd_upnpc(1, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), port, leaseSeconds, &fd) }
         if pid <= 0 {
-            upnpMissing = true
+            upnpMissing = pid == -ENOENT
             return
         }
         upnpPid = pid
@@ -166,7 +169,7 @@ final class PortMapper {
     private func stopUPnP() {
         if upnpFd >= 0 { Net.close(upnpFd) }
         upnpFd = -1
-        if upnpPid > 0 { sd_kill(upnpPid) }  // ours, by PID; a no-op once it has exited
+        if upnpPid > 0 { sd_kill(upnpPid) }  // still holds our pipe open, so still ours: stop it
         upnpPid = 0
     }
 
