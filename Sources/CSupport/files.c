@@ -39,6 +39,23 @@ int sd_mkdir(const char *path) {
     return sd_check_state_dir(path, NULL);
 }
 
+int sd_mkdir_parents(const char *path) {
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) return -ENAMETOOLONG;
+    memcpy(buf, path, len + 1);
+    // Every ancestor after the first component, as `mkdir -p` would, private to the user (the XDG spec's 0700).
+    for (size_t i = 1; i < len; i++) {
+        if (buf[i] != '/') continue;
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST) return -errno;
+        buf[i] = '/';
+    }
+    return 0;
+}
+
+const char *sd_env(const char *name) { return getenv(name); }
+
 long sd_read_file(const char *path, void *buf, size_t cap) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;

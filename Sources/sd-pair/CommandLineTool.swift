@@ -103,7 +103,8 @@ enum Help {
                                     display, display-cmd, qr, events, window-at-start, no-mdns,
                                     no-dht, no-port-mapping, dht-bootstrap, dht-protocol,
                                     dht-records); flags win
-            --state-dir <dir>       identity and registry (default /var/lib/sd-pair)
+            --state-dir <dir>       identity and registry (default /var/lib/sd-pair for root and
+                                    the service, else ~/.local/state/sd-pair)
             --name <text>           this device's name (default: the host name)
             --device-type <t>       desktop, laptop, mobile, server or other
             --no-mdns, --no-dht     turn a discovery path off

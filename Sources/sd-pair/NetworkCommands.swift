@@ -415,6 +415,7 @@ enum NetworkCommands {
             type = t
         }
         let identity: DeviceIdentity
+        if options.value("--state-dir") == nil, let own = userStateDirectory { _ = own.withCString { sd_mkdir_parents($0) } }
         switch DeviceIdentity.loadOrCreate(stateDirectory: stateDirectory(options)) {
         case .success(let i): identity = i
         case .failure(let e):
@@ -431,7 +432,17 @@ enum NetworkCommands {
         }
     }
 
-    static func stateDirectory(_ options: Options) -> String { options.value("--state-dir") ?? defaultStateDirectory }
+    static func stateDirectory(_ options: Options) -> String { options.value("--state-dir") ?? userStateDirectory ?? defaultStateDirectory }
+
+    /// A user other than root (a laptop's owner) gets a state directory of their own, as the XDG base directory
+    /// spec places it: $XDG_STATE_HOME/sd-pair, else ~/.local/state/sd-pair. Root and the service keep
+    /// /var/lib/sd-pair (the unit passes its own with --state-dir).
+    static var userStateDirectory: String? {
+        guard sd_euid() != 0 else { return nil }
+        if let x = sd_env("XDG_STATE_HOME"), x.pointee == 0x2F { return String(cString: x) + "/sd-pair" }
+        if let h = sd_env("HOME"), h.pointee == 0x2F { return String(cString: h) + "/.local/state/sd-pair" }
+        return nil
+    }
 
     /// The discovery paths this run uses (`--no-mdns`, `--no-dht` turn them off); nil when both are off.
     static func discovery(_ options: Options) -> Discovery? {

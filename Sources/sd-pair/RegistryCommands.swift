@@ -16,7 +16,13 @@ enum RegistryCommands {
         }
         guard options.positionals.isEmpty else { return .failure(UsageError("devices: unexpected argument '" + options.positionals[0] + "'")) }
         var list: [PairedDevice]
-        switch DeviceRegistry(directory: NetworkCommands.stateDirectory(options)).load() {
+        let directory = NetworkCommands.stateDirectory(options)
+        if let named = options.value("--state-dir"), named.withCString({ sd_check_state_dir($0, nil) }) == -ENOENT {
+            // A mistyped path is not "no paired devices".
+            Output.error("devices: there is no state directory " + named + " (check --state-dir)")
+            return .success(.environment)
+        }
+        switch DeviceRegistry(directory: directory).load() {
         case .success(let l): list = l
         case .failure(let f):
             Output.error(f.message)

@@ -44,6 +44,12 @@ int sd_local_addresses(uint8_t *out, int max, int want_ipv6);
 /// the address masked with that interface's netmask equals the interface's own, masked. 0 otherwise.
 int sd_on_local_network(const uint8_t *address, int family);
 
+/// Creates the missing ancestors of `path` (not `path` itself), each 0700. 0 or -errno.
+int sd_mkdir_parents(const char *path);
+
+/// getenv(3).
+const char *sd_env(const char *name);
+
 /// The default IPv4 gateway (from /proc/net/route) into `out`: 0, or -ENOENT when there is none, or -errno.
 int sd_default_gateway4(uint8_t out[4]);
 
