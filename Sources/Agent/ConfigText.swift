@@ -57,7 +57,7 @@ public enum ConfigText {
                 return .failure(Problem(line: lineNumber, message: "expected key = value"))
             }
             let keyBytes = trimmed(UnsafeRawBufferPointer(rebasing: line[..<eq]))
-            let value = String(decoding: trimmed(UnsafeRawBufferPointer(rebasing: line[(eq + 1)...])), as: UTF8.self)
+            let value = String(decoding: unquoted(trimmed(UnsafeRawBufferPointer(rebasing: line[(eq + 1)...]))), as: UTF8.self)
             guard let index = keys.firstIndex(where: { matches(keyBytes, $0.name) }) else {
                 return .failure(Problem(line: lineNumber, message: "unknown key '" + printable(keyBytes) + "'"))
             }
@@ -90,6 +90,12 @@ public enum ConfigText {
         case .flag:
             return value.isExactly("true") || value.isExactly("false") ? nil : "must be true or false"
         }
+    }
+
+    /// `name = "Living-room NAS"` means the name without its quotes (people write settings files that way).
+    static func unquoted(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard bytes.count >= 2, bytes[0] == 0x22, bytes[bytes.count - 1] == 0x22 else { return bytes }
+        return UnsafeRawBufferPointer(rebasing: bytes[1..<(bytes.count - 1)])
     }
 
     static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {

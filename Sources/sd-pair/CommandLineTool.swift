@@ -87,7 +87,7 @@ enum Help {
           serve [options]           the long-running agent: opens a pairing window at start while no
                                     device is paired (--window-at-start auto|always|never), on
                                     SIGUSR1 and on `sd-pair invite`; takes the options of invite
-          join [-|"<words>"] [--peer <multiaddr>]
+          join [-|"<words>"] [--peer <multiaddr>|<host:port>]
                                     pair with the device showing the code, found by mDNS and the
                                     DHT at once (or only at --peer). Without words it asks for them
                                     (- reads them from stdin): words in the command line are

@@ -260,8 +260,12 @@ enum NetworkCommands {
         defer { code.wipe() }
         var peer: Multiaddr? = nil
         if let peerText = options.value("--peer") {
-            switch parseAddress(peerText, command: "join", option: "--peer") {
-            case .success(let a): peer = a
+            switch parseAddress(Self.multiaddrText(peerText), command: "join", option: "--peer") {
+            case .success(let a):
+                guard !Self.isUnspecified(a.host) else {
+                    return .failure(UsageError("join: --peer " + peerText + " is where the device listens on all its addresses, not an address to dial; use one of the addresses of its network (its log's LISTEN lines, or ip addr on it)"))
+                }
+                peer = a
             case .failure(let e): return .failure(e)
             }
         } else if options.has("--no-mdns") && options.has("--no-dht") {
@@ -377,6 +381,26 @@ enum NetworkCommands {
             Output.error("cannot install signal handlers: " + e.name)
             return nil
         }
+    }
+
+    /// 0.0.0.0 or ::, the listen-on-everything address: nothing to dial.
+    static func isUnspecified(_ host: Multiaddr.Host) -> Bool {
+        switch host {
+        case .ip4(let b): return b == FixedBytes<4>()
+        case .ip6(let b): return b == FixedBytes<16>()
+        }
+    }
+
+    /// `192.168.1.20:4001` or `[fd00::1]:4001`, as people write addresses, into its multiaddr; anything else as it is.
+    static func multiaddrText(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.first != 0x2F, let colon = bytes.lastIndex(of: 0x3A), colon > 0, colon + 1 < bytes.count,
+              bytes[(colon + 1)...].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return text }
+        let port = String(decoding: bytes[(colon + 1)...], as: UTF8.self)
+        if bytes[0] == 0x5B, bytes[colon - 1] == 0x5D {
+            return "/ip6/" + String(decoding: bytes[1..<(colon - 1)], as: UTF8.self) + "/tcp/" + port
+        }
+        return "/ip4/" + String(decoding: bytes[..<colon], as: UTF8.self) + "/tcp/" + port
     }
 
     static func parseAddress(_ text: String, command: String, option: String) -> Result<Multiaddr, UsageError> {

@@ -296,7 +296,8 @@ final class AgentTests: AgentTestCase {
         let dir = stateDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let conf = dir + "/sd-pair.conf"
-        try "# an agent on a test host\nname = Config NAS\nexpiry = 120\nevents = json\nlisten = /ip4/127.0.0.1/tcp/1\nno-mdns = true\nno-dht = true\nwindow-at-start = always\n"
+        // A quoted value means the text inside the quotes (the joiner must see the name without them).
+        try "# an agent on a test host\nname = \"Config NAS\"\nexpiry = 120\nevents = json\nlisten = /ip4/127.0.0.1/tcp/1\nno-mdns = true\nno-dht = true\nwindow-at-start = always\n"
             .write(toFile: conf, atomically: true, encoding: .utf8)
         // --listen on the command line replaces the file's; --expiry overrides it; the rest comes from the file.
         let p = try Spawned(agent, ["invite", "--config", conf, "--state-dir", dir + "/state", "--listen", "/ip4/127.0.0.1/tcp/0", "--expiry", "200"])
@@ -307,7 +308,22 @@ final class AgentTests: AgentTestCase {
         let j = try join(host, words: words, address: address, state: stateDirectory())
         XCTAssertEqual(j.wait(), 0, j.stderr)
         XCTAssertTrue(j.stdout.contains(" Config NAS"), j.stdout)
+        XCTAssertFalse(j.stdout.contains("\"Config NAS\""), j.stdout)
         XCTAssertEqual(p.wait(), 0, p.stderr)
+    }
+
+    /// `--peer` as people write addresses (host:port, [v6]:port, no peer id), and never the wildcard address.
+    func testPeerAcceptsHostPortAndRefusesTheWildcard() throws {
+        let inv = try invite(agent, state: stateDirectory())
+        let port = inv.address.components(separatedBy: "/tcp/")[1].components(separatedBy: "/")[0]
+        let j = try Spawned(host, ["join", inv.words, "--peer", "127.0.0.1:" + port, "--state-dir", stateDirectory()])
+        XCTAssertEqual(j.wait(), 0, j.stderr)
+        XCTAssertEqual(inv.process.wait(), 0, inv.process.stderr)
+        for wildcard in ["0.0.0.0:4001", "[::]:4001", "/ip4/0.0.0.0/tcp/4001"] {
+            let w = try Spawned(host, ["join", inv.words, "--peer", wildcard, "--state-dir", stateDirectory()])
+            XCTAssertEqual(w.wait(), 2, wildcard)
+            XCTAssertTrue(w.stderr.contains("is where the device listens on all its addresses, not an address to dial"), w.stderr)
+        }
     }
 
     func testConfigFileErrorsNameTheLine() throws {
