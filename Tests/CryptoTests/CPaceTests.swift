@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TestSupport
 import Wire
 import XCTest
 
@@ -13,36 +14,23 @@ final class CPaceTests: XCTestCase {
         return try! JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
     }
 
-    static func bytes(_ hex: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var i = hex.startIndex
-        while i < hex.endIndex {
-            let j = hex.index(i, offsetBy: 2)
-            out.append(UInt8(hex[i..<j], radix: 16)!)
-            i = j
-        }
-        return out
-    }
-
-    static func fixed(_ hex: String) -> FixedBytes<32> { FixedBytes<32>(bytes(hex))! }
-
-    static func hex<let n: Int>(_ b: FixedBytes<n>) -> String { b.withUnsafeBytes { $0.map { String(format: "%02X", $0) }.joined() } }
+    static func text<let n: Int>(_ b: FixedBytes<n>) -> String { b.withUnsafeBytes { $0.map { String(format: "%02X", $0) }.joined() } }
 
     func testTheDraftsVector() throws {
         let v = Self.vectors["vector"] as! [String: String]
-        let prs = Self.bytes(v["PRS"]!), ci = Self.bytes(v["CI"]!), sid = Self.bytes(v["sid"]!)
+        let prs = hex(v["PRS"]!), ci = hex(v["CI"]!), sid = hex(v["sid"]!)
         let g = prs.withUnsafeBytes { p in ci.withUnsafeBytes { c in sid.withUnsafeBytes { s in CPace.generator(password: p, channel: c, session: s) } } }
-        XCTAssertEqual(Self.hex(g), v["g"])
-        let ya = Self.fixed(v["ya"]!), yb = Self.fixed(v["yb"]!)
+        XCTAssertEqual(Self.text(g), v["g"])
+        let ya: FixedBytes<32> = fixed(v["ya"]!), yb: FixedBytes<32> = fixed(v["yb"]!)
         let shareA = CPace.share(ya, generator: g), shareB = CPace.share(yb, generator: g)
-        XCTAssertEqual(Self.hex(shareA), v["Ya"])
-        XCTAssertEqual(Self.hex(shareB), v["Yb"])
-        let ada = Self.bytes(v["ADa"]!), adb = Self.bytes(v["ADb"]!)
+        XCTAssertEqual(Self.text(shareA), v["Ya"])
+        XCTAssertEqual(Self.text(shareB), v["Yb"])
+        let ada = hex(v["ADa"]!), adb = hex(v["ADb"]!)
         func isk(_ y: FixedBytes<32>, _ peer: FixedBytes<32>) throws -> String {
             try sid.withUnsafeBytes { s in
                 try ada.withUnsafeBytes { a in
                     try adb.withUnsafeBytes { b in
-                        Self.hex(try CPace.sessionKey(y, peer: peer, session: s, initiator: shareA, initiatorData: a, responder: shareB, responderData: b))
+                        Self.text(try CPace.sessionKey(y, peer: peer, session: s, initiator: shareA, initiatorData: a, responder: shareB, responderData: b))
                     }
                 }
             }
@@ -54,11 +42,11 @@ final class CPaceTests: XCTestCase {
     func testInvalidSharesAbort() throws {
         let points = Self.vectors["invalid_points"] as! [String: Any]
         let valid = points["Valid"] as! [String: String]
-        let s = Self.fixed(valid["s"]!)
-        XCTAssertEqual(Self.hex(CPace.share(s, generator: Self.fixed(valid["X"]!))), valid["G.scalar_mult_vfy(s,X)"])
+        let s: FixedBytes<32> = fixed(valid["s"]!)
+        XCTAssertEqual(Self.text(CPace.share(s, generator: fixed(valid["X"]!) as FixedBytes<32>)), valid["G.scalar_mult_vfy(s,X)"])
         let sid = [UInt8](repeating: 1, count: 16)
         for key in ["Invalid Y1", "Invalid Y2"] {
-            let bad = Self.fixed(points[key] as! String)
+            let bad: FixedBytes<32> = fixed(points[key] as! String)
             XCTAssertThrowsError(try sid.withUnsafeBytes { sidRaw in
                 try CPace.sessionKey(s, peer: bad, session: sidRaw, initiator: bad, initiatorData: sidRaw, responder: bad, responderData: sidRaw)
             }, key) { XCTAssertEqual($0 as? CPace.Failure, .invalidShare) }
