@@ -258,6 +258,7 @@ final class AgentTests: AgentTestCase {
         }
         // The example settings file is valid (every line is checked, whichever command reads it).
         let example = root.appendingPathComponent("Board/sd-pair.conf").path
+        try FileManager.default.createDirectory(atPath: dir + "/state", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let check = try Spawned(host, ["devices", "--config", example, "--state-dir", dir + "/state"])
         XCTAssertEqual(check.wait(), 0, check.stderr)
     }

@@ -90,7 +90,9 @@ final class PackageTests: AgentTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: "/usr/share/doc/sd-pair/OPERATIONS.md.gz"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: "/usr/share/bash-completion/completions/sd-pair"))
         // The installed settings file is valid as shipped.
-        (status, _, err) = try run("/usr/bin/sd-pair", ["devices", "--state-dir", stateDirectory()])
+        let empty = stateDirectory()
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        (status, _, err) = try run("/usr/bin/sd-pair", ["devices", "--state-dir", empty])
         XCTAssertEqual(status, 0, err)
 
         // An operator's edit and a pairing's state, as systemd's StateDirectory= with DynamicUser= lays it out.
