@@ -256,6 +256,8 @@ public final class Node {
                 while let s = signals.next() {
                     if s == SignalPipe.interrupt || s == SignalPipe.terminate {
                         log("interrupted; shutting down")
+                        // A window open at Ctrl-C ends here too: a UI that follows the events must hear of it.
+                        if case .serve(_?, _) = task, outcome == nil { events.emit(.windowClosed) }
                         releasePortMapping(MonotonicClock.milliseconds())
                         return .interrupted
                     }

@@ -293,6 +293,19 @@ final class AgentTests: AgentTestCase {
         XCTAssertTrue(xml.stderr.contains("--events takes json"), xml.stderr)
     }
 
+    /// Ctrl-C with a window open: a UI following `--events json` hears `window-closed`, as for any other end.
+    func testInterruptClosesTheWindowInTheEvents() throws {
+        for command in ["invite", "serve"] {
+            let p = try Spawned(agent, [command, "--no-mdns", "--no-dht", "--listen", "/ip4/127.0.0.1/tcp/0", "--state-dir", stateDirectory(), "--events", "json"]
+                                + (command == "serve" ? ["--window-at-start", "always"] : []))
+            XCTAssertNotNil(p.line(startingWith: "{\"event\":\"waiting\""), command + ": " + p.stderr)
+            p.signal(SIGINT)
+            XCTAssertEqual(p.wait(seconds: 10), 130, command + ": " + p.stderr)
+            let events = p.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }
+            XCTAssertTrue(events.last?.hasPrefix("{\"event\":\"window-closed\",") == true, command + ": " + p.stdout)
+        }
+    }
+
     func testConfigFileSetsOptionsAndFlagsOverrideIt() throws {
         let dir = stateDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

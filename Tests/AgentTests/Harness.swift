@@ -197,8 +197,10 @@ class AgentTestCase: XCTestCase {
     /// The binary under test: the one that ships on boards when available.
     var agent: URL { embedded ?? host }
 
-    /// The device ids in a state directory's registry (which must parse).
+    /// The device ids in a state directory's registry (which must parse). A directory not made yet holds none (and
+    /// `devices` rightly calls a missing --state-dir an error).
     func listed(_ state: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: state) else { return [] }
         let p = try Spawned(host, ["devices", "--state-dir", state])
         XCTAssertEqual(p.wait(), 0, "the registry must always parse: " + p.stderr)
         return p.stdout.split(separator: "\n").filter { !$0.hasPrefix("no paired") }.map { String($0.split(separator: " ")[0]) }

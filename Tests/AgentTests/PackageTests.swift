@@ -62,7 +62,8 @@ final class PackageTests: AgentTestCase {
     /// Install, check, edit the conffile and the state, upgrade (edits kept), remove (conffile and state kept),
     /// purge (both gone). System-wide, so only where that is wanted: a CI machine or a root shell that asks for it.
     func testInstallUpgradeRemoveAndPurge() throws {
-        let deb = try XCTUnwrap(try packages()["amd64"])
+        let debs = try packages()
+        let deb = try XCTUnwrap(debs["amd64"])
         guard getuid() == 0, ProcessInfo.processInfo.environment["CI"] != nil || ProcessInfo.processInfo.environment["SDPAIR_DPKG_TESTS"] != nil else {
             throw XCTSkip("installs system-wide: runs in CI, or as root with SDPAIR_DPKG_TESTS=1")
         }
