@@ -35,7 +35,7 @@ public final class Node {
             case negotiatingOut(MultistreamDialer, then: Purpose)
             case active(Purpose)
         }
-        enum Purpose { case pairing, pingServer, pingClient, echo, kad }
+        enum Purpose { case pairing, pingServer, pingClient, echo, kad, identifyServer, identifyClient }
 
         var id: UInt32 = 0
         var kind: Kind = .free
@@ -136,6 +136,8 @@ public final class Node {
     /// The window's DHT record waits for the mapping's answer (its address goes into the record).
     var publishAfterMapping = false
     var lastReachability = ""
+    /// The public addresses DHT peers report for this board during the window's lookup (identify).
+    var observedAddresses = ObservedAddresses()
 
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
@@ -344,7 +346,8 @@ public final class Node {
             if case .expired? = step.event {
                 events.emit(.expired)
                 finish(.failed("pairing code expired before pairing completed"
-                    + (dht?.unreachable == true ? ": the device was found through the DHT but is not reachable from outside its network (no port mapping on its router)" : "")))
+                    + (dht?.unreachable == true ? ": the device was found through the DHT but is not reachable from outside its network (no port mapping on its router)"
+                        : dht?.phase == .found ? ": the device was found through the DHT but did not answer at its public address (its log says whether its router maps or forwards the port)" : "")))
             } else if peer == nil {
                 dialNextCandidates(now)
             }
@@ -495,10 +498,12 @@ public final class Node {
         }
     }
 
-    /// What an inbound stream may negotiate: ping always; pairing while a window is open; echo when asked for (tests).
+    /// What an inbound stream may negotiate: ping and identify always; pairing while a window is open; echo when
+    /// asked for (tests).
     var offered: (list: InlineArray<4, StaticString>, count: Int) {
         var list = InlineArray<4, StaticString>(repeating: Protocols.ping)
-        var count = 1
+        list[1] = Protocols.identify
+        var count = 2
         if case .serve(let window, let echo) = task {
             if window != nil {
                 list[count] = Protocols.pairing
@@ -516,6 +521,7 @@ public final class Node {
         let bytes = UnsafeRawBufferPointer(start: id.utf8Start, count: id.utf8CodeUnitCount)
         if Multistream.equals(bytes, Protocols.pairing) { return .pairing }
         if Multistream.equals(bytes, Protocols.echo) { return .echo }
+        if Multistream.equals(bytes, Protocols.identify) { return .identifyServer }
         return .pingServer
     }
 
@@ -633,6 +639,7 @@ public final class Node {
                     // By name, not position: the offer was fixed when the stream opened, windows may have changed since.
                     let purpose = Self.purpose(of: listener.supported[index])
                     links[i].streams[s].kind = .active(purpose)
+                    if purpose == .identifyServer { return answerIdentify(i, s) }
                     if purpose == .pairing, let session = links[i].connection?.session {
                         links[i].streams[s].handshake = InitiatorHandshake(
                             binding: ChannelBinding(handshakeHash: session.handshakeHash, exporter: session.exporter, remoteIdentity: session.remoteIdentity))
@@ -690,6 +697,10 @@ public final class Node {
                 guard pairingInput(i, s) else { return }
             case .active(.kad):
                 return kadInput(i, s)
+            case .active(.identifyClient):
+                return identifyInput(i, s)
+            case .active(.identifyServer):
+                return
             }
         }
     }

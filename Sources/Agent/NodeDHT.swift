@@ -79,30 +79,40 @@ struct KadRequest {
 extension Node {
     // MARK: Starting and stopping
 
-    /// Initiator: a window opened; find where its advertisement belongs.
+    /// Initiator: a window opened; find where its advertisement belongs. The record is sealed once the lookup is
+    /// done (`sealRecord`), when the peers it asked have said which public address they see.
     func dhtPublish(_ window: InitiatorWindow<SystemRandom>, now: UInt64) {
         guard let settings = dhtSettings, !settings.bootstrap.isEmpty else { return }
         var ipnsSeed = window.ipnsSeed
         defer { ipnsSeed.wipe() }
         let recordKey = Self.recordKey(settings.records, window.sessionID, ipnsSeed)
-        var state = DHTState(phase: .finding, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
+        stopDHT()
+        observedAddresses = ObservedAddresses()
+        dht = DHTState(phase: .finding, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
+        log("DHT: looking for the peers closest to " + (settings.records == .ipns ? "/ipns/… (the window's name)" : window.sessionID.dhtKey))
+    }
+
+    /// The record for the open window, with the addresses known now; false if there is none to publish.
+    func sealRecord(_ state: inout DHTState, now: UInt64) -> Bool {
+        guard let settings = dhtSettings, case .serve(let window?, _) = task else { return false }
+        var ipnsSeed = window.ipnsSeed
+        defer { ipnsSeed.wipe() }
         // The window's end by the wall clock (IPNS validity is wall-clock time; our deadlines are monotonic).
         let remaining = window.deadline.milliseconds > now ? (window.deadline.milliseconds - now) / 1000 : 0
         let ad = Advertisement(peer: peerID, device: window.localDevice, addresses: advertisedAddresses(), expires: UInt64(max(0, sd_unix_time())) + remaining)
         var rng = SystemRandom()
+        let key = state.recordKey
         let n = state.record.withUnsafeMutableBytes { out in
             Rendezvous.record(
-                settings.records, key: recordKey, advertisement: ad, advertKey: window.advertKey, ipnsSeed: ipnsSeed, sequence: 0,
+                settings.records, key: key, advertisement: ad, advertKey: window.advertKey, ipnsSeed: ipnsSeed, sequence: 0,
                 random: &rng, into: out)
         }
         guard let n else {
             log("DHT: the advertisement does not fit in a record; not published")
-            return
+            return false
         }
         state.recordLength = n
-        stopDHT()
-        dht = state
-        log("DHT: looking for the peers closest to " + (settings.records == .ipns ? "/ipns/… (the window's name)" : window.sessionID.dhtKey))
+        return true
     }
 
     /// Joiner: look for the session's advertisement.
@@ -153,7 +163,7 @@ extension Node {
     /// The addresses joiners can dial: each listener's own address, or the host's interface addresses for a
     /// wildcard listener.
     func advertisedAddresses() -> [Multiaddr] {
-        var out: [Multiaddr] = mappedAddress.map { [$0] } ?? []
+        var out = publicAddresses
         for l in listening {
             switch l.host {
             case .ip4(let b) where b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0:
@@ -172,15 +182,7 @@ extension Node {
         let n = raw.withUnsafeMutableBytes { sd_local_addresses($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 8, ipv6 ? 1 : 0) }
         var out: [Multiaddr] = []
         for k in 0..<max(0, Int(n)) {
-            if raw[17 * k] == 4 {
-                var b = FixedBytes<4>()
-                for j in 0..<4 { b[j] = raw[17 * k + 1 + j] }
-                out.append(Multiaddr(host: .ip4(b), port: port))
-            } else {
-                var b = FixedBytes<16>()
-                for j in 0..<16 { b[j] = raw[17 * k + 1 + j] }
-                out.append(Multiaddr(host: .ip6(b), port: port))
-            }
+            out.append(Multiaddr(host: raw.withUnsafeBytes { Self.host(UnsafeRawBufferPointer(rebasing: $0[(17 * k)..<(17 * k + 17)])) }, port: port))
         }
         return out
     }
@@ -215,8 +217,13 @@ extension Node {
         case .finding:
             var targets = InlineArray<20, Int>(repeating: 0)
             let n = state.lookup.closestAnswered(&targets)
+            sayReachabilityAfterLookup()
             guard n > 0 else {
                 log("DHT: no peer answered; the advertisement is not stored (mDNS may still work)")
+                state.phase = .stored
+                return
+            }
+            guard sealRecord(&state, now: now) else {
                 state.phase = .stored
                 return
             }
@@ -290,10 +297,11 @@ extension Node {
         var id = settings.protocolID
         let dialer = id.withUTF8 { MultistreamDialer(bytes: UnsafeRawBufferPointer($0)) }
         openStream(i, dialer: dialer, purpose: .kad)
-        // The whole stream area of this link is the response buffer (no other stream runs on it).
+        // Three stream buffers of this link are the response buffer; identify, if asked, has the fourth.
         if let s = links[i].streams.indices.first(where: { links[i].streams[$0].id != 0 }) {
-            links[i].streams[s].buffer = region(i, 2 * SecureConnection<SystemRandom>.bufferSize, 4 * AgentLimits.streamBufferSize)
+            links[i].streams[s].buffer = region(i, 2 * SecureConnection<SystemRandom>.bufferSize, 3 * AgentLimits.streamBufferSize)
         }
+        askIdentify(i)
     }
 
     /// The stream agreed on the protocol: send the request.

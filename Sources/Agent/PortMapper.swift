@@ -151,7 +151,6 @@ final class PortMapper {
             line += "neither NAT-PMP nor UPnP answered on " + router + (upnpMissing ? " (UPnP not tried: install miniupnpc)" : "")
                 + "; turn one of them on, or forward TCP port " + String(port) + " to " + localText
         }
-        line += "; only devices on this network can pair with it"
     }
 
     private func startUPnP() {

@@ -1,7 +1,10 @@
+import Transport
+
 /// Stream protocol ids the agent speaks.
 public enum Protocols {
     public static var pairing: StaticString { "/sd-pair/pairing/1.0.0" }
     public static var ping: StaticString { "/ipfs/ping/1.0.0" }
+    public static var identify: StaticString { Identify.protocolID }
     /// Test-only echo service (`--test-echo`), for interop tests with py-libp2p.
     public static var echo: StaticString { "/sd-pair/test-echo/1.0.0" }
 }

@@ -202,6 +202,30 @@ int sd_local_addresses(uint8_t *out, int max, int want_ipv6) {
     return n;
 }
 
+int sd_peer_address(int fd, uint8_t *out, uint16_t *port) {
+    struct sockaddr_storage ss;
+    socklen_t length = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &length) != 0) return 0;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        out[0] = 4;
+        memcpy(out + 1, &a->sin_addr, 4);
+        *port = ntohs(a->sin_port);
+        return 4;
+    }
+    if (ss.ss_family != AF_INET6) return 0;
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    *port = ntohs(a->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+        out[0] = 4;
+        memcpy(out + 1, a->sin6_addr.s6_addr + 12, 4);
+        return 4;
+    }
+    out[0] = 6;
+    memcpy(out + 1, &a->sin6_addr, 16);
+    return 6;
+}
+
 int sd_on_local_network(const uint8_t *address, int family) {
     struct ifaddrs *list = NULL;
     if (getifaddrs(&list) != 0) return 0;

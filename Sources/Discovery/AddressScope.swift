@@ -33,11 +33,15 @@ public enum AddressScope: Equatable {
     public static func isDialable(_ host: Multiaddr.Host) -> Bool {
         switch of(host) {
         case .global, .loopback: return true
-        case .local:
-            switch host {
-            case .ip4(let b): return b.withUnsafeBytes { sd_on_local_network($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 4) } == 1
-            case .ip6(let b): return b.withUnsafeBytes { sd_on_local_network($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 6) } == 1
-            }
+        case .local: return onLocalNetwork(host)
+        }
+    }
+
+    /// One of this host's interfaces (up) is on the network of `host`; true for the host's own addresses.
+    public static func onLocalNetwork(_ host: Multiaddr.Host) -> Bool {
+        switch host {
+        case .ip4(let b): return b.withUnsafeBytes { sd_on_local_network($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 4) } == 1
+        case .ip6(let b): return b.withUnsafeBytes { sd_on_local_network($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 6) } == 1
         }
     }
 }

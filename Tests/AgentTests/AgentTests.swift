@@ -423,7 +423,11 @@ final class AgentTests: AgentTestCase {
         XCTAssertTrue(py.stdout.contains("ECHO hello from py-libp2p"), py.stdout)
         XCTAssertEqual(py.stdout.split(separator: "\n").filter { $0.hasPrefix("PING ") }.count, 3, py.stdout)
         XCTAssertTrue(py.stdout.contains("DONE"))
-        // py opened /ipfs/id/1.0.0 too and got "na": the connection survived, and the agent still pairs.
+        // Identify, as py-libp2p parses it: where py's connection comes from, our key, and what we offer now.
+        let identify = py.stdout.split(separator: "\n").first { $0.hasPrefix("IDENTIFY ") }.map { $0.split(separator: " ").map(String.init) } ?? []
+        XCTAssertEqual(identify.count, 7, py.stdout)
+        XCTAssertTrue(identify.count > 1 && identify[1].hasPrefix("/ip4/127.0.0.1/tcp/"), py.stdout)
+        XCTAssertEqual(Array(identify.dropFirst(2)), ["True", "/ipfs/ping/1.0.0", "/ipfs/id/1.0.0", "/sd-pair/pairing/1.0.0", "/sd-pair/test-echo/1.0.0"], py.stdout)
         try assertStillPairs(inv)
     }
 

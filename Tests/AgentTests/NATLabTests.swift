@@ -48,6 +48,12 @@ final class NATLab {
         runScript(Self.scriptPath, ["mappings", directory]).1.split(separator: "\n").map(String.init)
     }
 
+    /// Forwards TCP `port` on the board's router to the board by hand, as an owner would in the router's web page.
+    func forward(_ port: Int) {
+        let (status, output) = runScript(Self.scriptPath, ["forward", directory, String(port)])
+        XCTAssertEqual(status, 0, "nat-lab forward: " + output)
+    }
+
     func down() {
         guard isUp else { return }
         isUp = false
@@ -118,23 +124,44 @@ final class NATLabTests: AgentTestCase {
         try pairThroughTheRouter(["--mapping", "natpmp"], via: "NAT-PMP")
     }
 
-    /// Without a mapping protocol the board says, once, that it cannot be reached from outside and why; the joiner
-    /// finds the record, dials none of its private addresses, and its failure says why.
+    /// Without a mapping protocol the board says, once, that it cannot be reached from outside and why, and which
+    /// public address the DHT peers see (identify); it advertises that address with its port in case the router
+    /// forwards it. Here nothing forwards it: the joiner finds the record, dials that address and none of the
+    /// private ones, and its failure says the device did not answer at its public address.
     func testWithoutMappingBothSidesSayWhy() throws {
         let lab = try NATLab(["--mapping", "none"])
         defer { lab.down() }
         try lab.startDHT()
         let (inv, words) = try invite(lab)
         defer { inv.stop() }
-        XCTAssertTrue(inv.waitForLog("not reachable from outside: neither NAT-PMP nor UPnP answered on the router 192.168.10.1; turn one of them on, or forward TCP port 4001 to 192.168.10.2", within: 20), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("not reachable from outside: neither NAT-PMP nor UPnP answered on the router 192.168.10.1; turn one of them on, or forward TCP port 4001 to 192.168.10.2; peers on the internet see this network at 51.20.0.2, advertised as /ip4/51.20.0.2/tcp/4001 for a router that forwards the port", within: 20), inv.stderr)
         XCTAssertEqual(inv.stderr.components(separatedBy: "reachable from outside").count - 1, 1, inv.stderr)
         XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
         let j = try join(lab, words)
         defer { j.stop() }
-        XCTAssertTrue(j.waitForLog("the device lists only addresses of its own network: it is not reachable from outside", within: 30), j.stderr)
+        XCTAssertTrue(j.waitForLog("trying /ip4/51.20.0.2/tcp/4001/p2p/", within: 30), j.stderr)
         XCTAssertEqual(j.wait(seconds: 75), 1, j.stderr)
-        XCTAssertTrue(j.stderr.contains("pairing code expired before pairing completed: the device was found through the DHT but is not reachable from outside its network"), j.stderr)
-        XCTAssertFalse(j.stderr.contains("trying "), j.stderr)
+        XCTAssertTrue(j.stderr.contains("pairing code expired before pairing completed: the device was found through the DHT but did not answer at its public address"), j.stderr)
+        XCTAssertFalse(j.stderr.contains("trying /ip4/192.168.10.2"), j.stderr)
+    }
+
+    /// The same router with TCP 4001 forwarded to the board by hand: the address the DHT peers reported is the way
+    /// in, and they pair.
+    func testPortForwardedByHandPairsThroughTheObservedAddress() throws {
+        let lab = try NATLab(["--mapping", "none"])
+        defer { lab.down() }
+        lab.forward(4001)
+        try lab.startDHT()
+        let (inv, words) = try invite(lab)
+        defer { inv.stop() }
+        XCTAssertTrue(inv.waitForLog("advertised as /ip4/51.20.0.2/tcp/4001 for a router that forwards the port", within: 20), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        let j = try join(lab, words)
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stdout.contains("PAIRED ") && j.stdout.contains(" Home NAS"), j.stdout)
+        XCTAssertTrue(j.stderr.contains("trying /ip4/51.20.0.2/tcp/4001/p2p/"), j.stderr)
     }
 
     /// The router's own WAN address is in the provider's shared range (100.64/10): miniupnpd refuses to map, and the

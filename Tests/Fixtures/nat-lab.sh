@@ -13,6 +13,7 @@
 #   nat-lab.sh run DIR inet|ra|board|rb|laptop CMD...   exec CMD in that namespace (the caller's child PID is CMD's)
 #   nat-lab.sh mappings DIR          the router's current port mappings (its nftables DNAT rules), one per line
 #   nat-lab.sh stop-mapping DIR      SIGTERM miniupnpd and wait until it is gone
+#   nat-lab.sh forward DIR PORT      forward TCP PORT on ra's WAN to the board by hand (a DNAT rule, not miniupnpd)
 #   nat-lab.sh down DIR              stop what the lab started (by PID) and delete its namespaces
 #
 # Namespaces are named after DIR, so two labs on one machine do not collide. Every wait is bounded; `down` is safe
@@ -138,6 +139,11 @@ case "$cmd" in
   run) host="${3:?host}"; shift 3; exec ip netns exec "$(ns "$host")" "$@" ;;
   mappings) ip netns exec "$(ns ra)" nft list chain inet filter prerouting_miniupnpd | grep -o 'dport [0-9]* dnat [a-z ]*to [0-9.:]*' || true ;;
   stop-mapping) stop_mapping ;;
+  forward)
+    # A port forwarded by hand on the board's router (what an owner does when the router has no UPnP or NAT-PMP).
+    port="${3:?port}"
+    ip netns exec "$(ns ra)" nft add rule inet filter prerouting iifname wan tcp dport "$port" dnat ip to "192.168.10.2:$port"
+    ip netns exec "$(ns ra)" nft add rule inet filter forward ip daddr 192.168.10.2 tcp dport "$port" accept ;;
   down) down; rm -f "$dir/miniupnpd.conf" "$dir/miniupnpd.log" "$dir/miniupnpd.run.pid" ;;
   *) echo "nat-lab: unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -3,7 +3,8 @@
 
   py_peer.py listen [--timeout S]           prints "LISTEN <multiaddr>/p2p/<id>", serves echo and ping
   py_peer.py dial <multiaddr> [--timeout S] opens an echo stream and pings 3 times, prints "ECHO <text>" and
-                                            "PING <n> <ms>", then "DONE"
+                                            "PING <n> <ms>", asks identify, prints "IDENTIFY <observed
+                                            addr> <key matches peer id> <protocols…>", then "DONE"
   py_peer.py dial <multiaddr> --idle S      connects (Noise, yamux), prints "CONNECTED", then says nothing for S s
 
 Every run ends by itself after --timeout seconds (default 30). Exit status 0 only if everything asked succeeded.
@@ -17,7 +18,11 @@ from listen_lines import print_listen_lines
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.crypto.serialization import deserialize_public_key
 from libp2p.host.ping import ID as PING_ID, handle_ping, perform_ping_roundtrip
+from libp2p.identity.identify.identify import ID as IDENTIFY_ID, parse_identify_response
+from libp2p.network.stream.exceptions import StreamEOF
+from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
 ECHO = TProtocol("/sd-pair/test-echo/1.0.0")
@@ -79,6 +84,20 @@ async def dial(target, timeout):
             for i in range(3):
                 print("PING %d %d" % (i + 1, await perform_ping_roundtrip(ping)), flush=True)
             await ping.close()
+            # Identify, read with py-libp2p's own parser: the observed address, the key, the protocols offered.
+            ident = await host.new_stream(info.peer_id, [IDENTIFY_ID])
+            answer = b""
+            while len(answer) < 8192:
+                try:
+                    chunk = await ident.read(4096)
+                except StreamEOF:  # py-libp2p reports the end of a stream we read to the end this way
+                    break
+                if not chunk:
+                    break
+                answer += chunk
+            message = parse_identify_response(answer)
+            same = ID.from_pubkey(deserialize_public_key(message.public_key)) == info.peer_id
+            print("IDENTIFY %s %s %s" % (multiaddr.Multiaddr(message.observed_addr), same, " ".join(message.protocols)), flush=True)
             print("DONE", flush=True)
     return 0 if echoed == b"hello from py-libp2p" else 1
 

@@ -12,7 +12,7 @@ import Wire
 /// also checks what must then hold (re-encoding gives the same bytes, a parsed code round-trips).
 enum FuzzTarget: CaseIterable {
     case multistream, noise, yamux, protobuf, kad, multiaddr, peerid, pairing, bip39, registry, config, txt, advert,
-        control, connection, text, ipns, portmap
+        control, connection, text, ipns, portmap, identify
 
     var name: String {
         switch self {
@@ -34,6 +34,7 @@ enum FuzzTarget: CaseIterable {
         case .text: "text"
         case .ipns: "ipns"
         case .portmap: "portmap"
+        case .identify: "identify"
         }
     }
 
@@ -59,6 +60,7 @@ enum FuzzTarget: CaseIterable {
         case .text: Self.text(data)
         case .ipns: Self.ipns(data)
         case .portmap: Self.portmap(data)
+        case .identify: Self.identify(data)
         }
     }
 
@@ -316,6 +318,16 @@ enum FuzzTarget: CaseIterable {
             var out = FixedBytes<20>()
             RFC3339.format(seconds, into: &out)
             check(out.withUnsafeBytes { $0.sameBytes(as: data) }, "an RFC 3339 time did not format back to itself")
+        }
+    }
+
+    /// A peer's identify answer, complete or cut anywhere: a shorter prefix of an answer that reads is never
+    /// malformed, only incomplete.
+    static func identify(_ data: UnsafeRawBufferPointer) {
+        guard case .answer(_, let used)? = try? Identify.read(data) else { return }
+        check(used <= data.count, "identify used more bytes than it had")
+        for cut in [0, used / 2, used - 1] where cut < used {
+            check((try? Identify.read(UnsafeRawBufferPointer(rebasing: data[0..<cut]))) == .needMore, "a cut identify answer did not ask for more")
         }
     }
 

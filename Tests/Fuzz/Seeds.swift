@@ -109,6 +109,17 @@ enum Seeds {
         add(.ipns, "time-fraction", Array("2123-08-14T12:17:03.694052Z".utf8))
 
         // NAT-PMP answers (public address; a TCP mapping) and upnpc's output, as the lab's miniupnpd gives them.
+        // Our identify answer (what py-libp2p parses in the interop test), and one without an observed address.
+        for (name, observed) in [("answer", Optional(Multiaddr(host: .ip4(FixedBytes<4>([51, 20, 0, 2])!), port: 40123))), ("no-observed", nil)] {
+            var list = InlineArray<4, StaticString>(repeating: Identify.protocolID)
+            list[1] = "/ipfs/ping/1.0.0"
+            var answer = [UInt8](repeating: 0, count: 1024)
+            let n = answer.withUnsafeMutableBytes {
+                Identify.answer(publicKey: initiatorKeys.publicKey,
+                                observed: observed, protocols: list, protocolCount: 2, into: $0) ?? 0
+            }
+            add(.identify, name, Array(answer[0..<n]))
+        }
         add(.portmap, "natpmp-address", [0x00, 0x80, 0, 0, 0, 0, 0x1d, 0x16, 51, 20, 0, 2])
         add(.portmap, "natpmp-map", [0x00, 0x82, 0, 0, 0, 0, 0x1d, 0x16, 0x0f, 0xa1, 0x0f, 0xa1, 0, 0, 0, 120])
         add(.portmap, "natpmp-network-failure", [0x00, 0x80, 0, 3, 0, 0, 0x1d, 0x1a, 0, 0, 0, 0])

@@ -218,6 +218,69 @@ final class ProtobufTests: XCTestCase {
     }
 }
 
+final class IdentifyTests: XCTestCase {
+    func answer(observed: Multiaddr?) -> [UInt8] {
+        var list = InlineArray<4, StaticString>(repeating: Identify.protocolID)
+        list[1] = "/ipfs/ping/1.0.0"
+        var out = [UInt8](repeating: 0, count: 600)
+        let n = out.withUnsafeMutableBytes {
+            Identify.answer(publicKey: Ed25519.KeyPair(seed: FixedBytes<32>(repeating: 5)).publicKey, observed: observed,
+                            protocols: list, protocolCount: 2, into: $0)
+        }
+        return Array(out[0..<(n ?? 0)])
+    }
+
+    func read(_ bytes: [UInt8]) -> Result<Identify.Step, Identify.Error> {
+        bytes.withUnsafeBytes { b in
+            do { return .success(try Identify.read(b)) } catch { return .failure(error as! Identify.Error) }
+        }
+    }
+
+    func testAnswerReadsBackAndEveryCutAsksForMore() throws {
+        let seen = try Multiaddr(text: "/ip4/51.20.0.2/tcp/40123")
+        let bytes = answer(observed: seen)
+        XCTAssertGreaterThan(bytes.count, 80)
+        XCTAssertEqual(try read(bytes).get(), .answer(observed: seen, used: bytes.count))
+        XCTAssertEqual(try read(bytes + [0x01, 0x02]).get(), .answer(observed: seen, used: bytes.count), "what follows is not part of it")
+        for cut in 0..<bytes.count { XCTAssertEqual(try read(Array(bytes[0..<cut])).get(), .needMore, "cut at \(cut)") }
+        // Field by field: the spec's fields (no listen addresses: see Identify.answer), the key as libp2p marshals it.
+        var numbers: [UInt64] = []
+        bytes.withUnsafeBytes { b in
+            var r = ProtobufReader(UnsafeRawBufferPointer(rebasing: b[(b[0] < 0x80 ? 1 : 2)...]))
+            while let f = try? r.next() {
+                numbers.append(f.number)
+                if f.number == 1, case .bytes(let k) = f.value { XCTAssertEqual(Array(k.prefix(4)), [0x08, 0x01, 0x12, 0x20]) }
+            }
+        }
+        XCTAssertEqual(numbers, [5, 6, 1, 4, 3, 3])
+    }
+
+    func testObservedAddressOfAnotherTransportIsIgnoredNotAnError() {
+        // observedAddr = /ip4/1.2.3.4/udp/4001/quic-v1: not an address we can be dialled at.
+        let quic: [UInt8] = [0x04, 1, 2, 3, 4, 0x91, 0x02, 0x0F, 0xA1, 0xCC, 0x03]
+        let body: [UInt8] = [0x22, UInt8(quic.count)] + quic
+        XCTAssertEqual(try read([UInt8(body.count)] + body).get(), .answer(observed: nil, used: body.count + 1))
+        XCTAssertEqual(try read([0x00]).get(), .answer(observed: nil, used: 1), "an empty message is a valid answer")
+    }
+
+    func testMalformedAndOversizedAreTypedErrors() {
+        XCTAssertEqual(read([0x80, 0x40]).failure, .oversized, "8 KiB")
+        XCTAssertEqual(read([0x80, 0x00]).failure, .malformed, "a varint that is not minimal")
+        XCTAssertEqual(read([0x02, 0x22, 0x05]).failure, .malformed, "a field longer than the message")
+        XCTAssertEqual(read([0x01, 0x0D]).failure, .malformed, "a fixed-width field")
+        XCTAssertEqual(read([UInt8](repeating: 0xFF, count: 12)).failure, .malformed)
+    }
+
+    func testAnswerThatDoesNotFitIsNil() {
+        var out = [UInt8](repeating: 0, count: 40)
+        let n = out.withUnsafeMutableBytes {
+            Identify.answer(publicKey: Ed25519.KeyPair(seed: FixedBytes<32>(repeating: 5)).publicKey, observed: nil,
+                            protocols: InlineArray<4, StaticString>(repeating: Identify.protocolID), protocolCount: 4, into: $0)
+        }
+        XCTAssertNil(n)
+    }
+}
+
 extension Result {
     var failure: Failure? {
         if case .failure(let e) = self { return e }

@@ -40,6 +40,10 @@ int sd_tcp_connect(const char *ip, uint16_t port);
 /// of 17 bytes (family 4 or 6, then the address). Returns the count, or -errno.
 int sd_local_addresses(uint8_t *out, int max, int want_ipv6);
 
+/// The address of the other end of connected socket `fd`, as one 17-byte slot like sd_local_addresses (an
+/// IPv4-mapped IPv6 address comes back as IPv4), and its port. Returns 4 or 6, or 0 when there is none.
+int sd_peer_address(int fd, uint8_t *out, uint16_t *port);
+
 /// 1 when an interface of this host (up) is on the network of `address` (4 or 16 bytes, by `family` 4 or 6):
 /// the address masked with that interface's netmask equals the interface's own, masked. 0 otherwise.
 int sd_on_local_network(const uint8_t *address, int family);
