@@ -1,3 +1,4 @@
+import Foundation
 import Crypto
 import TestSupport
 import Wire
@@ -253,6 +254,14 @@ final class IdentifyTests: XCTestCase {
             }
         }
         XCTAssertEqual(numbers, [5, 6, 1, 4, 3, 3])
+    }
+
+    /// An answer as go-libp2p/kubo shape it (QUIC and IPv6 listen addresses, relay and DCUtR protocols, a signed
+    /// peer record), encoded by py-libp2p's own protobuf classes (Tests/Fuzz/corpus/identify).
+    func testGoStyleAnswerEncodedByPyLibp2pReads() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/identify/go-style-py-encoded").path
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(try read(bytes).get(), .answer(observed: try Multiaddr(text: "/ip4/51.20.0.2/tcp/40123"), used: bytes.count))
     }
 
     func testObservedAddressOfAnotherTransportIsIgnoredNotAnError() {
