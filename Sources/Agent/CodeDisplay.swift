@@ -6,7 +6,8 @@ import Pairing
 ///   opens and cleared when it closes (a regular file is replaced by a new 0600 file: it holds a live code; links,
 ///   FIFOs and directories other users can write are refused, see `refusal`);
 /// - `--display-cmd <command>`: a hook for LCD or e-ink drivers, run by `/bin/sh -c` with SD_PAIR_ACTION=show|clear,
-///   SD_PAIR_CODE (the 12 words, empty on clear) and SD_PAIR_EXPIRES_IN (seconds) in its environment; not waited for.
+///   SD_PAIR_CODE (the 12 words, empty on clear) and SD_PAIR_EXPIRES_IN (seconds) in its environment; not waited for
+///   by the agent (a forked watcher reports a failure in one log line, see sd_spawn_shell).
 /// A display that fails is reported, never fatal: the log line still carries the code.
 public final class CodeDisplay {
     public let path: String?
@@ -44,6 +45,12 @@ public final class CodeDisplay {
             text.wipe()
         }
         run(action: "show", words: words, expiresIn: seconds)
+    }
+
+    /// At start: whatever a crashed or killed agent left on the display goes, before any window.
+    public func clearLeftovers() {
+        showing = true
+        clear()
     }
 
     public func clear() {

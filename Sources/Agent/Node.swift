@@ -74,6 +74,10 @@ public final class Node {
         var deadline: UInt64 = 0
         /// The identity a dialled peer must prove (from the multiaddr's /p2p part or the discovery answer).
         var expected: PeerID? = nil
+        /// Where a dialled connection goes, for the line that says why it failed.
+        var dialled: Multiaddr? = nil
+        /// Initiator: this connection's pairing completed and was announced (PAIRED); its close is not news.
+        var paired = false
         /// A Kademlia request this connection exists for (nil: pairing, ping, or an inbound connection).
         var kad: KadRequest? = nil
         /// Initiator: the device this connection paired (its id, and "<id> <name>") until its end of the pairing
@@ -320,7 +324,9 @@ public final class Node {
 
     func tick(_ now: UInt64) {
         for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && !links[i].established && now >= links[i].deadline {
-            drop(i, reason: "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
+            // A TCP connect nobody answered (a black hole, a host that is off) is not a handshake that stalled.
+            drop(i, reason: links[i].connecting ? "no answer in " + String(handshakeTimeout / 1000) + " s"
+                : "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
         }
         for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && links[i].established && now >= links[i].deadline {
             // Inbound: a peer that sends no stream data (keep-alives are not data) only holds a slot. Dialled: the
@@ -806,6 +812,7 @@ public final class Node {
                     let id = peer.deviceInfo.deviceID.uuidString
                     links[i].unconfirmed = (id, id + " " + peer.deviceInfo.name.string)
                     links[i].unconfirmedStream = links[i].streams[s].id
+                    links[i].paired = true
                     announcePaired(peer)
                 }
                 peer.sessionKeys.wipe()

@@ -45,6 +45,7 @@ extension Node {
         case .success(let fd):
             setUp(i, fd: fd, role: .dialer, connecting: true, now: now)
             links[i].expected = peer.peer
+            links[i].dialled = peer
             return i
         }
     }
@@ -198,22 +199,32 @@ extension Node {
         if links[i].kad != nil { return dropQuietly(i) }
         let wasEstablished = links[i].established
         let joiner = links[i].joiner  // the link's exchange outlives it just long enough to be told
+        let (paired, address) = (links[i].paired, links[i].dialled)
         links[i].joiner = nil
         warnUnconfirmed(i)
         for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
         links[i].connection?.close()
         Net.close(links[i].fd)
         links[i] = Link()
-        if outcome == nil { log("connection dropped: " + reason) }
+        // Said once: a candidate's end is the joiner's "candidate failed" line (with the address); a paired
+        // connection's close after PAIRED is no news.
+        if outcome == nil && joiner == nil && !paired { log("connection dropped: " + reason) }
         switch task {
         case .join:
             guard joiner != nil else { return }
-            candidateEnded(joiner, reason: wasEstablished ? "connection lost: " + reason : reason)
+            candidateEnded(joiner, reason: Self.at(address, wasEstablished ? "connection lost: " + reason : reason))
         case .ping:
             if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }
         case .serve:
             break
         }
+    }
+
+    /// "/ip4/…/tcp/…: what" for a dialled address (without its /p2p part, which the "trying" line showed).
+    static func at(_ address: Multiaddr?, _ what: String) -> String {
+        guard var a = address else { return what }
+        a.peer = nil
+        return a.text + ": " + what
     }
 
     func closeHandshake(_ i: Int, _ s: Int) {

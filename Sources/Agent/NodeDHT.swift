@@ -177,6 +177,26 @@ extension Node {
         return Array(out.prefix(Advertisement.maxAddresses))
     }
 
+    /// What a person or a script can dial for listener `bound`: itself, or for a wildcard listener each address of
+    /// its family on this host's interfaces (LAN addresses first), with its port and peer id; the wildcard itself
+    /// when there is none (loopback only).
+    public static func dialableAddresses(_ bound: Multiaddr) -> [Multiaddr] {
+        let v6: Bool
+        switch bound.host {
+        case .ip4(let b) where b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0: v6 = false
+        case .ip6(let b) where (0..<16).allSatisfy({ b[$0] == 0 }): v6 = true
+        default: return [bound]
+        }
+        var local: [Multiaddr] = []
+        var global: [Multiaddr] = []
+        for var a in interfaceAddresses(port: bound.port, ipv6: v6) {
+            if case .ip4 = a.host, v6 { continue }
+            a.peer = bound.peer
+            if AddressScope.of(a.host) == .global { global.append(a) } else { local.append(a) }
+        }
+        return local.isEmpty && global.isEmpty ? [bound] : local + global
+    }
+
     static func interfaceAddresses(port: UInt16, ipv6: Bool) -> [Multiaddr] {
         var raw = FixedBytes<136>()  // 8 slots of 17 bytes
         let n = raw.withUnsafeMutableBytes { sd_local_addresses($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 8, ipv6 ? 1 : 0) }

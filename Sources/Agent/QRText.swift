@@ -3,8 +3,10 @@ import Crypto
 import Pairing
 
 /// `--qr`: the code as a QR code in a terminal, so a phone can read the words instead of a person typing them.
-/// Drawn with Unicode half blocks, two module rows per text line, light modules as blocks — terminals draw text
-/// light on dark, and a QR code is dark on light — inside a light quiet zone.
+/// Drawn with Unicode half blocks, two module rows per text line, light modules as blocks, inside a light quiet
+/// zone. On a terminal the colours are forced, white blocks on black, so the code reads the right way round on a
+/// light background too; in a log (not a terminal) there are no escape sequences, and the drawing is right for the
+/// usual light-on-dark text.
 public enum QRText {
     /// The largest symbol accepted: version 10 (57 modules a side). Twelve words need version 4 or 5.
     public static let maxWidth = 57
@@ -20,7 +22,10 @@ public enum QRText {
 
     /// The drawing's bytes (UTF-8 text lines). It encodes the code, so the caller wipes it once written; the
     /// modules and the C string handed to libqrencode are wiped here.
-    public static func render(_ words: CodeWords) -> Result<[UInt8], Failure> {
+    /// `colours`: force light modules white on black (for a terminal: without it, a terminal with a light
+    /// background shows the code inverted, which many phone readers refuse); never for a log, where the escape
+    /// sequences would turn the lines into binary data.
+    public static func render(_ words: CodeWords, colours: Bool) -> Result<[UInt8], Failure> {
         let capacity = maxWidth * maxWidth
         let modules = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: capacity)
         defer {
@@ -33,15 +38,15 @@ public enum QRText {
         text.wipe()
         if width == -ENOENT { return .failure(.libraryMissing) }
         guard width > 0 else { return .failure(.encodingFailed) }
-        return .success(layoutBytes(UnsafeBufferPointer(modules), width: Int(width)))
+        return .success(layoutBytes(UnsafeBufferPointer(modules), width: Int(width), colours: colours))
     }
 
     /// The text lines for `width` × `width` modules (1 = dark), each line ending in a newline.
-    public static func layout(_ modules: UnsafeBufferPointer<UInt8>, width: Int) -> String {
-        String(decoding: layoutBytes(modules, width: width), as: UTF8.self)
+    public static func layout(_ modules: UnsafeBufferPointer<UInt8>, width: Int, colours: Bool = false) -> String {
+        String(decoding: layoutBytes(modules, width: width, colours: colours), as: UTF8.self)
     }
 
-    static func layoutBytes(_ modules: UnsafeBufferPointer<UInt8>, width: Int) -> [UInt8] {
+    static func layoutBytes(_ modules: UnsafeBufferPointer<UInt8>, width: Int, colours: Bool) -> [UInt8] {
         let side = width + 2 * quietZone
         func light(_ x: Int, _ y: Int) -> Bool {
             let (mx, my) = (x - quietZone, y - quietZone)
@@ -53,6 +58,7 @@ public enum QRText {
         out.reserveCapacity((side + 1) / 2 * (3 * side + 1))
         var y = 0
         while y < side {
+            if colours { append("\u{1B}[97;40m", to: &out) }  // bright white on black
             for x in 0..<side {
                 // A last odd row has nothing below it: the line's lower half stays dark (terminal background).
                 let upper = light(x, y)
@@ -64,9 +70,14 @@ public enum QRText {
                     out.append(0x20)
                 }
             }
+            if colours { append("\u{1B}[0m", to: &out) }
             out.append(0x0A)
             y += 2
         }
         return out
+    }
+
+    static func append(_ s: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 }

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <signal.h>
+#include <poll.h>
 #include <spawn.h>
+#include <sys/wait.h>
 #include <sys/file.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -217,6 +219,61 @@ int sd_show_on_display(const char *path, const void *buf, size_t len) {
 
 extern char **environ;
 
+// The watcher (a forked copy of the agent, alive while the hook runs) waits for the hook and says on the agent's
+// stderr, in one line, when it failed: its exit status or signal, and the first line it wrote to stderr.
+static void watch_hook(const char *command, char **envp) {
+    closefrom(3);              // not the agent's sockets: a restarted agent must be able to listen again
+    signal(SIGCHLD, SIG_DFL);  // so that waitpid sees the hook's status
+    int fds[2];
+    if (pipe(fds) != 0) _exit(0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    posix_spawn_file_actions_addclose(&actions, fds[1]);
+    char *argv[] = {"sh", "-c", (char *)command, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/bin/sh", &actions, NULL, argv, envp);
+    close(fds[1]);
+    if (rc != 0) {
+        dprintf(2, "sd-pair: cannot run the display command: %s\n", strerror(rc));
+        _exit(0);
+    }
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    char line[161];
+    size_t n = 0;
+    int line_done = 0, status = 0, exited = 0, eof = 0;
+    // Bounded: at most 600 rounds of at least 50 ms (the pipe's end makes poll return at once, so the wait is a
+    // plain 50 ms sleep from then on). A hook still running after about 30 s is stopped and reported.
+    for (int round = 0; round < 600 && !exited; round++) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (eof) poll(NULL, 0, 50);
+        else poll(&p, 1, 50);
+        // waitpid before reading: what the hook wrote before it exited is then all in the pipe.
+        exited = waitpid(pid, &status, WNOHANG) == pid;
+        char buf[256];
+        ssize_t r = -1;
+        for (int reads = 0; !eof && reads < 64 && (r = read(fds[0], buf, sizeof buf)) > 0; reads++) {
+            for (ssize_t i = 0; i < r && !line_done; i++) {
+                if (buf[i] == '\n' || n == sizeof line - 1) line_done = 1;
+                else line[n++] = (buf[i] >= 0x20 && buf[i] != 0x7f) ? buf[i] : '?';
+            }
+        }
+        if (r == 0) eof = 1;
+    }
+    line[n] = 0;
+    if (!exited) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        dprintf(2, "sd-pair: the display command did not finish in 30 s; stopped it\n");
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        dprintf(2, "sd-pair: the display command failed (exit status %d)%s%s\n", WEXITSTATUS(status), n ? ": " : "", line);
+    } else if (WIFSIGNALED(status)) {
+        dprintf(2, "sd-pair: the display command was killed by signal %d%s%s\n", WTERMSIG(status), n ? ": " : "", line);
+    }
+    _exit(0);
+}
+
 int sd_spawn_shell(const char *command, const char *const *extra) {
     signal(SIGCHLD, SIG_IGN);
     size_t base = 0, added = 0;
@@ -226,11 +283,11 @@ int sd_spawn_shell(const char *command, const char *const *extra) {
     if (!envp) return -ENOMEM;
     for (size_t i = 0; i < base; i++) envp[i] = environ[i];
     for (size_t i = 0; i < added; i++) envp[base + i] = (char *)extra[i];
-    char *argv[] = {"sh", "-c", (char *)command, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, envp);
+    pid_t watcher = fork();
+    if (watcher == 0) watch_hook(command, envp);
+    int error = errno;
     free(envp);
-    return rc == 0 ? (int)pid : -rc;
+    return watcher > 0 ? (int)watcher : -error;
 }
 
 int sd_read_line(const char *prompt, char *buf, size_t cap) {

@@ -202,6 +202,8 @@ int sd_local_addresses(uint8_t *out, int max, int want_ipv6) {
     return n;
 }
 
+int sd_isatty(int fd) { return isatty(fd); }
+
 int sd_peer_address(int fd, uint8_t *out, uint16_t *port) {
     struct sockaddr_storage ss;
     socklen_t length = sizeof ss;

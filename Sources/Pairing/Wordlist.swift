@@ -41,6 +41,12 @@ public enum Wordlist {
         return low
     }
 
+    static func startsWith(_ word: UnsafeRawBufferPointer, _ prefix: UnsafeRawBufferPointer) -> Bool {
+        guard prefix.count <= word.count else { return false }
+        for i in 0..<prefix.count where word[i] != prefix[i] { return false }
+        return true
+    }
+
     /// Lexicographic byte comparison.
     static func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
         let n = min(a.count, b.count)
@@ -51,8 +57,13 @@ public enum Wordlist {
     /// The up-to-three words closest to `typed` by edit distance (optimal string alignment: insertions,
     /// deletions, substitutions and swaps of neighbouring letters, the usual typing errors). Words farther
     /// than `maxDistance` are not suggested: they would be guesses, not corrections.
+    /// Fewer than four letters that start list words ("aba", "con"): those words, in list order (the first three).
     public static func closest(to typed: UnsafeRawBufferPointer, maxDistance: Int = 3) -> WordSuggestions {
         var best = WordSuggestions()
+        if typed.count < uniquePrefixLength {
+            for index in 0..<count where startsWith(bytes(at: index), typed) { best.offer(UInt16(index), rank: 0) }
+            if best.count > 0 { return best }
+        }
         for index in 0..<count {
             let word = bytes(at: index)
             let distance = EditDistance.optimalStringAlignment(typed, word, limit: maxDistance)
@@ -65,12 +76,12 @@ public enum Wordlist {
 }
 
 /// Edit distance on short ASCII words, in fixed stack storage.
-enum EditDistance {
+public enum EditDistance {
     /// Longest input compared; longer inputs are cut (nothing in the wordlist is near them anyway).
     static let maxLength = 24
 
     /// Optimal string alignment distance, capped: returns `limit + 1` as soon as it must exceed `limit`.
-    static func optimalStringAlignment(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, limit: Int) -> Int {
+    public static func optimalStringAlignment(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, limit: Int) -> Int {
         let n = min(a.count, maxLength)
         let m = min(b.count, maxLength)
         if abs(n - m) > limit { return limit + 1 }

@@ -14,7 +14,7 @@ public enum UntrustedText {
     }
 
     /// The scalar that starts at `i` and its length in bytes; nil for an invalid sequence.
-    static func scalar(_ raw: UnsafeRawBufferPointer, at i: Int) -> (value: UInt32, length: Int)? {
+    public static func scalar(_ raw: UnsafeRawBufferPointer, at i: Int) -> (value: UInt32, length: Int)? {
         let b0 = UInt32(raw[i])
         if b0 < 0x80 { return (b0, 1) }
         let length: Int

@@ -1,4 +1,5 @@
 import Crypto
+import Pairing
 import Wire
 
 /// Dispatches subcommands.
@@ -43,8 +44,13 @@ enum CommandLineTool {
             return .environment
         }
         guard let entry = Self.commands.first(where: { command.isExactly($0.name) }) else {
-            Output.error("unknown command '" + command + "'; try 'sd-pair --help'")
+            Output.error("unknown command '" + command + "'" + Help.closest(command, among: commands.map { $0.name }) + "; try 'sd-pair --help'")
             return .usage
+        }
+        // `<command> --help` for every command, whatever parser it uses (a value that is "--help" would be odd).
+        if args.words.dropFirst().contains(where: { $0.isExactly("--help") || $0.isExactly("-h") }) {
+            Output.line(Help.section(command))
+            return .success
         }
         let outcome = entry.run(&args)
         switch outcome {
@@ -58,6 +64,57 @@ enum CommandLineTool {
 }
 
 enum Help {
+    /// "; did you mean 'x'?" for the known word within two edits of `typed` (the closest), or nothing.
+    static func closest(_ typed: String, among known: [StaticString]) -> String {
+        var best: (StaticString, Int)? = nil
+        var copy = typed
+        copy.withUTF8 { t in
+            for k in known {
+                let d = EditDistance.optimalStringAlignment(UnsafeRawBufferPointer(t), UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount), limit: 2)
+                if d <= 2 && d < (best?.1 ?? 3) { best = (k, d) }
+            }
+        }
+        return best.map { "; did you mean '" + Options.text($0.0) + "'?" } ?? ""
+    }
+
+    /// One command's part of `text`: its usage lines, and the common options for the commands that take them.
+    /// Lines are indented 2 (a command, or the common options' heading) or more (their continuation).
+    static func section(_ command: String) -> String {
+        var out: [UInt8] = Array("Usage: sd-pair ".utf8)
+        var name = command
+        var all = text
+        let takesCommon = command.isExactly("serve") || command.isExactly("invite") || command.isExactly("join") || command.isExactly("devices")
+            || command.isExactly("forget")
+        name.withUTF8 { c in
+            all.withUTF8 { t in
+                var keep = false
+                var start = 0
+                while start < t.count {
+                    var end = start
+                    while end < t.count && t[end] != 0x0A { end += 1 }
+                    var indent = 0
+                    while start + indent < end && t[start + indent] == 0x20 { indent += 1 }
+                    if indent == 2 {
+                        // The line's first word is the command (followed by a space or the line's end), or the heading.
+                        let word = start + 2 + c.count
+                        let same = word <= end && (word == end || t[word] == 0x20) && (0..<c.count).allSatisfy { t[start + 2 + $0] == c[$0] }
+                        let common = takesCommon && t[start + 2] == UInt8(ascii: "C")
+                        if common { out.append(0x0A) }
+                        keep = same || common
+                    } else if indent < 2 {
+                        keep = false
+                    }
+                    if keep && indent >= 2 {
+                        out += UnsafeBufferPointer(rebasing: t[(start + 2)..<end])
+                        out.append(0x0A)
+                    }
+                    start = end + 1
+                }
+            }
+        }
+        return String(decoding: out, as: UTF8.self) + "\n(sd-pair --help shows every command; man sd-pair has more)"
+    }
+
     static let text = """
         sd-pair: pair two devices with a 12-word code (BIP39), for headless Linux boards.
 
@@ -87,7 +144,7 @@ enum Help {
           serve [options]           the long-running agent: opens a pairing window at start while no
                                     device is paired (--window-at-start auto|always|never), on
                                     SIGUSR1 and on `sd-pair invite`; takes the options of invite
-          join [-|"<words>"] [--peer <multiaddr>|<host:port>]
+          join [-|<words>] [--peer <multiaddr>|<host:port>]
                                     pair with the device showing the code, found by mDNS and the
                                     DHT at once (or only at --peer). Without words it asks for them
                                     (- reads them from stdin): words in the command line are
@@ -95,7 +152,8 @@ enum Help {
           ping <multiaddr> [--count <n>]
                                     libp2p ping (/ipfs/ping/1.0.0), prints each round-trip time
           devices [--json]          list paired devices (id, type, name, OS, when)
-          forget <device-id>        remove a paired device and its keys
+          forget <id|name>          remove a paired device and its keys (the start of its id,
+                                    4 characters at least, is enough)
           Common options of serve, invite, join, devices and forget:
             --config <path>         settings file (default /etc/sd-pair.conf, if present): lines of
                                     key = value, one key per option without "--" (listen, state-dir,

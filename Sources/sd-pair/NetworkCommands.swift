@@ -170,6 +170,8 @@ enum NetworkCommands {
         node.onWindowClosed = { display?.clear() }
         node.events = events
         node.portMapping = !options.has("--no-port-mapping")
+        // A code left on the display by a crash (kill -9, power loss) is dead: clear it before anything else shows.
+        display?.clearLeftovers()
         // The control socket before the listeners: a second daemon on this state directory is told so, rather
         // than failing on a taken port.
         let controlPath = InviteClient.socketPath(stateDirectory: stateDirectory(options))
@@ -211,13 +213,14 @@ enum NetworkCommands {
         line.write(fd: 1)
         line.wipe()
         if settings.qr { printQR(words) }
+        if !hint.isEmpty { Output.line(hint) }
         settings.display?.show(words, expiresIn: window.policy.expirySeconds)
         settings.events.emitWaiting(words, sessionID: window.sessionID.uuidString, expiresIn: window.policy.expirySeconds)
     }
 
     /// `--qr`: the code as a QR code on stdout; without libqrencode, one line says so (the code is in the log line).
     static func printQR(_ words: CodeWords) {
-        switch QRText.render(words) {
+        switch QRText.render(words, colours: sd_isatty(1) == 1) {
         case .success(var drawing):
             drawing.withUnsafeMutableBytes { raw in
                 _ = sd_write_all(1, raw.baseAddress, raw.count)
@@ -228,10 +231,23 @@ enum NetworkCommands {
         }
     }
 
+    /// What to run on the other device, with the first address it could give `--peer` (said after the code).
+    nonisolated(unsafe) static var hint = ""
+
+    /// Opens the listeners; a wildcard one is shown as the concrete addresses behind it, one LISTEN line each.
     static func listen(_ node: Node, _ addresses: [Multiaddr]) -> Bool {
         for address in addresses {
             switch node.listen(address) {
-            case .success(let bound): Output.line("LISTEN " + bound.text)
+            case .success(let bound):
+                for a in Node.dialableAddresses(bound) {
+                    Output.line("LISTEN " + a.text)
+                    if hint.isEmpty, AddressScope.of(a.host) != .loopback || addresses.count == 1 {
+                        var bare = a
+                        bare.peer = nil
+                        // Not with the words in it: one more copy of the code in the journal.
+                        hint = "sd-pair: on the other device, run: sd-pair join (it asks for the code); to skip discovery: sd-pair join --peer " + bare.text
+                    }
+                }
             case .failure(let e):
                 Output.error("cannot listen on " + address.text + ": " + e.name)
                 return false
@@ -306,16 +322,13 @@ enum NetworkCommands {
         return .success(finish(node.run(signals: signals())))
     }
 
-    /// The code to join with: the words as one quoted argument, or — so that the live code is not in
+    /// The code to join with: the words as one quoted argument or twelve, or — so that the live code is not in
     /// the process's argv (readable by every local user in /proc) nor in shell history — typed at a prompt (no
     /// argument, a terminal) or read from standard input (`-`, or no argument and no terminal). nil: a bad code,
     /// already reported.
     static func typedCode(_ positionals: [String]) -> Result<PairingCode, UsageError>? {
         // isExactly, not ==: String equality pulls Unicode normalisation tables into Embedded builds.
         let fromInput = positionals.isEmpty || (positionals.count == 1 && positionals[0].isExactly("-"))
-        if !fromInput && positionals.count != 1 {
-            return .failure(UsageError("join: give the 12 words as one quoted argument (sd-pair join \"word1 … word12\"), or run sd-pair join without them to type them at a prompt"))
-        }
         var line = InlineArray<1024, CChar>(repeating: 0)
         defer {
             var span = line.mutableSpan
@@ -329,7 +342,8 @@ enum NetworkCommands {
             if n < 0 { return .failure(UsageError("join: cannot read the code from standard input (" + SystemError(-n).name + ")")) }
             text = line.span.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         } else {
-            text = positionals[0]
+            // One quoted argument or twelve unquoted ones: the words are the same either way.
+            for (i, p) in positionals.enumerated() { text += (i > 0 ? " " : "") + p }
         }
         do { return .success(try PairingCode.parse(text)) } catch {
             Output.error(error.message)

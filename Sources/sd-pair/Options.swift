@@ -30,7 +30,7 @@ struct Options {
                 guard inline == nil else { return .failure(UsageError(command + ": " + name + " takes no value")) }
                 out.flags.append(name)
             } else if word.startsWithExactly("-") && word.utf8.count > 1 {
-                return .failure(UsageError(command + ": unknown option '" + word + "'"))
+                return .failure(UsageError(command + ": unknown option '" + word + "'" + Help.closest(name, among: valued + switches)))
             } else {
                 out.positionals.append(word)
             }

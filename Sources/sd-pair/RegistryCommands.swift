@@ -54,20 +54,57 @@ enum RegistryCommands {
         case .success(let o): options = o
         case .failure(let e): return .failure(e)
         }
-        guard options.positionals.count == 1, let bytes = Hex.decodeUUID(options.positionals[0]) else {
-            return .failure(UsageError("forget: give one device id, as 'sd-pair devices' shows it"))
+        guard options.positionals.count == 1 else {
+            return .failure(UsageError("forget: give one device: its id as 'sd-pair devices' shows it (or the start of it, 4 characters at least), or its name"))
         }
-        switch DeviceRegistry(directory: NetworkCommands.stateDirectory(options)).forget(DeviceID(bytes: bytes)) {
+        let registry = DeviceRegistry(directory: NetworkCommands.stateDirectory(options))
+        let typed = options.positionals[0]
+        var id: DeviceID
+        var name = ""
+        if let bytes = Hex.decodeUUID(typed) {
+            id = DeviceID(bytes: bytes)
+        } else {
+            switch registry.load() {
+            case .success(var list):
+                defer { for i in list.indices { list[i].wipe() } }
+                var found: Int? = nil
+                var fits = 0
+                let bytes = Array(typed.utf8)
+                for (k, d) in list.enumerated() where Self.matches(bytes, d) {
+                    found = k
+                    fits += 1
+                }
+                guard let k = found, fits == 1 else {
+                    if fits > 1 { return .failure(UsageError("forget: that fits " + String(fits) + " devices ('sd-pair devices' lists them); give more of the id")) }
+                    Output.error("no paired device has that id or name ('sd-pair devices' lists them)")
+                    return .success(.pairingFailed)
+                }
+                (id, name) = (list[k].deviceID, " (" + list[k].name.string + ")")
+            case .failure(let f):
+                Output.error(f.message)
+                return .success(.environment)
+            }
+        }
+        switch registry.forget(id) {
         case .success(true):
-            Output.line("forgot " + DeviceID(bytes: bytes).uuidString + " (its keys are gone from the registry)")
+            Output.line("forgot " + id.uuidString + name + " (its keys are gone from the registry)")
             return .success(.success)
         case .success(false):
-            Output.error("no paired device " + DeviceID(bytes: bytes).uuidString)
+            Output.error("no paired device " + id.uuidString)
             return .success(.pairingFailed)
         case .failure(let f):
             Output.error(f.message)
             return .success(.environment)
         }
+    }
+
+    /// `typed` names `device`: its name byte for byte, or the start of its id (4 characters at least, either case).
+    static func matches(_ typed: [UInt8], _ device: PairedDevice) -> Bool {
+        if device.name.withUnsafeBytes({ n in typed.withUnsafeBytes { n.sameBytes(as: $0) } }) { return true }
+        let id = Array(device.deviceID.uuidString.utf8)
+        guard typed.count >= 4, typed.count <= id.count else { return false }
+        for k in 0..<typed.count where typed[k] | 0x20 != id[k] | 0x20 { return false }
+        return true
     }
 
     /// Test-only (crash-safety test): records `--count` synthetic devices one by one and prints "ACK <id>" after each

@@ -141,6 +141,66 @@ final class AgentTests: AgentTestCase {
         XCTAssertEqual(quiet.wait(), 130)
     }
 
+    /// `forget` takes a whole id, the start of one (4 characters at least, either case) or a device's name, and
+    /// refuses what fits no device (first-contact item 10).
+    func testForgetByIdPrefixOrName() throws {
+        let state = stateDirectory()
+        let ids = try recordSynthetic(3, in: state, with: host)
+        func forget(_ what: String) throws -> Spawned {
+            let p = try Spawned(host, ["forget", what, "--state-dir", state])
+            _ = p.wait()
+            return p
+        }
+        let byName = try forget("test device 1")
+        XCTAssertEqual(byName.wait(), 0, byName.stderr)
+        XCTAssertTrue(byName.stdout.contains(" (test device 1) (its keys are gone"), byName.stdout)
+        let prefix = String(ids.first { !byName.stdout.contains($0) }!.prefix(6)).uppercased()
+        let byPrefix = try forget(prefix)
+        XCTAssertEqual(byPrefix.wait(), 0, byPrefix.stderr)
+        XCTAssertEqual(try listed(state).count, 1)
+        let short = try forget(String(try listed(state)[0].prefix(3)))
+        XCTAssertEqual(short.wait(), 1, "3 characters are not enough")
+        XCTAssertTrue(short.stderr.contains("no paired device has that id or name"), short.stderr)
+        let whole = try forget(try listed(state)[0])
+        XCTAssertEqual(whole.wait(), 0, whole.stderr)
+        XCTAssertEqual(try listed(state), [])
+    }
+
+    /// After PAIRED, the joiner closing its connection is the normal end, not an error line (first-contact item 6).
+    func testASuccessfulPairingEndsWithoutAnErrorLikeLine() throws {
+        let serve = try Spawned(agent, ["serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory(), "--name", "Daemon NAS"])
+        guard let address = serve.line(startingWith: "LISTEN "), let code = serve.line(startingWith: "CODE: ") else {
+            return XCTFail("serve did not start: " + serve.stderr)
+        }
+        let a = try join(host, words: code, address: address, state: stateDirectory())
+        XCTAssertEqual(a.wait(), 0, a.stderr)
+        XCTAssertTrue(serve.waitForLog("pairing window closed: paired"), serve.stderr)
+        usleep(500_000)  // the joiner's close reaches the daemon
+        serve.signal(SIGTERM)
+        XCTAssertEqual(serve.wait(), 130)
+        XCTAssertFalse(serve.stderr.contains("connection dropped"), serve.stderr)
+        XCTAssertTrue(serve.stdout.contains("PAIRED "), serve.stdout)
+    }
+
+    /// `serve` clears what a crashed agent left on the display before anything else, and a display hook that fails
+    /// is named in one log line with its exit status and first stderr line (first-contact item 8).
+    func testServeClearsALeftoverCodeAndReportsAFailingHook() throws {
+        let state = stateDirectory()
+        _ = try recordSynthetic(1, in: state, with: host)  // a paired device: the daemon opens no window at start
+        let directory = state + "-display"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        directories.append(URL(fileURLWithPath: directory))
+        let display = directory + "/code"
+        try "legal winner thank\nyear wave sausage\n".write(toFile: display, atomically: true, encoding: .utf8)
+        let serve = try Spawned(agent, ["serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", state,
+                                        "--display", display, "--display-cmd", "echo \"no LCD on i2c-1\" >&2; exit 3"])
+        XCTAssertNotNil(serve.line(startingWith: "READY "), serve.stderr)
+        XCTAssertEqual(try String(contentsOfFile: display, encoding: .utf8), "", "the dead code is gone")
+        XCTAssertTrue(serve.waitForLog("the display command failed (exit status 3): no LCD on i2c-1", within: 10), serve.stderr)
+        serve.signal(SIGTERM)
+        XCTAssertEqual(serve.wait(), 130)
+    }
+
     func testDisplayShowsTheCodeAndIsClearedWhenTheWindowCloses() throws {
         let state = stateDirectory()
         let directory = state + "-display"  // private to us: a world-writable directory such as /tmp is refused
@@ -256,6 +316,12 @@ final class AgentTests: AgentTestCase {
         for line in ["DynamicUser=yes", "StateDirectory=sd-pair", "NoNewPrivileges=yes", "ProtectSystem=strict", "MemoryMax=8M", "Restart=on-failure"] {
             XCTAssertTrue(unit.contains(line), line)
         }
+        // With the display drop-in (Board/sd-pair-display.conf) in place, it still verifies.
+        try FileManager.default.createDirectory(atPath: path + ".d", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: root.appendingPathComponent("Board/sd-pair-display.conf").path, toPath: path + ".d/display.conf")
+        let withDisplay = try Spawned(URL(fileURLWithPath: "/usr/bin/systemd-analyze"), ["verify", path])
+        XCTAssertEqual(withDisplay.wait(), 0, withDisplay.stderr)
+        XCTAssertEqual(withDisplay.stderr.trimmingCharacters(in: .whitespacesAndNewlines), "", "no warnings")
         // The example settings file is valid (every line is checked, whichever command reads it).
         let example = root.appendingPathComponent("Board/sd-pair.conf").path
         try FileManager.default.createDirectory(atPath: dir + "/state", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -636,10 +702,7 @@ final class AgentTests: AgentTestCase {
 
     func testFullDiskLosesNothingAndSaysSo() throws {
         let state = stateDirectory()
-        let first = try Spawned(agent, ["registry-test-writer", "--state-dir", state, "--count", "2"])
-        XCTAssertEqual(first.wait(), 0, first.stderr)
-        let before = try listed(state)
-        XCTAssertEqual(before.count, 2)
+        let before = try recordSynthetic(2, in: state, with: agent)
         // RLIMIT_FSIZE 0: every write of file data fails with EFBIG, as on a full disk.
         let limited = try Spawned(URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -f 0; exec \"$0\" registry-test-writer --state-dir \"$1\" --count 1", agent.path, state])
         XCTAssertEqual(limited.wait(), 3)

@@ -199,6 +199,15 @@ class AgentTestCase: XCTestCase {
 
     /// The device ids in a state directory's registry (which must parse). A directory not made yet holds none (and
     /// `devices` rightly calls a missing --state-dir an error).
+    /// Records `count` synthetic devices with the crash test's writer; returns the ids `devices` lists.
+    func recordSynthetic(_ count: Int, in state: String, with binary: URL) throws -> [String] {
+        let writer = try Spawned(binary, ["registry-test-writer", "--state-dir", state, "--count", String(count)])
+        XCTAssertEqual(writer.wait(), 0, writer.stderr)
+        let ids = try listed(state)
+        XCTAssertEqual(ids.count, count)
+        return ids
+    }
+
     func listed(_ state: String) throws -> [String] {
         guard FileManager.default.fileExists(atPath: state) else { return [] }
         let p = try Spawned(host, ["devices", "--state-dir", state])

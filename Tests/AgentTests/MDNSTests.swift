@@ -246,6 +246,21 @@ final class MDNSTests: AgentTestCase {
         XCTAssertFalse(j.stderr.contains("too many answers"), j.stderr)
         XCTAssertGreaterThan(tried, 0, "the fakes were in the way: " + j.stderr)
         XCTAssertLessThan(elapsed, budget, j.stderr)
+
+    }
+
+    /// An address where nobody answers (no host behind it on the lab's LAN): the failure is said once, with the
+    /// address, as unanswered, not as a stalled handshake (first-contact item 6).
+    func testAnAddressThatNeverAnswersIsNamedOnce() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let j = try lab.run("B", host, ["join", "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+                                        "--peer", "/ip4/10.77.0.99/tcp/4001", "--state-dir", stateDirectory(), "--handshake-timeout", "2"])
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 20), 1, j.stderr)
+        XCTAssertTrue(j.stderr.contains("/ip4/10.77.0.99/tcp/4001: no answer in 2 s"), j.stderr)
+        XCTAssertFalse(j.stderr.contains("handshake timeout"), j.stderr)
+        XCTAssertEqual(j.stderr.components(separatedBy: "no answer").count - 1, 1, "said once: " + j.stderr)
     }
 
     func testEightFakeServicesBeforeTheRealNAS() throws { try crowdedLAN(fakes: 8, budget: 15) }

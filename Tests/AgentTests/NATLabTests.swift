@@ -82,6 +82,19 @@ final class NATLabTests: AgentTestCase {
         try lab.run("laptop", host, ["join", words, "--no-mdns", "--dht-bootstrap", lab.bootstrap[1], "--state-dir", stateDirectory(), "--name", "Laptop", "--expiry", "60"])
     }
 
+    /// The laptop joins and pairs by dialling the router's public address; the board's LAN address is never tried
+    /// from outside. Returns the finished join.
+    func pairThroughThePublicAddress(_ lab: NATLab, _ inv: Spawned, _ words: String) throws -> Spawned {
+        let j = try join(lab, words)
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stdout.contains("PAIRED ") && j.stdout.contains(" Home NAS"), j.stdout)
+        XCTAssertTrue(j.stderr.contains("trying /ip4/51.20.0.2/tcp/4001/p2p/"), j.stderr)
+        XCTAssertFalse(j.stderr.contains("trying /ip4/192.168.10.2"), j.stderr)
+        return j
+    }
+
     /// Pairs across both NATs through the mapping `via` names; the mapping exists while the window is open and is
     /// gone after it closes.
     func pairThroughTheRouter(_ options: [String], via: String) throws {
@@ -94,14 +107,7 @@ final class NATLabTests: AgentTestCase {
         XCTAssertTrue(inv.waitForLog("reachable from outside at /ip4/51.20.0.2/tcp/4001 (" + via + " on the router 192.168.10.1, until the window closes)", within: 15), inv.stderr)
         XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
         XCTAssertEqual(lab.mappings, ["dport 4001 dnat ip to 192.168.10.2:4001"])
-        let j = try join(lab, words)
-        defer { j.stop() }
-        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
-        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
-        XCTAssertTrue(j.stdout.contains("PAIRED ") && j.stdout.contains(" Home NAS"), j.stdout)
-        // The laptop dialled the router's public address; the board's LAN address was never tried from outside.
-        XCTAssertTrue(j.stderr.contains("trying /ip4/51.20.0.2/tcp/4001/p2p/"), j.stderr)
-        XCTAssertFalse(j.stderr.contains("trying /ip4/192.168.10.2"), j.stderr)
+        let j = try pairThroughThePublicAddress(lab, inv, words)
         XCTAssertTrue(j.stderr.contains("1 private to another network"), j.stderr)
         // Removed when the window closed (UPnP's removal runs in a child that may outlive the board's process).
         var gone = false
@@ -156,12 +162,7 @@ final class NATLabTests: AgentTestCase {
         defer { inv.stop() }
         XCTAssertTrue(inv.waitForLog("advertised as /ip4/51.20.0.2/tcp/4001 for a router that forwards the port", within: 20), inv.stderr)
         XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
-        let j = try join(lab, words)
-        defer { j.stop() }
-        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
-        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
-        XCTAssertTrue(j.stdout.contains("PAIRED ") && j.stdout.contains(" Home NAS"), j.stdout)
-        XCTAssertTrue(j.stderr.contains("trying /ip4/51.20.0.2/tcp/4001/p2p/"), j.stderr)
+        _ = try pairThroughThePublicAddress(lab, inv, words)
     }
 
     /// The router's own WAN address is in the provider's shared range (100.64/10): miniupnpd refuses to map, and the

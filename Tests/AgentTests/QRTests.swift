@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 
+import Pairing
+import Wire
+
 @testable import Agent
 
 /// `--qr`: the QR code the agent draws in a terminal must read back as the code. A real reader decodes it: zbar's
@@ -86,6 +89,50 @@ final class QRTests: AgentTestCase {
         XCTAssertNotNil(p.line(startingWith: "\u{2588}\u{2588}"), "a QR code line: " + p.stdout + p.stderr)
         p.signal(SIGINT)
         XCTAssertEqual(p.wait(), 130)
+    }
+
+    /// What a terminal shows for `text`: rows of pixels (true = light), with the terminal's own colours where the
+    /// text sets none (light on dark, or dark on light) and white on black where it asks for `ESC [97;40m`.
+    func terminalRows(_ text: String, lightBackground: Bool) -> [[Bool]] {
+        var rows: [[Bool]] = []
+        for line in text.split(separator: "\n") {
+            var (foreground, background) = (!lightBackground, lightBackground)
+            var upper: [Bool] = []
+            var lower: [Bool] = []
+            var rest = Substring(line)
+            while let c = rest.unicodeScalars.first {
+                if c == "\u{1B}", let end = rest.firstIndex(of: "m") {
+                    let parameters = rest[rest.index(rest.startIndex, offsetBy: 2)..<end]
+                    (foreground, background) = parameters == "97;40" ? (true, false) : (!lightBackground, lightBackground)
+                    rest = rest[rest.index(after: end)...]
+                    continue
+                }
+                upper.append(c == "\u{2588}" || c == "\u{2580}" ? foreground : background)
+                lower.append(c == "\u{2588}" || c == "\u{2584}" ? foreground : background)
+                rest = rest.dropFirst()
+            }
+            rows += [upper, lower]
+        }
+        return rows
+    }
+
+    /// First-contact item 9: with the colours forced (what `--qr` does on a terminal), the code reads on a dark and
+    /// on a light terminal, with no inversion option on the reader; without them (a log), only on a dark one.
+    func testForcedColoursReadOnDarkAndLightTerminals() throws {
+        var code = PairingCode(entropy: FixedBytes<16>(repeating: 0x5A))
+        var words = code.spelled
+        defer {
+            code.wipe()
+            words.wipe()
+        }
+        for colours in [true, false] {
+            guard case .success(let bytes) = QRText.render(words, colours: colours) else { throw XCTSkip("libqrencode4 is not installed") }
+            let text = String(decoding: bytes, as: UTF8.self)
+            XCTAssertEqual(text.contains("\u{1B}[97;40m"), colours)
+            XCTAssertEqual(try decode(terminalRows(text, lightBackground: false))?.lowercased(), words.string, "dark terminal, colours \(colours)")
+            let light = try decode(terminalRows(text, lightBackground: true))?.lowercased()
+            if colours { XCTAssertEqual(light, words.string, "light terminal") } else { XCTAssertNil(light, "inverted on a light terminal") }
+        }
     }
 
     func testLayoutDrawsTwoModuleRowsPerLineInsideALightMargin() {

@@ -142,9 +142,13 @@ final class CLITests: XCTestCase {
         let dialled = try run(["join", words, "--peer", "/ip4/127.0.0.1/tcp/9", "--state-dir", state, "--no-mdns", "--no-dht"])
         XCTAssertEqual(dialled.status, 1, dialled.stderr)
         XCTAssertTrue(dialled.stderr.contains("connection refused"), dialled.stderr)
+        // Twelve unquoted words are the same code; three are named as too few.
+        let unquoted = try run(["join"] + words.split(separator: " ").map(String.init) + ["--peer", "/ip4/127.0.0.1/tcp/9", "--state-dir", state, "--no-mdns", "--no-dht"])
+        XCTAssertEqual(unquoted.status, 1, unquoted.stderr)
+        XCTAssertTrue(unquoted.stderr.contains("connection refused"), unquoted.stderr)
         let three = try run(["join", "abandon", "abandon", "about", "--peer", "/ip4/127.0.0.1/tcp/9", "--state-dir", state])
         XCTAssertEqual(three.status, 2)
-        XCTAssertTrue(three.stderr.contains("run sd-pair join without them to type them at a prompt"), three.stderr)
+        XCTAssertTrue(three.stderr.contains("a pairing code has 12 words, this one has 3"), three.stderr)
     }
 
     func testHelpAndVersion() throws { try forEachBinary(checkHelpAndVersion) }
@@ -155,6 +159,26 @@ final class CLITests: XCTestCase {
         for word in ["code", "demo", "help", "version", "Exit codes"] { XCTAssertTrue(r.stdout.contains(word), word) }
         XCTAssertEqual(try run("help").stdout, r.stdout)
         XCTAssertTrue(try run("--version").stdout.hasPrefix("sd-pair "))
+        // Each command's own help (first-contact item 4): its usage lines, and the common options where it takes them.
+        let join = try run("join", "--help")
+        XCTAssertEqual(join.status, 0, join.stderr)
+        XCTAssertTrue(join.stdout.hasPrefix("Usage: sd-pair join [-|<words>]"), join.stdout)
+        XCTAssertTrue(join.stdout.contains("--state-dir <dir>"), join.stdout)
+        XCTAssertFalse(join.stdout.contains("ping <multiaddr>"), join.stdout)
+        let ping = try run("ping", "-h")
+        XCTAssertEqual(ping.status, 0, ping.stderr)
+        XCTAssertTrue(ping.stdout.hasPrefix("Usage: sd-pair ping <multiaddr>"), ping.stdout)
+        XCTAssertTrue(try run("code", "--help").stdout.hasPrefix("Usage: sd-pair code "))
+        XCTAssertFalse(ping.stdout.contains("--state-dir"), "ping takes no common options: " + ping.stdout)
+        // A near miss names what was meant.
+        let jion = try run("jion")
+        XCTAssertEqual(jion.status, 2)
+        XCTAssertTrue(jion.stderr.contains("unknown command 'jion'; did you mean 'join'?"), jion.stderr)
+        let peers = try run("join", "--peers", "x")
+        XCTAssertEqual(peers.status, 2)
+        XCTAssertTrue(peers.stderr.contains("unknown option '--peers'; did you mean '--peer'?"), peers.stderr)
+        let far = try run("frobnicate")
+        XCTAssertFalse(far.stderr.contains("did you mean"), "nothing is near: " + far.stderr)
     }
 
     func testFreshCodesRoundTrip() throws { try forEachBinary(checkFreshCodesRoundTrip) }

@@ -40,6 +40,9 @@ int sd_tcp_connect(const char *ip, uint16_t port);
 /// of 17 bytes (family 4 or 6, then the address). Returns the count, or -errno.
 int sd_local_addresses(uint8_t *out, int max, int want_ipv6);
 
+/// isatty(3): 1 when `fd` is a terminal.
+int sd_isatty(int fd);
+
 /// The address of the other end of connected socket `fd`, as one 17-byte slot like sd_local_addresses (an
 /// IPv4-mapped IPv6 address comes back as IPv4), and its port. Returns 4 or 6, or 0 when there is none.
 int sd_peer_address(int fd, uint8_t *out, uint16_t *port);
@@ -179,8 +182,9 @@ int sd_display_check(const char *path);
 int sd_show_on_display(const char *path, const void *buf, size_t len);
 
 /// Starts `/bin/sh -c command` with the process's environment plus `extra` (NULL-terminated "NAME=value" strings,
-/// at most 8), without waiting for it. SIGCHLD is set to be ignored first, so finished hooks never linger as zombies.
-/// Returns the child's pid, or -errno.
+/// at most 8), without waiting for it: a forked watcher runs it, waits for it (30 s at most, then stops it) and, when
+/// it fails, writes one line on stderr with its exit status and the first line of its stderr. SIGCHLD is set to be
+/// ignored first, so finished watchers never linger as zombies. Returns the watcher's pid, or -errno.
 int sd_spawn_shell(const char *command, const char *const *extra);
 
 /// Wall-clock seconds since the Unix epoch (for "paired at" times only; never for timeouts).
