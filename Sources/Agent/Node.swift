@@ -140,6 +140,9 @@ public final class Node {
     /// The window's DHT record waits for the mapping's answer (its address goes into the record).
     var publishAfterMapping = false
     var lastReachability = ""
+    /// Joiner: when the next "still looking" line is due (0: not started).
+    var progressAt: UInt64 = 0
+    static let progressMilliseconds: UInt64 = 5_000
     /// The public addresses DHT peers report for this board during the window's lookup (identify).
     var observedAddresses = ObservedAddresses()
 
@@ -356,6 +359,10 @@ public final class Node {
                         : dht?.phase == .found ? ": the device was found through the DHT but did not answer at its public address (its log says whether its router maps or forwards the port)" : "")))
             } else if peer == nil {
                 dialNextCandidates(now)
+                if now >= progressAt {
+                    if progressAt != 0 { sayProgress(session, now) }
+                    progressAt = now + Self.progressMilliseconds
+                }
             }
         default:
             break
@@ -813,12 +820,13 @@ public final class Node {
                     links[i].unconfirmed = (id, id + " " + peer.deviceInfo.name.string)
                     links[i].unconfirmedStream = links[i].streams[s].id
                     links[i].paired = true
+                    log(Self.at(peerAddress(i), "paired with '" + peer.deviceInfo.name.string + "' (" + id + ")"))
                     announcePaired(peer)
                 }
                 peer.sessionKeys.wipe()
             } else if let event = step.event {
                 if case .challengeSent = event { links[i].provenPairing = true }
-                initiatorEvent(event)
+                initiatorEvent(event, from: peerAddress(i))
             }
         case .join:
             guard var joiner = links[i].joiner else {
@@ -907,23 +915,28 @@ public final class Node {
         events.emit(.discovering)
     }
 
-    func initiatorEvent(_ event: InitiatorEvent) {
+    /// `from`: the connection's address, first in the line ("/ip4/…/tcp/…: pairing attempt refused: …").
+    func initiatorEvent(_ event: InitiatorEvent, from: Multiaddr?) {
+        var refused: String? = nil
         switch event {
         case .paired:
             break  // recorded and announced in pairingInput, before the confirmation is sent
         case .attemptFailed(let reason, let remaining):
-            log("pairing attempt refused: " + reason.description + " (" + String(remaining) + " attempts left)")
+            refused = "pairing attempt refused: " + reason.description + " (" + String(remaining) + " attempts left)"
             events.emit(.attemptFailed(reason: reason.description, remaining: remaining))
         case .burned(let reason):
-            log("pairing attempt refused: " + reason.description)
-            events.emit(.failed(reason: "code disabled after too many failed attempts"))
-            finish(.failed("pairing code disabled after too many failed attempts; start a new pairing"))
+            refused = "pairing attempt refused: " + reason.description
         case .rejected(let reason):
-            log("pairing request refused: " + reason.description)
+            refused = "pairing request refused: " + reason.description
         case .challengeSent:
             events.emit(.challengeSent)
         case .expired:
             break
+        }
+        if let refused { log(Self.at(from, refused)) }
+        if case .burned = event {
+            events.emit(.failed(reason: "code disabled after too many failed attempts"))
+            finish(.failed("pairing code disabled after too many failed attempts; start a new pairing"))
         }
     }
 

@@ -38,10 +38,7 @@ extension Node {
     /// A peer asked who we are: one answer (our key, what this connection may negotiate, and where its connection
     /// comes from as we see it), then our end of the stream closes.
     func answerIdentify(_ i: Int, _ s: Int) {
-        var slot = FixedBytes<20>()
-        var port: UInt16 = 0
-        let family = slot.withUnsafeMutableBytes { sd_peer_address(links[i].fd, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &port) }
-        let observed = family == 0 ? nil : Multiaddr(host: slot.withUnsafeBytes { Self.host($0) }, port: port)
+        let observed = peerAddress(i)
         let protocols = offered
         let id = links[i].streams[s].id
         let buffer = links[i].streams[s].buffer
@@ -72,6 +69,14 @@ extension Node {
         guard case .answer(let observed, _) = step else { return }
         if let observed { observedAddresses.note(observed) }
         resetStream(i, s)
+    }
+
+    /// Where connection `i` comes from (or goes to), as the socket says.
+    func peerAddress(_ i: Int) -> Multiaddr? {
+        var slot = FixedBytes<20>()
+        var port: UInt16 = 0
+        let family = slot.withUnsafeMutableBytes { sd_peer_address(links[i].fd, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &port) }
+        return family == 0 ? nil : Multiaddr(host: slot.withUnsafeBytes { Self.host($0) }, port: port)
     }
 
     /// One 17-byte address slot of the C helpers (family 4 or 6, then the address).

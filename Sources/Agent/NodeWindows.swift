@@ -101,4 +101,17 @@ extension Node {
             }
         }
     }
+
+    /// Joiner, every few seconds while nothing has paired: what each path has done so far, so that a person
+    /// waiting knows whether the device was seen at all.
+    func sayProgress(_ session: JoinerSession, _ now: UInt64) {
+        let left = session.deadline.milliseconds > now ? (session.deadline.milliseconds - now) / 1000 : 0
+        var mdns = "off"
+        if let m = discovery?.mdns {
+            mdns = m.isRunning ? String(m.resolvedServices) + " sd-pair device(s) seen, " + String(m.otherSessions) + " showing another code"
+                : "avahi-daemon is not reachable"
+        }
+        let rounds = dht.map { $0.phase == .found ? "found" : String($0.rounds) + " lookup round(s), no record yet" }
+        log("still looking (" + String(left) + " s left): mDNS: " + mdns + "; DHT: " + (rounds ?? (dhtSettings == nil ? "off" : "no bootstrap peers")))
+    }
 }

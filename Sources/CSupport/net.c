@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -203,6 +204,16 @@ int sd_local_addresses(uint8_t *out, int max, int want_ipv6) {
 }
 
 int sd_isatty(int fd) { return isatty(fd); }
+
+int sd_fd_is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+int sd_stdout_is_journal(void) {
+    const char *stream = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (!stream || sscanf(stream, "%llu:%llu", &dev, &ino) != 2 || fstat(1, &st) != 0) return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 int sd_peer_address(int fd, uint8_t *out, uint16_t *port) {
     struct sockaddr_storage ss;

@@ -48,6 +48,9 @@ public final class MDNS {
     public var found = CandidateQueue()
     /// True once the client has been running at least once (tests and the first-hit notice).
     public private(set) var isRunning = false
+    /// Joiner: `_sd-pair._tcp` services resolved so far, and how many of them were for another session.
+    public private(set) var resolvedServices = 0
+    public private(set) var otherSessions = 0
 
     public init(loop: AvahiLoop, log: @escaping (String) -> Void) {
         self.loop = loop
@@ -373,8 +376,10 @@ public final class MDNS {
             return
         case .success(let t): text = t
         }
+        resolvedServices += 1
         guard text.sessionID == wanted else {
-            log("mDNS: ignoring '" + Self.printable(name) + "': another pairing session")
+            otherSessions += 1
+            log("mDNS: ignoring '" + Self.printable(name) + "': another pairing session (if that is the device you are pairing with, it shows another code: check the code)")
             return
         }
         guard port != 0, let (host, linkLocal) = Self.host(address) else {

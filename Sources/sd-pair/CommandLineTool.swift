@@ -173,7 +173,8 @@ enum Help {
             --no-port-mapping       (invite, serve) ask the router for no port forward (NAT-PMP, UPnP)
             --events json           one JSON line per state change (waiting, challenge-sent,
                                     attempt-failed, connecting, request-sent, challenge-received,
-                                    completed, failed, expired, window-closed)
+                                    completed, failed, expired, window-closed) on stdout, or with
+                                    json:<fd> on a descriptor of its own (--events json:3 3>pipe)
             --display <path>        (invite, serve) also show the code there, 4 lines of 3 words
                                     (a console like /dev/tty1, or a file in a directory only this
                                     user can write; no links); cleared when the window closes

@@ -20,8 +20,18 @@ enum NetworkCommands {
     /// `--events json` (the only format), or off.
     static func eventSink(_ options: Options, command: String) -> Result<EventSink, UsageError> {
         guard let format = options.value("--events") else { return .success(.off) }
-        guard format.isExactly("json") else { return .failure(UsageError(command + ": --events takes json")) }
-        return .success(EventSink.json(fd: 1))
+        if format.isExactly("json") { return .success(EventSink.json(fd: 1)) }
+        // json:<fd>: a stream of their own (a pipe a web UI opened), so that no parser has to sift log lines.
+        var fd: Int32 = format.startsWithExactly("json:") && format.utf8.count > 5 && format.utf8.count < 10 ? 0 : -1
+        var k = 0
+        for c in format.utf8 where fd >= 0 {
+            if k >= 5 { fd = c >= 0x30 && c <= 0x39 ? fd * 10 + Int32(c - 0x30) : -1 }
+            k += 1
+        }
+        guard fd >= 3, sd_fd_is_open(fd) == 1 else {
+            return .failure(UsageError(command + ": --events takes json (on stdout) or json:<fd> (an open descriptor from 3 up, e.g. a pipe: --events json:3 3>pipe)"))
+        }
+        return .success(EventSink.json(fd: fd))
     }
 
     /// What `invite` and `serve` share, validated before anything touches the system.
@@ -198,15 +208,19 @@ enum NetworkCommands {
         return .success(finish(result))
     }
 
-    /// Shows the code: a "CODE:" line for scripts and the greppable log line for people and journald. Every line
+    /// Shows the code: a "CODE:" line for scripts (not when stdout is the journal) and the greppable log line for
+    /// people and journald. Every line
     /// that holds the words is built in fixed storage and wiped (`SecretLine`); the caller wipes `words`.
     static func announce(_ words: CodeWords, _ window: InitiatorWindow<SystemRandom>, _ settings: ListenerSettings) {
         var line = SecretLine()
-        line.append("CODE: ")
-        line.append(words)
-        line.append("\n")
-        line.write(fd: 1)
-        line.wipe()
+        // Under systemd both lines would land in the journal: the code is written there once, in the log line.
+        if sd_stdout_is_journal() == 0 {
+            line.append("CODE: ")
+            line.append(words)
+            line.append("\n")
+            line.write(fd: 1)
+            line.wipe()
+        }
         line.append("sd-pair: pairing code: ")
         line.append(words)
         line.appendText(" (expires in " + String(window.policy.expirySeconds) + " s)\n")

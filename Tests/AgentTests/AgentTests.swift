@@ -92,7 +92,9 @@ final class AgentTests: AgentTestCase {
         XCTAssertEqual(j.wait(), 1)
         XCTAssertTrue(j.stderr.contains("no such pairing session (wrong code?)"), j.stderr)
         XCTAssertFalse(j.stdout.contains("PAIRED"))
-        XCTAssertTrue(inv.process.waitForLog("pairing request refused"), inv.process.stderr)
+        // The refusal names where the attempt came from (first-contact item 7).
+        XCTAssertTrue(inv.process.waitForLog("/ip4/127.0.0.1/tcp/"), inv.process.stderr)
+        XCTAssertTrue(inv.process.waitForLog(": pairing request refused"), inv.process.stderr)
         XCTAssertFalse(inv.process.stdout.contains("PAIRED"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: a + "/devices"), "nothing is recorded for a wrong code")
         // The window stays open for the right code, and that pairing is recorded.
@@ -180,6 +182,42 @@ final class AgentTests: AgentTestCase {
         XCTAssertEqual(serve.wait(), 130)
         XCTAssertFalse(serve.stderr.contains("connection dropped"), serve.stderr)
         XCTAssertTrue(serve.stdout.contains("PAIRED "), serve.stdout)
+        // The log names who paired and from where (first-contact item 7).
+        let paired = serve.stderr.split(separator: "\n").first { $0.contains(": paired with '") }.map(String.init) ?? ""
+        XCTAssertTrue(paired.hasPrefix("sd-pair: /ip4/127.0.0.1/tcp/"), serve.stderr)
+    }
+
+    /// A joiner that has not found the device says every few seconds what each path has done (first-contact item 6).
+    func testAJoinerThatIsStillLookingSaysWhatItHasDone() throws {
+        let j = try Spawned(host, ["join", "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+                                   "--no-mdns", "--dht-bootstrap", "/ip4/127.0.0.1/tcp/9/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
+                                   "--state-dir", stateDirectory(), "--expiry", "60"])
+        XCTAssertTrue(j.waitForLog("still looking (", within: 12), j.stderr)
+        j.signal(SIGINT)
+        XCTAssertEqual(j.wait(), 130)
+        let line = j.stderr.split(separator: "\n").first { $0.contains("still looking") }.map(String.init) ?? ""
+        XCTAssertTrue(line.contains(" s left): mDNS: off; DHT: ") && line.contains("no record yet"), line)
+    }
+
+    /// Under systemd (stdout is the journal's stream, as JOURNAL_STREAM says) the code is written once, in the
+    /// greppable log line, not also as the CODE: line for scripts (first-contact item 7).
+    func testUnderTheJournalTheCodeIsWrittenOnce() throws {
+        let out = stateDirectory() + ".journal"
+        directories.append(URL(fileURLWithPath: out))
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let attributes = try FileManager.default.attributesOfItem(atPath: out)
+        let stream = "\((attributes[.systemNumber] as! NSNumber).uint64Value):\((attributes[.systemFileNumber] as! NSNumber).uint64Value)"
+        let inv = try Spawned(URL(fileURLWithPath: "/bin/sh"), ["-c", "exec \"$0\" invite --listen /ip4/127.0.0.1/tcp/0 --no-mdns --no-dht --state-dir \"$1\" >>\"$2\"", agent.path, stateDirectory(), out],
+                              environment: ["JOURNAL_STREAM": stream])
+        var text = ""
+        for _ in 0..<100 where !text.contains("pairing code: ") {
+            usleep(50_000)
+            text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        }
+        inv.signal(SIGINT)
+        _ = inv.wait()
+        XCTAssertTrue(text.contains("sd-pair: pairing code: "), text)
+        XCTAssertFalse(text.contains("CODE: "), text)
     }
 
     /// `serve` clears what a crashed agent left on the display before anything else, and a display hook that fails
@@ -357,6 +395,21 @@ final class AgentTests: AgentTestCase {
         let xml = try Spawned(host, ["join", inv.words, "--peer", inv.address, "--events", "xml"])
         XCTAssertEqual(xml.wait(), 2)
         XCTAssertTrue(xml.stderr.contains("--events takes json"), xml.stderr)
+        // json:<fd>: the events on a stream of their own, stdout keeps only the result lines (first-contact item 7).
+        let out = stateDirectory() + ".events"
+        directories.append(URL(fileURLWithPath: out))
+        let inv2 = try invite(agent, state: stateDirectory())
+        let own = try Spawned(URL(fileURLWithPath: "/bin/sh"), ["-c", "exec \"$0\" join \"$1\" --peer \"$2\" --state-dir \"$3\" --events json:3 3>\"$4\"",
+                                                                 host.path, inv2.words, inv2.address, stateDirectory(), out])
+        XCTAssertEqual(own.wait(), 0, own.stderr)
+        XCTAssertFalse(own.stdout.contains("{\"event\""), own.stdout)
+        let written = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(written.last?["event"] as? String, "completed", "\(written)")
+        for bad in ["json:1", "json:9999", "json:x"] {
+            let p = try Spawned(host, ["join", inv2.words, "--peer", inv2.address, "--events", bad])
+            XCTAssertEqual(p.wait(), 2, bad)
+            XCTAssertTrue(p.stderr.contains("json:<fd>"), p.stderr)
+        }
     }
 
     /// Ctrl-C with a window open: a UI following `--events json` hears `window-closed`, as for any other end.

@@ -40,6 +40,13 @@ int sd_tcp_connect(const char *ip, uint16_t port);
 /// of 17 bytes (family 4 or 6, then the address). Returns the count, or -errno.
 int sd_local_addresses(uint8_t *out, int max, int want_ipv6);
 
+/// 1 when standard output is the systemd journal's stream (JOURNAL_STREAM names its device and inode, as
+/// systemd.exec(5) says to check), else 0.
+int sd_stdout_is_journal(void);
+
+/// 1 when `fd` is an open descriptor, else 0.
+int sd_fd_is_open(int fd);
+
 /// isatty(3): 1 when `fd` is a terminal.
 int sd_isatty(int fd);
 
