@@ -164,16 +164,7 @@ extension Node {
     /// wildcard listener.
     func advertisedAddresses() -> [Multiaddr] {
         var out = publicAddresses
-        for l in listening {
-            switch l.host {
-            case .ip4(let b) where b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0:
-                out += Self.interfaceAddresses(port: l.port, ipv6: false)
-            case .ip6(let b) where (0..<16).allSatisfy({ b[$0] == 0 }):
-                out += Self.interfaceAddresses(port: l.port, ipv6: true)
-            default:
-                out.append(Multiaddr(host: l.host, port: l.port))
-            }
-        }
+        for l in listening { out += Self.dialableAddresses(Multiaddr(host: l.host, port: l.port)).filter { !$0.host.isUnspecified } }
         return Array(out.prefix(Advertisement.maxAddresses))
     }
 
@@ -181,12 +172,9 @@ extension Node {
     /// its family on this host's interfaces (LAN addresses first), with its port and peer id; the wildcard itself
     /// when there is none (loopback only).
     public static func dialableAddresses(_ bound: Multiaddr) -> [Multiaddr] {
-        let v6: Bool
-        switch bound.host {
-        case .ip4(let b) where b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0: v6 = false
-        case .ip6(let b) where (0..<16).allSatisfy({ b[$0] == 0 }): v6 = true
-        default: return [bound]
-        }
+        guard bound.host.isUnspecified else { return [bound] }
+        var v6 = false
+        if case .ip6 = bound.host { v6 = true }
         var local: [Multiaddr] = []
         var global: [Multiaddr] = []
         for var a in interfaceAddresses(port: bound.port, ipv6: v6) {

@@ -72,7 +72,12 @@ extension Node {
     func advertise(_ window: InitiatorWindow<SystemRandom>) {
         advertiseOnDHT(window, now: MonotonicClock.milliseconds())
         guard let discovery, advertisedPort != 0 else { return }
-        discovery.publish(name: window.localDevice.name.string, port: advertisedPort, text: ServiceText(sessionID: window.sessionID, peer: peerID))
+        // Every address of ours on the service's port, in the TXT record: Avahi hands a joiner only one per protocol.
+        var hosts: [Multiaddr.Host] = []
+        for l in listening where l.port == advertisedPort {
+            for a in Self.dialableAddresses(Multiaddr(host: l.host, port: l.port)) where !a.host.isUnspecified { hosts.append(a.host) }
+        }
+        discovery.publish(name: window.localDevice.name.string, port: advertisedPort, text: ServiceText(sessionID: window.sessionID, peer: peerID, hosts: hosts))
     }
 
     /// A window ended while the daemon goes on: say how, forget its half-done handshakes (their state belongs to

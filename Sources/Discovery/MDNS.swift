@@ -30,6 +30,13 @@ public final class MDNS {
     private var resolvers = InlineArray<8, OpaquePointer?>(repeating: nil)
     /// When each resolution must have answered.
     private var resolverDeadlines = InlineArray<8, UInt64>(repeating: 0)
+    /// What each resolver slot is resolving, and the last answer that turned out to be our session's device: it is
+    /// resolved again every `reresolveMilliseconds` while we look, since a device's address may change (DHCP, an
+    /// interface coming up) or the first answer may have been an address nobody can reach.
+    private var resolving = InlineArray<8, PendingAnswers.Answer?>(repeating: nil)
+    private var matched: PendingAnswers.Answer? = nil
+    private var reresolveAt: UInt64 = 0
+    static let reresolveMilliseconds: UInt64 = 10_000
     /// Answers waiting for a resolver slot.
     private var pending = PendingAnswers()
     /// Resolutions given up since the last log line about it.
@@ -112,6 +119,7 @@ public final class MDNS {
         freeBrowsing()
         pending.removeAll()
         found.removeAll()
+        matched = nil
     }
 
     // MARK: Loop integration
@@ -120,6 +128,7 @@ public final class MDNS {
     public var nextDeadline: UInt64? {
         var next = restartAt
         for i in 0..<Self.resolverCapacity where resolvers[i] != nil { next = min(next ?? resolverDeadlines[i], resolverDeadlines[i]) }
+        if matched != nil { next = min(next ?? reresolveAt, reresolveAt) }
         return next
     }
 
@@ -147,6 +156,10 @@ public final class MDNS {
         }
         let forgotten = pending.takeForgotten()
         if forgotten > 0 { log("mDNS: more answers than can wait; forgot the " + String(forgotten) + " oldest") }
+        if now >= reresolveAt, let a = matched {
+            pending.push(a)
+            reresolveAt = now + Self.reresolveMilliseconds
+        }
         resolvePending(now: now)
     }
 
@@ -174,6 +187,7 @@ public final class MDNS {
                 continue
             }
             resolvers[slot] = resolver
+            resolving[slot] = answer
             resolverDeadlines[slot] = now + Self.resolveTimeoutMilliseconds
         }
     }
@@ -252,10 +266,8 @@ public final class MDNS {
 
     private func addService() {
         guard let group, let service = published else { return }
-        let entries = service.text.entries
         var list: UnsafeMutablePointer<AvahiStringList>? = nil
-        list = entries.p2p.withCString { avahi_string_list_add(list, $0) }
-        list = entries.sid.withCString { avahi_string_list_add(list, $0) }
+        for entry in service.text.entries.reversed() { list = entry.withCString { avahi_string_list_add(list, $0) } }
         defer { avahi_string_list_free(list) }
         let rc = service.name.withCString { name in
             avahi_entry_group_add_service_strlst(
@@ -336,7 +348,12 @@ public final class MDNS {
                 log("mDNS: ignoring '" + Self.printable(name) + "': name or domain over 64 bytes or not UTF-8")
                 return
             }
-            if event == AVAHI_BROWSER_NEW { pending.push(answer) } else { pending.remove(answer) }
+            if event == AVAHI_BROWSER_NEW {
+                pending.push(answer)
+            } else {
+                pending.remove(answer)
+                if matched == answer { matched = nil }
+            }
         case AVAHI_BROWSER_FAILURE:
             if let client { log("mDNS: browsing failed: " + Self.describe(avahi_client_errno(client))) }
         default:
@@ -366,7 +383,11 @@ public final class MDNS {
         _ address: UnsafePointer<AvahiAddress>?, _ port: UInt16, _ txt: UnsafeMutablePointer<AvahiStringList>?
     ) {
         // One answer per resolver: free it now (Avahi allows it in the callback) and release its slot.
-        for i in 0..<Self.resolverCapacity where resolvers[i] == resolver { resolvers[i] = nil }
+        var answer: PendingAnswers.Answer? = nil
+        for i in 0..<Self.resolverCapacity where resolvers[i] == resolver {
+            resolvers[i] = nil
+            answer = resolving[i]
+        }
         defer { if let resolver { avahi_service_resolver_free(resolver) } }
         guard event == AVAHI_RESOLVER_FOUND, let address, let wanted else { return }
         let text: ServiceText
@@ -382,6 +403,8 @@ public final class MDNS {
             log("mDNS: ignoring '" + Self.printable(name) + "': another pairing session (if that is the device you are pairing with, it shows another code: check the code)")
             return
         }
+        // Our session's device: resolve it again later.
+        if let answer { matched = answer }
         guard port != 0, let (host, linkLocal) = Self.host(address) else {
             log("mDNS: ignoring '" + Self.printable(name) + "': no usable address")
             return
@@ -389,6 +412,11 @@ public final class MDNS {
         let candidate = Candidate(
             address: Multiaddr(host: host, port: port, peer: text.peer), scope: linkLocal ? UInt32(bitPattern: interface) : 0, source: .mdns)
         found.push(candidate)
+        // The device's other addresses, from its TXT record: the one Avahi resolved may be an alias that leads
+        // nowhere. Only those this host can reach (the same rule as for the DHT's).
+        for other in text.hosts where other != host && AddressScope.isDialable(other) {
+            found.push(Candidate(address: Multiaddr(host: other, port: port, peer: text.peer), scope: 0, source: .mdns))
+        }
     }
 
     /// Reads the TXT list through Avahi's accessors, without copying it.

@@ -2,30 +2,41 @@ import Pairing
 import Transport
 import Wire
 
-/// What a `_sd-pair._tcp` service says in its TXT record: `sid=<32 lowercase hex>` (the public session id) and
-/// `p2p=<base58 peer id>` (the identity Noise must authenticate). Anyone on the LAN can publish anything, so the
-/// parser takes each TXT string as untrusted bytes and refuses, with a typed error, whatever is not exactly that.
+/// What a `_sd-pair._tcp` service says in its TXT record: `sid=<32 lowercase hex>` (the public session id),
+/// `p2p=<base58 peer id>` (the identity Noise must authenticate) and up to four `ip=<address>` (every address of the
+/// device on the service's port: Avahi resolves a service to one address per protocol, which may be an alias
+/// nobody can reach). Anyone on the LAN can publish anything, so the parser takes each TXT string as untrusted
+/// bytes and refuses, with a typed error, whatever is not exactly that; an `ip` entry it cannot read is skipped.
 public struct ServiceText: Equatable {
     public var sessionID: SessionID
     public var peer: PeerID
+    public var hosts: [Multiaddr.Host]
 
-    public init(sessionID: SessionID, peer: PeerID) {
+    public init(sessionID: SessionID, peer: PeerID, hosts: [Multiaddr.Host] = []) {
         self.sessionID = sessionID
         self.peer = peer
+        self.hosts = Array(hosts.prefix(Self.maxHosts))
     }
+
+    public static let maxHosts = 4
 
     /// A DNS TXT string holds at most 255 bytes; ours are 36 and ≤ 56.
     public static let maxEntryLength = 255
     /// We publish two entries; a record with many more is not ours (and would only cost us time).
     public static let maxEntries = 16
 
-    /// The two entries to publish.
-    public var entries: (sid: String, p2p: String) { ("sid=" + sessionID.hex, "p2p=" + peer.text) }
+    /// The entries to publish.
+    public var entries: [String] {
+        var out = ["sid=" + sessionID.hex, "p2p=" + peer.text]
+        for h in hosts { out.append("ip=" + Multiaddr(host: h, port: 0).hostText) }
+        return out
+    }
 
     /// Accumulates TXT strings one at a time (Avahi hands them over as a linked list).
     public struct Parser {
         private var sid: SessionID? = nil
         private var peer: PeerID? = nil
+        private var hosts: [Multiaddr.Host] = []
         private var count = 0
 
         public init() {}
@@ -40,6 +51,8 @@ public struct ServiceText: Equatable {
             } else if Self.hasKey(entry, "p2p=") {
                 guard peer == nil else { throw .duplicateKey }
                 peer = try Self.peerID(UnsafeRawBufferPointer(rebasing: entry[4...]))
+            } else if Self.hasKey(entry, "ip="), hosts.count < ServiceText.maxHosts, let host = Self.host(UnsafeRawBufferPointer(rebasing: entry[3...])) {
+                hosts.append(host)
             }
             // Other keys are allowed and ignored: a later version may add some.
         }
@@ -47,7 +60,15 @@ public struct ServiceText: Equatable {
         public func finish() throws(ServiceTextError) -> ServiceText {
             guard let sid else { throw .missingSessionID }
             guard let peer else { throw .missingPeerID }
-            return ServiceText(sessionID: sid, peer: peer)
+            return ServiceText(sessionID: sid, peer: peer, hosts: hosts)
+        }
+
+        /// An IPv4 or IPv6 address in text (at most 45 bytes), read by the multiaddr parser.
+        static func host(_ text: UnsafeRawBufferPointer) -> Multiaddr.Host? {
+            guard text.count > 0, text.count <= 45 else { return nil }
+            let address = String(decoding: text, as: UTF8.self)
+            let six = text.contains(UInt8(ascii: ":"))
+            return (try? Multiaddr(text: (six ? "/ip6/" : "/ip4/") + address + "/tcp/1"))?.host
         }
 
         static func hasKey(_ entry: UnsafeRawBufferPointer, _ key: StaticString) -> Bool {

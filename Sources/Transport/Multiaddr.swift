@@ -253,3 +253,13 @@ public struct Multiaddr: Equatable, Sendable {
         return out
     }
 }
+
+extension Multiaddr.Host {
+    /// 0.0.0.0 or ::, a wildcard listener's address: every address of the host, and none to dial.
+    public var isUnspecified: Bool {
+        switch self {
+        case .ip4(let b): return b == FixedBytes<4>()
+        case .ip6(let b): return b == FixedBytes<16>()
+        }
+    }
+}

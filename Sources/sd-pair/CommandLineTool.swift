@@ -134,7 +134,7 @@ enum Help {
                                     the same state directory, asks it for the window instead (over
                                     <state-dir>/control) and follows it; Ctrl-C closes it. Options:
                                       --listen <multiaddr>   where to listen (repeatable; default
-                                                             /ip4/0.0.0.0/tcp/0)
+                                                             /ip4/0.0.0.0 and /ip6/:: on one port)
                                       --expiry <s>           code lifetime, 60-600 (default 300)
                                       --max-attempts <n>     failed attempts before the code is
                                                              disabled, 1-100 (default 5)

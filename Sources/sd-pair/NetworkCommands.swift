@@ -39,6 +39,8 @@ enum NetworkCommands {
         var events: EventSink
         var policy: WindowPolicy
         var addresses: [Multiaddr]
+        /// No `--listen` given: the IPv6 half of the default may fail (a host without IPv6) without stopping us.
+        var defaultListen: Bool
         var handshakeTimeoutMilliseconds: UInt64
         var display: CodeDisplay?
         /// `--qr`: also draw the code as a QR code on stdout.
@@ -61,7 +63,9 @@ enum NetworkCommands {
             case .failure(let e): return .failure(e)
             }
             var addresses: [Multiaddr] = []
-            for text in options.all("--listen").isEmpty ? ["/ip4/0.0.0.0/tcp/0"] : options.all("--listen") {
+            // By default both families on one port (the second wildcard takes the first one's port, see `listen`):
+            // Avahi announces the service on IPv6 too, with the one port it is given.
+            for text in options.all("--listen").isEmpty ? ["/ip4/0.0.0.0/tcp/0", "/ip6/::/tcp/0"] : options.all("--listen") {
                 switch parseAddress(text, command: command, option: "--listen") {
                 case .success(let a): addresses.append(a)
                 case .failure(let e): return .failure(e)
@@ -76,7 +80,8 @@ enum NetworkCommands {
                 return .failure(UsageError(command + ": --display: " + refusal))
             }
             return .success(ListenerSettings(
-                events: events, policy: policy, addresses: addresses, handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
+                events: events, policy: policy, addresses: addresses, defaultListen: options.all("--listen").isEmpty,
+                handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
                 display: CodeDisplay(path: options.value("--display"), command: options.value("--display-cmd"), log: Output.error),
                 qr: options.has("--qr"), echo: options.has("--test-echo")))
         }
@@ -117,7 +122,7 @@ enum NetworkCommands {
         node.onWindowClosed = { display?.clear() }
         node.events = settings.events
         node.portMapping = !options.has("--no-port-mapping")
-        guard listen(node, settings.addresses) else { return .success(.environment) }
+        guard listen(node, settings.addresses, ipv6Optional: settings.defaultListen) else { return .success(.environment) }
         announce(words, window, settings)
         words.wipe()
         let result = node.run(signals: signals())
@@ -196,7 +201,7 @@ enum NetworkCommands {
             return .success(.environment)
         }
         defer { node.control?.close() }
-        guard listen(node, settings.addresses) else { return .success(.environment) }
+        guard listen(node, settings.addresses, ipv6Optional: settings.defaultListen) else { return .success(.environment) }
         Output.line("READY pid " + String(getpid()) + " (run `sd-pair invite` or send SIGUSR1 to open a pairing window)")
         if let opened = first {
             announce(opened.words, opened.window, settings)
@@ -249,22 +254,29 @@ enum NetworkCommands {
     nonisolated(unsafe) static var hint = ""
 
     /// Opens the listeners; a wildcard one is shown as the concrete addresses behind it, one LISTEN line each.
-    static func listen(_ node: Node, _ addresses: [Multiaddr]) -> Bool {
+    /// A wildcard `/tcp/0` listener after the first takes the first one's port, so that one port serves both
+    /// families (what mDNS announces).
+    static func listen(_ node: Node, _ addresses: [Multiaddr], ipv6Optional: Bool) -> Bool {
+        var firstPort: UInt16 = 0
         for address in addresses {
-            switch node.listen(address) {
-            case .success(let bound):
-                for a in Node.dialableAddresses(bound) {
-                    Output.line("LISTEN " + a.text)
-                    if hint.isEmpty, AddressScope.of(a.host) != .loopback || addresses.count == 1 {
-                        var bare = a
-                        bare.peer = nil
-                        // Not with the words in it: one more copy of the code in the journal.
-                        hint = "sd-pair: on the other device, run: sd-pair join (it asks for the code); to skip discovery: sd-pair join --peer " + bare.text
-                    }
+            let result = node.listen(address.port == 0 && address.host.isUnspecified ? Multiaddr(host: address.host, port: firstPort) : address)
+            guard case .success(let bound) = result else {
+                guard case .failure(let e) = result else { continue }
+                if case .ip6 = address.host, ipv6Optional {
+                    Output.error("no IPv6 listener (" + e.name + "); listening on IPv4 only")
+                    continue
                 }
-            case .failure(let e):
                 Output.error("cannot listen on " + address.text + ": " + e.name)
                 return false
+            }
+            if firstPort == 0 { firstPort = bound.port }
+            for a in Node.dialableAddresses(bound) {
+                Output.line("LISTEN " + a.text)
+                if hint.isEmpty, AddressScope.of(a.host) != .loopback || addresses.count == 1 {
+                    // Not with the words in it: one more copy of the code in the journal.
+                    hint = "sd-pair: on the other device, run: sd-pair join (it asks for the code); to skip discovery: sd-pair join --peer "
+                        + Multiaddr(host: a.host, port: a.port).text
+                }
             }
         }
         return true
@@ -292,7 +304,7 @@ enum NetworkCommands {
         if let peerText = options.value("--peer") {
             switch parseAddress(Self.multiaddrText(peerText), command: "join", option: "--peer") {
             case .success(let a):
-                guard !Self.isUnspecified(a.host) else {
+                guard !a.host.isUnspecified else {
                     return .failure(UsageError("join: --peer " + peerText + " is where the device listens on all its addresses, not an address to dial; use one of the addresses of its network (its log's LISTEN lines, or ip addr on it)"))
                 }
                 peer = a
@@ -412,13 +424,6 @@ enum NetworkCommands {
     }
 
     /// 0.0.0.0 or ::, the listen-on-everything address: nothing to dial.
-    static func isUnspecified(_ host: Multiaddr.Host) -> Bool {
-        switch host {
-        case .ip4(let b): return b == FixedBytes<4>()
-        case .ip6(let b): return b == FixedBytes<16>()
-        }
-    }
-
     /// `192.168.1.20:4001` or `[fd00::1]:4001`, as people write addresses, into its multiaddr; anything else as it is.
     static func multiaddrText(_ text: String) -> String {
         let bytes = Array(text.utf8)

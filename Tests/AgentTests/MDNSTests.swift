@@ -249,6 +249,75 @@ final class MDNSTests: AgentTestCase {
 
     }
 
+    /// First-contact item 1: Avahi resolves the NAS's service to an address that leads nowhere (an alias, an old
+    /// static address: here a host name whose only address has nobody behind it), but the TXT record lists the NAS's
+    /// real address too, and the joiner pairs through it.
+    func testTheTXTRecordsAddressesGetPastADeadAlias() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let (inv, words, nas, sid) = try unpublishedInvite(lab, expiry: 60)
+        defer { inv.stop() }
+        let publish = URL(fileURLWithPath: "/usr/bin/avahi-publish")
+        let alias = try lab.run("A", publish, ["-a", "-R", "oldalias.local", "10.77.0.99"])
+        defer { alias.stop() }
+        usleep(1_000_000)
+        let service = try lab.run("A", publish, ["-s", "-H", "oldalias.local", "Real NAS", "_sd-pair._tcp", nas[3], "sid=" + sid, "p2p=" + nas[5], "ip=10.77.0.99", "ip=10.77.0.1"])
+        defer { service.stop() }
+        let j = try lab.run("B", host, ["join", "-", "--no-dht", "--state-dir", stateDirectory(), "--handshake-timeout", "10", "--expiry", "60"], input: words + "\n")
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stderr.contains("trying /ip4/10.77.0.99/tcp/" + nas[3] + "/"), "Avahi's answer was the dead alias: " + j.stderr)
+        XCTAssertTrue(j.stderr.contains("trying /ip4/10.77.0.1/tcp/" + nas[3] + "/"), "the TXT record's address was tried: " + j.stderr)
+    }
+
+    /// First-contact item 1: the joiner keeps resolving the device's service while it looks. Here the service's host
+    /// name first has only an address with nobody behind it (and no TXT addresses, as an older device would
+    /// publish), then moves to the NAS's real address (DHCP gave it a new one); the joiner finds it on the next
+    /// resolution, within 10 s, and pairs.
+    func testTheDeviceIsResolvedAgainWhileTheJoinerLooks() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let (inv, words, nas, sid) = try unpublishedInvite(lab, expiry: 60)
+        defer { inv.stop() }
+        let publish = URL(fileURLWithPath: "/usr/bin/avahi-publish")
+        let old = try lab.run("A", publish, ["-a", "-R", "movinghost.local", "10.77.0.99"])
+        usleep(1_000_000)
+        let service = try lab.run("A", publish, ["-s", "-H", "movinghost.local", "Real NAS", "_sd-pair._tcp", nas[3], "sid=" + sid, "p2p=" + nas[5]])
+        defer { service.stop() }
+        let j = try lab.run("B", host, ["join", "-", "--no-dht", "--state-dir", stateDirectory(), "--handshake-timeout", "2", "--expiry", "60"], input: words + "\n")
+        defer { j.stop() }
+        XCTAssertTrue(j.waitForLog("trying /ip4/10.77.0.99/tcp/" + nas[3] + "/", within: 15), j.stderr)
+        old.stop()
+        let moved = try lab.run("A", publish, ["-a", "-R", "movinghost.local", "10.77.0.1"])
+        defer { moved.stop() }
+        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stderr.contains("trying /ip4/10.77.0.1/tcp/" + nas[3] + "/"), j.stderr)
+    }
+
+    /// The NAS publishes every address it has on the service's port in its TXT record (ip=…), and by default it
+    /// listens on IPv4 and IPv6 with one port.
+    func testTheServiceListsTheDevicesAddressesAndOnePortServesBothFamilies() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let inv = try lab.run("A", agent, ["invite", "--no-dht", "--state-dir", stateDirectory(), "--name", "Dual NAS"])
+        defer { inv.stop() }
+        XCTAssertNotNil(inv.line(startingWith: "CODE: "), inv.stderr)
+        let listens = inv.stdout.split(separator: "\n").filter { $0.hasPrefix("LISTEN ") }.map { $0.split(separator: "/") }
+        XCTAssertGreaterThanOrEqual(listens.count, 2, inv.stdout)
+        XCTAssertEqual(Set(listens.map { $0[4] }).count, 1, "one port for every address: " + inv.stdout)
+        XCTAssertTrue(listens.contains { $0[1] == "ip6" }, "an IPv6 listener too: " + inv.stdout)
+        var seen = ""
+        for _ in 0..<10 where !seen.contains("\"ip=10.77.0.1\"") {
+            let browse = try lab.run("B", URL(fileURLWithPath: "/usr/bin/avahi-browse"), ["-r", "-t", "-p", "_sd-pair._tcp"])
+            _ = browse.wait(seconds: 15)
+            seen = browse.stdout + browse.stderr
+            if !seen.contains("ip=") { usleep(500_000) }
+        }
+        XCTAssertTrue(seen.contains("\"ip=10.77.0.1\""), seen)
+    }
+
     /// An address where nobody answers (no host behind it on the lab's LAN): the failure is said once, with the
     /// address, as unanswered, not as a stalled handshake (first-contact item 6).
     func testAnAddressThatNeverAnswersIsNamedOnce() throws {

@@ -96,7 +96,10 @@ final class PackageTests: AgentTestCase {
         (status, _, err) = try run("/usr/bin/sd-pair", ["devices", "--state-dir", empty])
         XCTAssertEqual(status, 0, err)
 
-        // An operator's edit and a pairing's state, as systemd's StateDirectory= with DynamicUser= lays it out.
+        // An operator's edit and a pairing's state, as systemd's StateDirectory= with DynamicUser= lays it out. The
+        // default state directory must not exist yet: no test may touch it (name what left it, if one did).
+        let leftover = (try? FileManager.default.contentsOfDirectory(atPath: "/var/lib/sd-pair")).map { "\($0)" }
+        XCTAssertNil(leftover, "/var/lib/sd-pair exists before the package made it, holding \(leftover ?? "")")
         let conf = "/etc/sd-pair.conf"
         let edit = "\nexpiry = 120\n"
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: conf))

@@ -31,11 +31,20 @@ final class DiscoveryTests: XCTestCase {
         return nil
     }
 
-    func testServiceTextRoundTripsAndRefusesHostileAnswers() {
+    func testServiceTextRoundTripsAndRefusesHostileAnswers() throws {
         let id = peer()
         let text = ServiceText(sessionID: sid(7), peer: id)
-        let (s, p) = text.entries
+        let (s, p) = (text.entries[0], text.entries[1])
+        XCTAssertEqual(text.entries.count, 2)
         XCTAssertEqual(try parse([Array(s.utf8), Array(p.utf8), Array("other=1".utf8)]).get(), text)
+        // The device's addresses: IPv4 and IPv6 round-trip; more than four, and ones that do not read, are skipped.
+        let hosts: [Multiaddr.Host] = [.ip4(FixedBytes<4>([192, 168, 1, 20])!), .ip4(FixedBytes<4>([10, 0, 0, 7])!),
+                                       try Multiaddr(text: "/ip6/fd00::20/tcp/1").host]
+        let withHosts = ServiceText(sessionID: sid(7), peer: id, hosts: hosts)
+        XCTAssertEqual(withHosts.entries.suffix(3), ["ip=192.168.1.20", "ip=10.0.0.7", "ip=fd00::20"])
+        XCTAssertEqual(try parse(withHosts.entries.map { Array($0.utf8) }).get(), withHosts)
+        let noisy = withHosts.entries + ["ip=999.1.1.1", "ip=", "ip=" + String(repeating: "1", count: 60), "ip=192.0.2.1", "ip=192.0.2.2", "ip=192.0.2.3"]
+        XCTAssertEqual(try parse(noisy.map { Array($0.utf8) }).get().hosts, hosts + [.ip4(FixedBytes<4>([192, 0, 2, 1])!)])
         let cases: [([[UInt8]], ServiceTextError)] = [
             ([Array(p.utf8)], .missingSessionID),
             ([Array(s.utf8)], .missingPeerID),

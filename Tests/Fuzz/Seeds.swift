@@ -135,9 +135,10 @@ enum Seeds {
         add(.portmap, "upnpc-not-connected", Array("No valid UPNP Internet Gateway Device found.\nFound a (not connected?) IGD : http://192.168.10.1:38259/ctl/IPConn\n".utf8))
 
         // TXT records as the txt target reads them: length-prefixed entries.
-        let text = ServiceText(sessionID: window.sessionID, peer: peer)
+        let text = ServiceText(sessionID: window.sessionID, peer: peer, hosts: [.ip4(FixedBytes<4>([192, 168, 1, 20])!), .ip6(FixedBytes<16>(repeating: 0xfd))])
         func txt(_ entries: [String]) -> [UInt8] { entries.flatMap { [UInt8]([UInt8($0.utf8.count)]) + Array($0.utf8) } }
-        add(.txt, "valid", txt([text.entries.sid, text.entries.p2p]))
+        add(.txt, "valid", txt(Array(text.entries.prefix(2))))
+        add(.txt, "with-addresses", txt(text.entries))
         // Names as they come from the network: plain, non-ASCII, and the review's hostile ones (C1 CSI, bidi override,
         // zero-width, bad UTF-8).
         add(.text, "plain", Array("NAS-A".utf8))
@@ -145,8 +146,8 @@ enum Seeds {
         add(.text, "c1-bidi", Array("Evil".utf8) + [0xC2, 0x9B] + Array("2J ".utf8) + [0xE2, 0x80, 0xAE] + Array("evil".utf8))
         add(.text, "zero-width-bom", [0xEF, 0xBB, 0xBF, 0x61, 0xE2, 0x80, 0x8B, 0x62])
         add(.text, "bad-utf8", [0x61, 0xC0, 0x80, 0xED, 0xA0, 0x80, 0xF4, 0x90, 0x80, 0x80, 0xE2, 0x80])
-        add(.txt, "extra-keys", txt(["v=1", text.entries.p2p, "x", text.entries.sid]))
-        add(.txt, "no-sid", txt([text.entries.p2p]))
+        add(.txt, "extra-keys", txt(["v=1", text.entries[1], "x", text.entries[0], "ip=not-an-address"]))
+        add(.txt, "no-sid", txt([text.entries[1]]))
 
         for line in ["invite\n", "status\r\n", "code legal winner thank year wave sausage worth useful legal winner thank yellow",
                      "expires 300", "paired 7b004fae-ea16-2292-bbb3-2e5324662df7 Demo Laptop", "closed pairing code expired", "status open 299"] {
