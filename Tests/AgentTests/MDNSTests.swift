@@ -193,9 +193,7 @@ final class MDNSTests: AgentTestCase {
         let fake = try lab.run("A", publish, ["-s", "Impostor", "_sd-pair._tcp", parts[0], "sid=" + sid, "p2p=" + parts[1]])
         defer { fake.stop() }
         let started = Date()
-        let j = try lab.run(
-            "B", host, ["join", "-", "--no-dht", "--state-dir", stateDirectory(), "--handshake-timeout", "10", "--expiry", "60"],
-            input: words + "\n")
+        let j = try joinInB(lab, words, handshakeTimeout: 10)
         defer { j.stop() }
         XCTAssertTrue(j.waitForLog("trying /ip4/10.77.0.1/tcp/" + parts[0] + "/", within: 15), j.stderr)
         let real = try lab.run("A", publish, ["-s", "Real NAS", "_sd-pair._tcp", nas[3], "sid=" + sid, "p2p=" + nas[5]])
@@ -232,9 +230,7 @@ final class MDNSTests: AgentTestCase {
         }
         usleep(2_000_000)  // let avahi establish the fakes before the joiner browses
         let started = Date()
-        let j = try lab.run(
-            "B", host, ["join", "-", "--no-dht", "--state-dir", stateDirectory(), "--handshake-timeout", "2", "--expiry", "120"],
-            input: words + "\n")
+        let j = try joinInB(lab, words, handshakeTimeout: 2, expiry: 120)
         defer { j.stop() }
         usleep(500_000)
         published.append(try lab.run("A", publish, ["-s", "Real NAS", "_sd-pair._tcp", nas[3], "sid=" + sid, "p2p=" + nas[5]]))
@@ -249,6 +245,23 @@ final class MDNSTests: AgentTestCase {
 
     }
 
+    /// The unpublished NAS's service, published by hand in A on host name `name`, whose only address (10.77.0.99)
+    /// has nobody behind it; `txt` is added to the NAS's own entries. Returns the address's and the service's
+    /// publishers.
+    func publishOnADeadHost(_ lab: AvahiLab, _ name: String, _ nas: [String], _ sid: String, txt: [String]) throws -> (Spawned, Spawned) {
+        let publish = URL(fileURLWithPath: "/usr/bin/avahi-publish")
+        let address = try lab.run("A", publish, ["-a", "-R", name, "10.77.0.99"])
+        usleep(1_000_000)
+        let service = try lab.run("A", publish, ["-s", "-H", name, "Real NAS", "_sd-pair._tcp", nas[3], "sid=" + sid, "p2p=" + nas[5]] + txt)
+        return (address, service)
+    }
+
+    /// A joiner in B with the words on stdin, mDNS only.
+    func joinInB(_ lab: AvahiLab, _ words: String, handshakeTimeout: Int, expiry: Int = 60) throws -> Spawned {
+        try lab.run("B", host, ["join", "-", "--no-dht", "--state-dir", stateDirectory(), "--handshake-timeout", String(handshakeTimeout),
+                                "--expiry", String(expiry)], input: words + "\n")
+    }
+
     /// First-contact item 1: Avahi resolves the NAS's service to an address that leads nowhere (an alias, an old
     /// static address: here a host name whose only address has nobody behind it), but the TXT record lists the NAS's
     /// real address too, and the joiner pairs through it.
@@ -257,13 +270,9 @@ final class MDNSTests: AgentTestCase {
         defer { lab.down() }
         let (inv, words, nas, sid) = try unpublishedInvite(lab, expiry: 60)
         defer { inv.stop() }
-        let publish = URL(fileURLWithPath: "/usr/bin/avahi-publish")
-        let alias = try lab.run("A", publish, ["-a", "-R", "oldalias.local", "10.77.0.99"])
-        defer { alias.stop() }
-        usleep(1_000_000)
-        let service = try lab.run("A", publish, ["-s", "-H", "oldalias.local", "Real NAS", "_sd-pair._tcp", nas[3], "sid=" + sid, "p2p=" + nas[5], "ip=10.77.0.99", "ip=10.77.0.1"])
-        defer { service.stop() }
-        let j = try lab.run("B", host, ["join", "-", "--no-dht", "--state-dir", stateDirectory(), "--handshake-timeout", "10", "--expiry", "60"], input: words + "\n")
+        let (alias, service) = try publishOnADeadHost(lab, "oldalias.local", nas, sid, txt: ["ip=10.77.0.99", "ip=10.77.0.1"])
+        defer { alias.stop(); service.stop() }
+        let j = try joinInB(lab, words, handshakeTimeout: 10)
         defer { j.stop() }
         XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
         XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
@@ -280,16 +289,13 @@ final class MDNSTests: AgentTestCase {
         defer { lab.down() }
         let (inv, words, nas, sid) = try unpublishedInvite(lab, expiry: 60)
         defer { inv.stop() }
-        let publish = URL(fileURLWithPath: "/usr/bin/avahi-publish")
-        let old = try lab.run("A", publish, ["-a", "-R", "movinghost.local", "10.77.0.99"])
-        usleep(1_000_000)
-        let service = try lab.run("A", publish, ["-s", "-H", "movinghost.local", "Real NAS", "_sd-pair._tcp", nas[3], "sid=" + sid, "p2p=" + nas[5]])
+        let (old, service) = try publishOnADeadHost(lab, "movinghost.local", nas, sid, txt: [])
         defer { service.stop() }
-        let j = try lab.run("B", host, ["join", "-", "--no-dht", "--state-dir", stateDirectory(), "--handshake-timeout", "2", "--expiry", "60"], input: words + "\n")
+        let j = try joinInB(lab, words, handshakeTimeout: 2)
         defer { j.stop() }
         XCTAssertTrue(j.waitForLog("trying /ip4/10.77.0.99/tcp/" + nas[3] + "/", within: 15), j.stderr)
         old.stop()
-        let moved = try lab.run("A", publish, ["-a", "-R", "movinghost.local", "10.77.0.1"])
+        let moved = try lab.run("A", URL(fileURLWithPath: "/usr/bin/avahi-publish"), ["-a", "-R", "movinghost.local", "10.77.0.1"])
         defer { moved.stop() }
         XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
         XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
