@@ -213,13 +213,14 @@ enum NetworkCommands {
         return .success(finish(result))
     }
 
-    /// Shows the code: a "CODE:" line for scripts (not when stdout is the journal) and the greppable log line for
-    /// people and journald. Every line
-    /// that holds the words is built in fixed storage and wiped (`SecretLine`); the caller wipes `words`.
+    /// Shows the code: a "CODE:" line for scripts, the greppable log line for people and journald, and what to run
+    /// on the other device, ready to paste. When stdout is the journal, the words go there once: in the log line (no
+    /// CODE: line, and the other-device line without them). Every line that holds the words is built in fixed
+    /// storage and wiped (`SecretLine`); the caller wipes `words`.
     static func announce(_ words: CodeWords, _ window: InitiatorWindow<SystemRandom>, _ settings: ListenerSettings) {
+        let journal = sd_stdout_is_journal() != 0
         var line = SecretLine()
-        // Under systemd both lines would land in the journal: the code is written there once, in the log line.
-        if sd_stdout_is_journal() == 0 {
+        if !journal {
             line.append("CODE: ")
             line.append(words)
             line.append("\n")
@@ -232,7 +233,19 @@ enum NetworkCommands {
         line.write(fd: 1)
         line.wipe()
         if settings.qr { printQR(words) }
-        if !hint.isEmpty { Output.line(hint) }
+        if !peerHint.isEmpty {
+            line.append("sd-pair: on the other device: sd-pair join ")
+            if journal {
+                line.append("(it asks for the code)")
+            } else {
+                line.append("\"")
+                line.append(words)
+                line.append("\"")
+            }
+            line.appendText(" (to skip discovery, add --peer " + peerHint + ")\n")
+            line.write(fd: 1)
+            line.wipe()
+        }
         settings.display?.show(words, expiresIn: window.policy.expirySeconds)
         settings.events.emitWaiting(words, sessionID: window.sessionID.uuidString, expiresIn: window.policy.expirySeconds)
     }
@@ -250,8 +263,8 @@ enum NetworkCommands {
         }
     }
 
-    /// What to run on the other device, with the first address it could give `--peer` (said after the code).
-    nonisolated(unsafe) static var hint = ""
+    /// The first address a device elsewhere on the LAN could give `--peer` (for the line after the code).
+    nonisolated(unsafe) static var peerHint = ""
 
     /// Opens the listeners; a wildcard one is shown as the concrete addresses behind it, one LISTEN line each.
     /// A wildcard `/tcp/0` listener after the first takes the first one's port, so that one port serves both
@@ -272,10 +285,8 @@ enum NetworkCommands {
             if firstPort == 0 { firstPort = bound.port }
             for a in Node.dialableAddresses(bound) {
                 Output.line("LISTEN " + a.text)
-                if hint.isEmpty, AddressScope.of(a.host) != .loopback || addresses.count == 1 {
-                    // Not with the words in it: one more copy of the code in the journal.
-                    hint = "sd-pair: on the other device, run: sd-pair join (it asks for the code); to skip discovery: sd-pair join --peer "
-                        + Multiaddr(host: a.host, port: a.port).text
+                if peerHint.isEmpty, AddressScope.of(a.host) != .loopback || addresses.count == 1 {
+                    peerHint = Multiaddr(host: a.host, port: a.port).text
                 }
             }
         }

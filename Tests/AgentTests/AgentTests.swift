@@ -174,6 +174,9 @@ final class AgentTests: AgentTestCase {
         guard let address = serve.line(startingWith: "LISTEN "), let code = serve.line(startingWith: "CODE: ") else {
             return XCTFail("serve did not start: " + serve.stderr)
         }
+        // Ready to paste on the other device (first-contact item 2): the words, and the --peer form.
+        let port = address.split(separator: "/")[3]
+        XCTAssertNotNil(serve.line(startingWith: "sd-pair: on the other device: sd-pair join \"" + code + "\" (to skip discovery, add --peer /ip4/127.0.0.1/tcp/" + port + ")"), serve.stdout)
         let a = try join(host, words: code, address: address, state: stateDirectory())
         XCTAssertEqual(a.wait(), 0, a.stderr)
         XCTAssertTrue(serve.waitForLog("pairing window closed: paired"), serve.stderr)
@@ -218,6 +221,8 @@ final class AgentTests: AgentTestCase {
         _ = inv.wait()
         XCTAssertTrue(text.contains("sd-pair: pairing code: "), text)
         XCTAssertFalse(text.contains("CODE: "), text)
+        // What to run on the other device, without a second copy of the words.
+        XCTAssertTrue(text.contains("sd-pair: on the other device: sd-pair join (it asks for the code) (to skip discovery, add --peer /ip4/127.0.0.1/tcp/"), text)
     }
 
     /// `serve` clears what a crashed agent left on the display before anything else, and a display hook that fails
