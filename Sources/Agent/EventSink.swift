@@ -19,7 +19,8 @@ public enum PairingEvent: Equatable, Sendable {
     case attemptFailed(reason: String, remaining: Int)
     /// Joiner: a discovered address did not pair; still looking.
     case candidateFailed(reason: String)
-    case completed(deviceID: String, deviceName: String)
+    /// `relayed`: the pairing ran through a circuit relay (a direct connection otherwise).
+    case completed(deviceID: String, deviceName: String, relayed: Bool = false)
     case failed(reason: String)
     case expired
     /// Daemon: the window ended (whichever way); the daemon goes on.
@@ -57,9 +58,10 @@ public enum PairingEvent: Equatable, Sendable {
             JSON.add(&line, "remaining", String(remaining))
         case .candidateFailed(let reason), .failed(let reason):
             JSON.add(&line, "reason", JSON.string(reason))
-        case .completed(let id, let name):
+        case .completed(let id, let name, let relayed):
             JSON.add(&line, "device_id", JSON.string(id))
             JSON.add(&line, "device_name", JSON.string(name))
+            JSON.add(&line, "path", relayed ? "\"relay\"" : "\"direct\"")
         case .discovering, .connecting, .requestSent, .challengeSent, .expired, .windowClosed:
             break
         }

@@ -35,7 +35,9 @@ public final class Node {
             case negotiatingOut(MultistreamDialer, then: Purpose)
             case active(Purpose)
         }
-        enum Purpose { case pairing, pingServer, pingClient, echo, kad, identifyServer, identifyClient }
+        /// hop: our request to a relay (reserve, or connect); stop: a relay's connect to us; circuit: the stream
+        /// carries a relayed connection (`carried`).
+        enum Purpose { case pairing, pingServer, pingClient, echo, kad, identifyServer, identifyClient, hop, stop, circuit }
 
         var id: UInt32 = 0
         var kind: Kind = .free
@@ -46,6 +48,8 @@ public final class Node {
         var pingPayload = FixedBytes<32>()
         var pingSentAt: UInt64 = 0
         var pingsDone = 0
+        /// A circuit stream: the link it carries.
+        var carried = -1
 
         /// The bytes received and not yet consumed.
         var received: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[0..<count]) }
@@ -88,7 +92,16 @@ public final class Node {
         /// candidate, so that several candidates can be tried at once (wiped when the connection goes).
         var joiner: JoinerSession? = nil
         var streams = InlineArray<4, AppStream>(repeating: AppStream())
-        var isFree: Bool { fd < 0 }
+        /// A relayed connection has no socket: it runs inside stream `carrierStream` of link `carrier` (-1: none).
+        var carrier = -1
+        var carrierStream: UInt32 = 0
+        /// This connection goes to a relay: the board's reservation (`reservation`), or a joiner's way to
+        /// `circuitTarget`. It ends without news once it carries nothing.
+        var toRelay = false
+        var reservation = false
+        /// Joiner: the device this relay connection is for (the dialled circuit address's peer).
+        var circuitTarget: PeerID? { toRelay && !reservation ? dialled?.peer : nil }
+        var isFree: Bool { fd < 0 && carrier < 0 }
     }
 
     let identity: Ed25519.KeyPair
@@ -145,6 +158,10 @@ public final class Node {
     static let progressMilliseconds: UInt64 = 5_000
     /// The public addresses DHT peers report for this board during the window's lookup (identify).
     var observedAddresses = ObservedAddresses()
+    /// The window's relay reservation, and the relays it may ask.
+    var relay = RelayState()
+    /// Joiner: how the last attempt through a relay failed ("<relay's address> failed: <why>").
+    var relayFailure: String? = nil
 
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
@@ -237,7 +254,8 @@ public final class Node {
                 if hasFreeLink || hasEvictableLink, outcome == nil { listenerSlots[i] = set.add(fd, readable: true, writable: false) ?? -1 }
             }
             var linkSlots = InlineArray<4, Int>(repeating: -1)
-            for i in 0..<links.count where !links[i].isFree {
+            for i in 0..<links.count where links[i].carrier >= 0 { flush(i) }  // what a full carrier held back
+            for i in 0..<links.count where links[i].fd >= 0 {
                 let wantWrite = links[i].connecting || !(links[i].connection?.pendingOutput.isEmpty ?? true)
                 linkSlots[i] = set.add(links[i].fd, readable: !links[i].connecting, writable: wantWrite) ?? -1
             }
@@ -332,6 +350,11 @@ public final class Node {
                 : "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
         }
         for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && links[i].established && now >= links[i].deadline {
+            if links[i].toRelay && links[i].joiner == nil {
+                // A relay connection lives while it holds the reservation or carries a connection.
+                if !links[i].reservation && !carries(i) { dropQuietly(i) }
+                continue
+            }
             // Inbound: a peer that sends no stream data (keep-alives are not data) only holds a slot. Dialled: the
             // device we asked stopped answering (a spoofed candidate that goes silent after the handshake): give up
             // on it so that the joiner can try the next one.
@@ -356,7 +379,8 @@ public final class Node {
                 events.emit(.expired)
                 finish(.failed("pairing code expired before pairing completed"
                     + (dht?.unreachable == true ? ": the device was found through the DHT but is not reachable from outside its network (no port mapping on its router)"
-                        : dht?.phase == .found ? ": the device was found through the DHT but did not answer at its public address (its log says whether its router maps or forwards the port)" : "")))
+                        : dht?.phase == .found ? ": the device was found through the DHT but did not answer at its public address"
+                            + (relayFailure.map { ", and its relay " + $0 } ?? " (its log says whether its router maps or forwards the port)") : "")))
             } else if peer == nil {
                 dialNextCandidates(now)
                 if now >= progressAt {
@@ -391,7 +415,7 @@ public final class Node {
 
     func isBeingDialled(_ peer: PeerID?) -> Bool {
         guard let peer else { return false }
-        return links.contains { $0.joiner != nil && $0.expected == peer }
+        return links.contains { $0.joiner != nil && ($0.expected == peer || $0.circuitTarget == peer) }
     }
 
     /// Dials one candidate with its own copy of the joiner's exchange.
@@ -460,7 +484,7 @@ public final class Node {
                 try? links[i].connection!.reset(id)
                 return
             }
-            let protocols = offered
+            let protocols = offered(i)
             let listener = MultistreamListener(supported: protocols.list, count: protocols.count)
             var opening = FixedBytes<128>()
             let n = opening.withUnsafeMutableBytes { raw -> Int in
@@ -471,6 +495,7 @@ public final class Node {
             claim(i, s, id: id, kind: .negotiatingIn(listener), opening: opening, length: n)
         case .streamData(let id, let bytes):
             guard let s = stream(i, id) else { return }
+            if case .active(.circuit) = links[i].streams[s].kind { return deliver(links[i].streams[s].carried, bytes) }
             // Only stream data is activity: yamux pings and window updates never reach here, so they keep nothing open.
             if links[i].kad == nil {
                 links[i].movedAt = MonotonicClock.milliseconds()
@@ -491,7 +516,7 @@ public final class Node {
             if links[i].unconfirmed != nil && links[i].unconfirmedStream == id {
                 links[i].unconfirmed = nil  // the joiner recorded the pairing and closed its end: confirmed
             }
-            guard let s = stream(i, id) else { return }
+            guard let s = stream(i, id), !relayStreamEnded(i, s) else { return }
             switch links[i].streams[s].kind {
             case .active(.echo), .active(.pingServer):
                 try? links[i].connection!.finish(id)
@@ -503,7 +528,8 @@ public final class Node {
         case .streamReset(let id):
             if links[i].kad != nil { return kadRefused(i) }
             if links[i].unconfirmedStream == id { warnUnconfirmed(i) }
-            if let s = stream(i, id) { releaseStream(i, s) }
+            guard let s = stream(i, id), !relayStreamEnded(i, s) else { return }
+            releaseStream(i, s)
         case .streamAccepted, .pong:
             break
         case .goAway:
@@ -511,12 +537,17 @@ public final class Node {
         }
     }
 
-    /// What an inbound stream may negotiate: ping and identify always; pairing while a window is open; echo when
-    /// asked for (tests).
-    var offered: (list: InlineArray<4, StaticString>, count: Int) {
+    /// What an inbound stream on link `i` may negotiate: ping and identify always; on the connection holding our
+    /// relay reservation the relay's stop protocol; elsewhere pairing while a window is open, and echo when asked
+    /// for (tests).
+    func offered(_ i: Int) -> (list: InlineArray<4, StaticString>, count: Int) {
         var list = InlineArray<4, StaticString>(repeating: Protocols.ping)
         list[1] = Protocols.identify
         var count = 2
+        if links[i].reservation {
+            list[2] = CircuitRelay.stopProtocol
+            return (list, 3)
+        }
         if case .serve(let window, let echo) = task {
             if window != nil {
                 list[count] = Protocols.pairing
@@ -535,6 +566,7 @@ public final class Node {
         if Multistream.equals(bytes, Protocols.pairing) { return .pairing }
         if Multistream.equals(bytes, Protocols.echo) { return .echo }
         if Multistream.equals(bytes, Protocols.identify) { return .identifyServer }
+        if Multistream.equals(bytes, CircuitRelay.stopProtocol) { return .stop }
         return .pingServer
     }
 
@@ -546,6 +578,7 @@ public final class Node {
             return
         }
         if links[i].kad != nil { return kadEstablished(i) }
+        if links[i].toRelay { return openStream(i, proposal: CircuitRelay.hopProtocol, purpose: .hop) }
         switch task {
         case .join, .ping:
             let purpose: AppStream.Purpose
@@ -664,6 +697,7 @@ public final class Node {
                 switch result {
                 case .failure(let e):
                     if purpose == .kad { return kadRefused(i) }
+                    if purpose == .hop { return hopRefused(i, s, reason: "the peer offers no circuit relay") }
                     resetStream(i, s)
                     let reason = e != .refused ? "stream negotiation failed"
                         : purpose == .pairing ? "the device has no pairing window open (the code was used or expired); open a new one there"
@@ -712,8 +746,12 @@ public final class Node {
                 return kadInput(i, s)
             case .active(.identifyClient):
                 return identifyInput(i, s)
-            case .active(.identifyServer):
+            case .active(.identifyServer), .active(.circuit):
                 return
+            case .active(.hop):
+                return hopInput(i, s)
+            case .active(.stop):
+                return stopInput(i, s)
             }
         }
     }
@@ -745,6 +783,8 @@ public final class Node {
             sendPing(i, s)
         case .kad:
             kadSend(i, s)
+        case .hop:
+            hopSend(i, s)
         case .pairing:
             guard var joiner = links[i].joiner, let noise = links[i].connection?.session else { return }
             let step = joiner.connected(
@@ -821,7 +861,7 @@ public final class Node {
                     links[i].unconfirmedStream = links[i].streams[s].id
                     links[i].paired = true
                     log(Self.at(peerAddress(i), "paired with '" + peer.deviceInfo.name.string + "' (" + id + ")"))
-                    announcePaired(peer)
+                    announcePaired(peer, relayed: links[i].carrier >= 0)
                 }
                 peer.sessionKeys.wipe()
             } else if let event = step.event {
@@ -883,7 +923,8 @@ public final class Node {
                 events.emit(.failed(reason: "could not record the pairing: " + failure.message))
                 finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
             } else {
-                announcePaired(peer)
+                if links[i].carrier >= 0, let a = peerAddress(i) { log("paired through the relay " + a.text) }
+                announcePaired(peer, relayed: links[i].carrier >= 0)
             }
             peer.sessionKeys.wipe()
         case .candidateFailed(let why):
@@ -952,8 +993,8 @@ public final class Node {
     }
 
     /// The result line, printed only once the pairing is durably recorded.
-    func announcePaired(_ peer: PairedPeer) {
-        events.emit(.completed(deviceID: peer.deviceInfo.deviceID.uuidString, deviceName: peer.deviceInfo.name.string))
+    func announcePaired(_ peer: PairedPeer, relayed: Bool) {
+        events.emit(.completed(deviceID: peer.deviceInfo.deviceID.uuidString, deviceName: peer.deviceInfo.name.string, relayed: relayed))
         say("PAIRED " + peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string)
         control?.windowClosed(ControlReply(.paired, peer.deviceInfo.deviceID.uuidString + " " + peer.deviceInfo.name.string))
         finish(.paired)

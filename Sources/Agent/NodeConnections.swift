@@ -13,11 +13,14 @@ extension Node {
 
     func freeLink() -> Int? { links.firstIndex { $0.isFree } }
 
+    /// A relayed connection (fd -1) has its carrier set by the caller, and keeps what the caller set in the slot.
+    /// Not inlined: four callers, each would carry a copy of the connection's set-up.
+    @inline(never)
     func setUp(_ i: Int, fd: Int32, role: SecureConnection<SystemRandom>.Role, connecting: Bool, now: UInt64) {
         let size = SecureConnection<SystemRandom>.bufferSize
         let rx = region(i, 0, size)
         let tx = region(i, size, size)
-        links[i] = Link()
+        if links[i].carrier < 0 { links[i] = Link() }
         links[i].fd = fd
         links[i].connecting = connecting
         links[i].inbound = role == .listener
@@ -44,7 +47,9 @@ extension Node {
             return nil
         case .success(let fd):
             setUp(i, fd: fd, role: .dialer, connecting: true, now: now)
-            links[i].expected = peer.peer
+            // A circuit address: this connection goes to the relay; the device is reached inside it.
+            links[i].expected = peer.relay ?? peer.peer
+            links[i].toRelay = peer.relay != nil
             links[i].dialled = peer
             return i
         }
@@ -168,10 +173,7 @@ extension Node {
             case .bytes(let n):
                 links[i].connection!.received(n)
                 process(i)
-                if !links[i].isFree, let progress = links[i].connection?.progress, progress > links[i].progress {
-                    links[i].progress = progress
-                    links[i].movedAt = MonotonicClock.milliseconds()
-                }
+                noteProgress(i)
             case .wouldBlock:
                 return
             case .closed:
@@ -184,8 +186,17 @@ extension Node {
         }
     }
 
+    /// Its handshake advanced: it moved (what eviction looks at).
+    func noteProgress(_ i: Int) {
+        if !links[i].isFree, let progress = links[i].connection?.progress, progress > links[i].progress {
+            links[i].progress = progress
+            links[i].movedAt = MonotonicClock.milliseconds()
+        }
+    }
+
     func flush(_ i: Int) {
         guard !links[i].isFree, let pending = links[i].connection?.pendingOutput, !pending.isEmpty else { return }
+        if links[i].carrier >= 0 { return forward(i) }
         switch Net.write(links[i].fd, pending) {
         case .bytes(let n): links[i].connection!.sent(n)
         case .wouldBlock, .closed: break
@@ -197,6 +208,8 @@ extension Node {
     func drop(_ i: Int, reason: String) {
         guard !links[i].isFree else { return }
         if links[i].kad != nil { return dropQuietly(i) }
+        if links[i].toRelay && links[i].joiner == nil { return relayLost(i, reason: reason) }
+        detach(i)
         let wasEstablished = links[i].established
         let joiner = links[i].joiner  // the link's exchange outlives it just long enough to be told
         let (paired, address) = (links[i].paired, links[i].dialled)
@@ -212,6 +225,7 @@ extension Node {
         switch task {
         case .join:
             guard joiner != nil else { return }
+            if let address { noteRelayFailure(address, reason) }
             candidateEnded(joiner, reason: Self.at(address, wasEstablished ? "connection lost: " + reason : reason))
         case .ping:
             if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }

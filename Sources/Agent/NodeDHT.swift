@@ -34,6 +34,7 @@ public struct DHTSettings {
 struct DHTState {
     enum Phase: Equatable {
         case finding      // initiator: FIND_NODE toward the key
+        case reserving    // initiator: waiting (briefly) for a relay reservation, whose address goes into the record
         case putting      // initiator: PUT_VALUE to the closest that answered
         case stored       // initiator: done for this window
         case getting      // joiner: GET_VALUE toward the key
@@ -149,6 +150,7 @@ extension Node {
         }
         dht?.wipe()
         dht = nil
+        stopRelay()
     }
 
     static func lookup(_ key: RecordKey, _ settings: DHTSettings, own: PeerID) -> KadLookup {
@@ -164,6 +166,7 @@ extension Node {
     /// wildcard listener.
     func advertisedAddresses() -> [Multiaddr] {
         var out = publicAddresses
+        if let circuit = relay.circuit { out.append(circuit) }
         for l in listening { out += Self.dialableAddresses(Multiaddr(host: l.host, port: l.port)).filter { !$0.host.isUnspecified } }
         return Array(out.prefix(Advertisement.maxAddresses))
     }
@@ -215,6 +218,11 @@ extension Node {
             state.phase = .getting
             state.rounds += 1
             dht = state
+        case .reserving:
+            guard relay.decided || now >= state.retryAt else { return }
+            if !relay.decided { log("relay: no answer in 10 s; the record goes out without it") }
+            beginPutting(&state, now)
+            dht = state
         case .stored, .found:
             break
         }
@@ -224,19 +232,22 @@ extension Node {
         switch state.phase {
         case .finding:
             var targets = InlineArray<20, Int>(repeating: 0)
-            let n = state.lookup.closestAnswered(&targets)
             sayReachabilityAfterLookup()
-            guard n > 0 else {
+            guard state.lookup.closestAnswered(&targets) > 0 else {
                 log("DHT: no peer answered; the advertisement is not stored (mDNS may still work)")
                 state.phase = .stored
                 return
             }
-            guard sealRecord(&state, now: now) else {
-                state.phase = .stored
-                return
+            if needsRelay {
+                // Not reachable from outside: a relay's address in the record lets devices elsewhere in anyway.
+                if startReservation(now) {
+                    state.phase = .reserving
+                    state.retryAt = now + RelayState.waitMilliseconds
+                    return
+                }
+                relayNone()
             }
-            for j in 0..<n { state.lookup.reset(targets[j]) }
-            state.phase = .putting
+            beginPutting(&state, now)
         case .putting:
             if state.stored == 0 && state.refused > 0 {
                 // Name the likely causes: the two ways a well-behaved DHT refuses what we send.
@@ -252,6 +263,18 @@ extension Node {
         default:
             break
         }
+    }
+
+    /// The record, sealed with what the lookup (and the relay) taught, goes to the closest peers that answered.
+    private func beginPutting(_ state: inout DHTState, _ now: UInt64) {
+        var targets = InlineArray<20, Int>(repeating: 0)
+        let n = state.lookup.closestAnswered(&targets)
+        guard sealRecord(&state, now: now) else {
+            state.phase = .stored
+            return
+        }
+        for j in 0..<n { state.lookup.reset(targets[j]) }
+        state.phase = .putting
     }
 
     /// Dials the next peers the lookup wants asked, keeping one connection free for pairing.
@@ -284,6 +307,7 @@ extension Node {
         case .success(let fd):
             setUp(i, fd: fd, role: .dialer, connecting: true, now: now)
             links[i].expected = peer.peer
+            links[i].dialled = peer
             return i
         }
     }
@@ -291,6 +315,7 @@ extension Node {
     /// Closes a request's connection; an unanswered request counts as a failed peer.
     func dropQuietly(_ i: Int) {
         guard !links[i].isFree else { return }
+        detach(i)
         links[i].joiner?.wipe()
         if let request = links[i].kad, !request.done { dht?.lookup.failed(request.entry) }
         links[i].kad = nil

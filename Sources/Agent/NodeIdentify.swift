@@ -39,7 +39,7 @@ extension Node {
     /// comes from as we see it), then our end of the stream closes.
     func answerIdentify(_ i: Int, _ s: Int) {
         let observed = peerAddress(i)
-        let protocols = offered
+        let protocols = offered(i)
         let id = links[i].streams[s].id
         let buffer = links[i].streams[s].buffer
         let n = Identify.answer(
@@ -66,13 +66,15 @@ extension Node {
         do { step = try Identify.read(links[i].streams[s].received) } catch {
             return resetStream(i, s)
         }
-        guard case .answer(let observed, _) = step else { return }
+        guard case .answer(let observed, let relay, _) = step else { return }
         if let observed { observedAddresses.note(observed) }
+        if relay { noteRelay(i) }
         resetStream(i, s)
     }
 
     /// Where connection `i` comes from (or goes to), as the socket says.
     func peerAddress(_ i: Int) -> Multiaddr? {
+        if links[i].carrier >= 0 { return links[i].dialled }  // relayed: the circuit it came through
         var slot = FixedBytes<20>()
         var port: UInt16 = 0
         let family = slot.withUnsafeMutableBytes { sd_peer_address(links[i].fd, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &port) }

@@ -61,7 +61,10 @@ extension Node {
                 }
                 return sayReachability(line)
             }
-            if observedAdvertised == nil { return sayReachability(line + "; only devices on this network can pair with it") }
+            if observedAdvertised == nil {
+                return sayReachability(line + (relay.candidates[0] != nil && needsRelay ? "; asking a relay to carry connections from elsewhere"
+                    : "; only devices on this network can pair with it"))
+            }
             line += "; "
         } else {
             guard !portMapping else { return }

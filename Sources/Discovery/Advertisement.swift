@@ -9,7 +9,8 @@ import Wire
 ///     sealed    = nonce[12] ‖ ChaCha20-Poly1305(advert_key, nonce, plaintext, aad = record key ‖ sequence (8, BE))
 ///     plaintext = version (2) ‖ expires (8, BE, Unix seconds by the initiator's clock) ‖ peer id (38 bytes)
 ///                 ‖ DeviceInfo (pairing encoding)
-///                 ‖ address count (1, ≤ 8) ‖ per address: length (1) ‖ binary multiaddr (/ip4|ip6/…/tcp/…)
+///                 ‖ address count (1, ≤ 8) ‖ per address: length (1) ‖ binary multiaddr (/ip4|ip6/…/tcp/…, or a relay
+///                   circuit /ip4|ip6/…/tcp/…/p2p/<relay>/p2p-circuit)
 ///
 /// The record key and the record's sequence number are bound as associated data, so a sealed value copied under
 /// another session's key, or into another version of the record, does not open. Opening checks everything a
@@ -72,7 +73,7 @@ public struct Advertisement {
             for a in addresses.prefix(count) {
                 var bare = a
                 bare.peer = nil
-                var one = FixedBytes<32>()
+                var one = FixedBytes<64>()  // a relay circuit (the peer part dropped): 50 bytes
                 let n = one.withUnsafeMutableBytes { Self.encodeAddress(bare, into: $0) }
                 try w.write(UInt8(n))
                 try one.withUnsafeBytes { (b) throws(WireError) in try w.write(UnsafeRawBufferPointer(rebasing: b[0..<n])) }

@@ -166,10 +166,12 @@ public struct KadResponseReader {
         do { return try PeerID(bytes: b) } catch { return nil }
     }
 
-    /// Only /ip4 or /ip6 with /tcp (optionally ending in /p2p) is dialable by us; loopback and unspecified
+    /// Only /ip4 or /ip6 with /tcp (optionally ending in /p2p, not a relay circuit) is dialable by us; loopback and unspecified
     /// addresses from remote peers are as good as any on a test LAN, so they are not filtered here.
     static func multiaddr(_ b: UnsafeRawBufferPointer) -> Multiaddr? {
-        do { return try Multiaddr(binary: b) } catch { return nil }
+        // A relay circuit is not a DHT peer's own address: its relay is not the peer we would ask.
+        guard let a = try? Multiaddr(binary: b), a.relay == nil else { return nil }
+        return a
     }
 }
 

@@ -167,7 +167,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
     private static func sink(_ onState: @escaping (PairingState) -> Void) -> (EventSink, Completed) {
         let completed = Completed()
         let sink = EventSink { event in
-            if case .completed(let id, let name) = event { completed.value = (id, name) }
+            if case .completed(let id, let name, _) = event { completed.value = (id, name) }
             onState(event)
         }
         return (sink, completed)

@@ -12,15 +12,13 @@ public enum Identify {
     /// record adds a few hundred bytes; anything longer is skipped, not buffered.
     public static let maxMessageLength = 4096
 
-    public enum Error: Swift.Error, Equatable {
-        case malformed
-        case oversized
-    }
+    public typealias Error = LengthPrefixed.Error
 
     public enum Step: Equatable {
         case needMore
-        /// A complete answer: the observed address if it is a TCP address we understand, and the bytes it used.
-        case answer(observed: Multiaddr?, used: Int)
+        /// A complete answer: the observed address if it is a TCP address we understand, whether the peer serves
+        /// circuit relay v2 (it lists the hop protocol), and the bytes it used.
+        case answer(observed: Multiaddr?, relay: Bool, used: Int)
     }
 
     /// Our answer, length prefix included; nil if it does not fit `out`. `protocols`: what this connection may
@@ -42,7 +40,7 @@ public enum Identify {
             let n = key.withUnsafeMutableBytes { PublicKeyProtobuf.encode(publicKey, into: $0) }
             try key.withUnsafeBytes { k throws(WireError) in try w.writeProtobufBytes(field: 1, UnsafeRawBufferPointer(rebasing: k[0..<n])) }
             if let observed {
-                var bytes = FixedBytes<64>()
+                var bytes = FixedBytes<96>()  // a relay circuit with both peer ids: 92 bytes
                 let n = try bytes.withUnsafeMutableBytes { raw throws(WireError) -> Int in
                     var aw = ByteWriter(raw)
                     try observed.encode(into: &aw)
@@ -63,23 +61,19 @@ public enum Identify {
 
     /// Reads an answer at the start of `input`: `.needMore` until the whole message is there.
     public static func read(_ input: UnsafeRawBufferPointer) throws(Error) -> Step {
-        let length: UInt64, used: Int
-        do { (length, used) = try Uvarint.decode(input) } catch {
-            if error == .truncated { return .needMore }
-            throw .malformed
-        }
-        guard length <= UInt64(maxMessageLength) else { throw .oversized }
-        guard input.count - used >= Int(length) else { return .needMore }
-        var reader = ProtobufReader(UnsafeRawBufferPointer(rebasing: input[used..<used + Int(length)]))
+        guard let (body, used) = try LengthPrefixed.frame(input, maxLength: maxMessageLength) else { return .needMore }
+        var reader = ProtobufReader(body)
         var observed: Multiaddr? = nil
+        var relay = false
         while true {
             let field: ProtobufField?
             do { field = try reader.next() } catch { throw .malformed }
             guard let field else { break }
             // Another transport (QUIC, a relay circuit) is not an address we can be dialled at: ignored, not an error.
-            if field.number == 4, case .bytes(let b) = field.value { observed = try? Multiaddr(binary: b) }
+            if field.number == 4, case .bytes(let b) = field.value { observed = (try? Multiaddr(binary: b)).flatMap { $0.relay == nil ? $0 : nil } }
+            if field.number == 3, case .bytes(let b) = field.value, Multistream.equals(b, CircuitRelay.hopProtocol) { relay = true }
         }
-        return .answer(observed: observed, used: used + Int(length))
+        return .answer(observed: observed, relay: relay, used: used)
     }
 
     private static func raw(_ s: StaticString) -> UnsafeRawBufferPointer {

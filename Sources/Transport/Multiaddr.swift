@@ -1,7 +1,8 @@
 import Wire
 
 /// A dialable TCP multiaddr: /ip4/<a.b.c.d>/tcp/<port>[/p2p/<id>] or /ip6/<addr>/tcp/<port>[/p2p/<id>], in text
-/// and in the binary form Kademlia messages carry (varint protocol code ‖ value).
+/// and in the binary form Kademlia messages carry (varint protocol code ‖ value). With `relay`, a circuit relay v2
+/// address: /ip4|ip6/…/tcp/…/p2p/<relay>/p2p-circuit[/p2p/<id>] — dial the relay there, then reach `peer` through it.
 public struct Multiaddr: Equatable, Sendable {
     public enum Host: Equatable, Sendable {
         case ip4(FixedBytes<4>)
@@ -19,12 +20,15 @@ public struct Multiaddr: Equatable, Sendable {
     static let codeTCP: UInt64 = 0x06
     static let codeIP6: UInt64 = 0x29
     static let codeP2P: UInt64 = 0x01A5
+    static let codeCircuit: UInt64 = 0x0122
     /// Longest text we parse: enough for an IPv6 address, a port and a peer id, with room to spare.
     public static let maxTextLength = 256
 
     public var host: Host
     public var port: UInt16
     public var peer: PeerID?
+    /// The relay that `host` and `port` lead to, for a circuit address (nil: a direct address).
+    public var relay: PeerID? = nil
 
     public init(host: Host, port: UInt16, peer: PeerID? = nil) {
         self.host = host
@@ -37,8 +41,8 @@ public struct Multiaddr: Equatable, Sendable {
     public init(text: String) throws(Error) {
         guard text.utf8.count <= Self.maxTextLength, text.startsWithExactly("/") else { throw .malformed }
         let parts = text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { String(Substring($0)) }
-        // "" / proto / value / "tcp" / port [/ "p2p" / id]
-        guard parts.count == 5 || parts.count == 7, parts[0].isEmpty else { throw .malformed }
+        // "" / proto / value / "tcp" / port [/ "p2p" / id [/ "p2p-circuit" [/ "p2p" / id]]]
+        guard parts.count == 5 || parts.count == 7 || parts.count == 8 || parts.count == 10, parts[0].isEmpty else { throw .malformed }
         if parts[1].isExactly("ip4") {
             guard let bytes = Self.parseIPv4(parts[2]) else { throw .malformed }
             host = .ip4(bytes)
@@ -48,12 +52,21 @@ public struct Multiaddr: Equatable, Sendable {
         } else {
             throw .unsupportedProtocol(0)
         }
-        guard parts[3].isExactly("tcp"), let p = UInt16(parts[4]) else { throw .malformed }
+        guard parts[3].isExactly("tcp"), let p = Self.parsePort(parts[4]) else { throw .malformed }
         port = p
         peer = nil
-        if parts.count == 7 {
+        if parts.count >= 7 {
             guard parts[5].isExactly("p2p") else { throw .malformed }
             do { peer = try PeerID(text: parts[6]) } catch { throw .badPeerID }
+        }
+        if parts.count >= 8 {
+            guard parts[7].isExactly("p2p-circuit") else { throw .malformed }
+            relay = peer
+            peer = nil
+        }
+        if parts.count == 10 {
+            guard parts[8].isExactly("p2p") else { throw .malformed }
+            do { peer = try PeerID(text: parts[9]) } catch { throw .badPeerID }
         }
     }
 
@@ -71,6 +84,7 @@ public struct Multiaddr: Equatable, Sendable {
         case .ip6: proto = "/ip6/"
         }
         var out = proto + hostText + "/tcp/" + String(port)
+        if let relay { out += "/p2p/" + relay.text + "/p2p-circuit" }
         if let peer { out += "/p2p/" + peer.text }
         return out
     }
@@ -88,11 +102,17 @@ public struct Multiaddr: Equatable, Sendable {
         }
         try writer.writeUvarint(Self.codeTCP)
         try writer.writeUInt16BigEndian(port)
-        if let peer {
-            try writer.writeUvarint(Self.codeP2P)
-            try writer.writeUvarint(UInt64(PeerID.byteLength))
-            try writer.write(peer.bytes)
+        if let relay {
+            try Self.encode(relay, into: &writer)
+            try writer.writeUvarint(Self.codeCircuit)
         }
+        if let peer { try Self.encode(peer, into: &writer) }
+    }
+
+    static func encode(_ peer: PeerID, into writer: inout ByteWriter) throws(WireError) {
+        try writer.writeUvarint(Self.codeP2P)
+        try writer.writeUvarint(UInt64(PeerID.byteLength))
+        try writer.write(peer.bytes)
     }
 
     public init(binary: UnsafeRawBufferPointer) throws(Error) {
@@ -107,15 +127,24 @@ public struct Multiaddr: Equatable, Sendable {
         guard next == Self.codeTCP else { throw .unsupportedProtocol(next) }
         do { port = try reader.readUInt16BigEndian() } catch { throw .malformed }
         peer = nil
+        if !reader.isAtEnd { peer = try Self.peer(&reader) }
         if !reader.isAtEnd {
-            guard try Self.varint(&reader) == Self.codeP2P else { throw .malformed }
-            let length = try Self.varint(&reader)
-            guard length <= 64 else { throw .badPeerID }
-            let id: UnsafeRawBufferPointer
-            do { id = try reader.readSlice(Int(length)) } catch { throw .malformed }
-            do { peer = try PeerID(bytes: id) } catch { throw .badPeerID }
+            let next = try Self.varint(&reader)
+            guard next == Self.codeCircuit, peer != nil else { throw next == Self.codeCircuit ? .malformed : .unsupportedProtocol(next) }
+            relay = peer
+            peer = reader.isAtEnd ? nil : try Self.peer(&reader)
         }
         guard reader.isAtEnd else { throw .malformed }
+    }
+
+    /// A /p2p/<id> component.
+    private static func peer(_ reader: inout ByteReader) throws(Error) -> PeerID {
+        guard try Self.varint(&reader) == Self.codeP2P else { throw .malformed }
+        let length = try Self.varint(&reader)
+        guard length <= 64 else { throw .badPeerID }
+        let id: UnsafeRawBufferPointer
+        do { id = try reader.readSlice(Int(length)) } catch { throw .malformed }
+        do { return try PeerID(bytes: id) } catch { throw .badPeerID }
     }
 
     private static func varint(_ reader: inout ByteReader) throws(Error) -> UInt64 {
@@ -127,6 +156,18 @@ public struct Multiaddr: Equatable, Sendable {
     }
 
     // MARK: Addresses
+
+    /// 0–65535 in decimal, 1–5 digits (a byte loop: the generic integer parser costs the board build a KiB).
+    static func parsePort(_ text: String) -> UInt16? {
+        var value: UInt32 = 0
+        var digits = 0
+        for c in text.utf8 {
+            guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9"), digits < 5 else { return nil }
+            value = value * 10 + UInt32(c - UInt8(ascii: "0"))
+            digits += 1
+        }
+        return digits > 0 && value <= 65535 ? UInt16(value) : nil
+    }
 
     static func parseIPv4(_ text: String) -> FixedBytes<4>? {
         var out = FixedBytes<4>()

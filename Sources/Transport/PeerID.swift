@@ -23,7 +23,9 @@ public struct PeerID: Equatable, Sendable {
 
     public enum Error: Swift.Error, Equatable, Sendable { case invalid }
 
-    /// Parses the binary form (identity multihash of an Ed25519 key only).
+    /// Parses the binary form (identity multihash of an Ed25519 key only). Not inlined: its callers (addresses,
+    /// DHT answers, relay messages) would each carry a copy of the key decoder.
+    @inline(never)
     public init(bytes: UnsafeRawBufferPointer) throws(Error) {
         guard bytes.count == Self.byteLength, bytes[0] == 0x00, Int(bytes[1]) == PublicKeyProtobuf.encodedLength else { throw .invalid }
         do { publicKey = try PublicKeyProtobuf.decode(UnsafeRawBufferPointer(rebasing: bytes[2...])) } catch { throw .invalid }

@@ -29,10 +29,12 @@ final class NATLab {
         try Spawned(URL(fileURLWithPath: "/bin/bash"), [Self.scriptPath, "run", directory, host, binary.path] + arguments, environment: environment)
     }
 
-    /// Two DHT nodes on the internet side (51.20.0.1), the second bootstrapped from the first.
-    func startDHT() throws {
+    /// Two DHT nodes on the internet side (51.20.0.1), the second bootstrapped from the first. `relay`: the first
+    /// also serves circuit relay v2 (py-libp2p's relay, with the public nodes' limits).
+    func startDHT(relay: Bool = false) throws {
         for i in 0..<2 {
-            let p = try run("inet", URL(fileURLWithPath: "/usr/bin/env"), ["python3", DHTTests.fixture, "node", "--ip", "51.20.0.1", "--timeout", "150"] + (i > 0 ? ["--bootstrap", bootstrap[0]] : []))
+            let p = try run("inet", URL(fileURLWithPath: "/usr/bin/env"), ["python3", DHTTests.fixture, "node", "--ip", "51.20.0.1", "--timeout", "150"]
+                + (i > 0 ? ["--bootstrap", bootstrap[0]] : []) + (relay && i == 0 ? ["--relay"] : []))
             nodes.append(p)
             guard let address = p.line(startingWith: "LISTEN ", within: 30) else {
                 XCTFail("DHT node \(i): " + p.stderr)
@@ -78,8 +80,8 @@ final class NATLabTests: AgentTestCase {
         return (inv, words)
     }
 
-    func join(_ lab: NATLab, _ words: String) throws -> Spawned {
-        try lab.run("laptop", host, ["join", words, "--no-mdns", "--dht-bootstrap", lab.bootstrap[1], "--state-dir", stateDirectory(), "--name", "Laptop", "--expiry", "60"])
+    func join(_ lab: NATLab, _ words: String, _ extra: [String] = []) throws -> Spawned {
+        try lab.run("laptop", host, ["join", words, "--no-mdns", "--dht-bootstrap", lab.bootstrap[1], "--state-dir", stateDirectory(), "--name", "Laptop", "--expiry", "60"] + extra)
     }
 
     /// The laptop joins and pairs by dialling the router's public address; the board's LAN address is never tried
@@ -132,23 +134,65 @@ final class NATLabTests: AgentTestCase {
 
     /// Without a mapping protocol the board says, once, that it cannot be reached from outside and why, and which
     /// public address the DHT peers see (identify); it advertises that address with its port in case the router
-    /// forwards it. Here nothing forwards it: the joiner finds the record, dials that address and none of the
-    /// private ones, and its failure says the device did not answer at its public address.
-    func testWithoutMappingBothSidesSayWhy() throws {
+    /// forwards it, and the circuit address of the relay among the DHT peers where it holds a reservation. Here
+    /// nothing forwards the port and the relay is gone before the joiner comes: the joiner finds the record, dials
+    /// that address and the relay and none of the private ones, and its failure names both causes.
+    func testWithoutMappingAndWithTheRelayGoneBothSidesSayWhy() throws {
         let lab = try NATLab(["--mapping", "none"])
         defer { lab.down() }
-        try lab.startDHT()
+        try lab.startDHT(relay: true)
         let (inv, words) = try invite(lab)
         defer { inv.stop() }
         XCTAssertTrue(inv.waitForLog("not reachable from outside: neither NAT-PMP nor UPnP answered on the router 192.168.10.1; turn one of them on, or forward TCP port 4001 to 192.168.10.2; peers on the internet see this network at 51.20.0.2, advertised as /ip4/51.20.0.2/tcp/4001 for a router that forwards the port", within: 20), inv.stderr)
         XCTAssertEqual(inv.stderr.components(separatedBy: "reachable from outside").count - 1, 1, inv.stderr)
+        let relay = "/ip4/51.20.0.1/tcp/" + lab.bootstrap[0].components(separatedBy: "/tcp/")[1] + "/p2p-circuit"
+        XCTAssertTrue(inv.waitForLog("relay: reservation on " + relay + "; devices elsewhere can reach this board through it", within: 20), inv.stderr)
         XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        lab.nodes[0].stop()
+        XCTAssertTrue(inv.waitForLog("relay: " + relay.replacingOccurrences(of: "/p2p-circuit", with: "").components(separatedBy: "/p2p/")[0] + ": lost the reservation: ", within: 20), inv.stderr)
         let j = try join(lab, words)
         defer { j.stop() }
         XCTAssertTrue(j.waitForLog("trying /ip4/51.20.0.2/tcp/4001/p2p/", within: 30), j.stderr)
+        XCTAssertTrue(j.waitForLog("trying " + relay + "/p2p/", within: 30), j.stderr)
         XCTAssertEqual(j.wait(seconds: 75), 1, j.stderr)
-        XCTAssertTrue(j.stderr.contains("pairing code expired before pairing completed: the device was found through the DHT but did not answer at its public address"), j.stderr)
+        XCTAssertTrue(j.stderr.contains("pairing code expired before pairing completed: the device was found through the DHT but did not answer at its public address, and its relay " + lab.bootstrap[0] + " failed: "), j.stderr)
         XCTAssertFalse(j.stderr.contains("trying /ip4/192.168.10.2"), j.stderr)
+    }
+
+    /// No port mapping on either side: the board reserves a slot on the relay among its DHT peers and advertises it;
+    /// the laptop, behind a NAT of its own, dials the relay and pairs through it (Noise end to end inside the relayed
+    /// stream). Both say that the relay carried the pairing: the board's log line names the circuit, the joiner's
+    /// too, and its `completed` event says "path":"relay".
+    @discardableResult
+    func pairThroughTheRelay(_ options: [String]) throws -> Spawned {
+        let lab = try NATLab(options)
+        defer { lab.down() }
+        try lab.startDHT(relay: true)
+        let (inv, words) = try invite(lab)
+        defer { inv.stop() }
+        let relay = "/ip4/51.20.0.1/tcp/" + lab.bootstrap[0].components(separatedBy: "/tcp/")[1] + "/p2p-circuit"
+        XCTAssertTrue(inv.waitForLog("relay: reservation on " + relay, within: 20), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        let j = try join(lab, words, ["--events", "json"])
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stdout.contains("PAIRED ") && j.stdout.contains(" Home NAS"), j.stdout)
+        XCTAssertTrue(j.stdout.contains("\"event\":\"completed\"") && j.stdout.contains("\"path\":\"relay\""), j.stdout)
+        XCTAssertTrue(j.stderr.contains("paired through the relay " + relay + "/p2p/"), j.stderr)
+        XCTAssertTrue(inv.stderr.contains(relay + ": paired with 'Laptop'"), inv.stderr)
+        XCTAssertFalse(j.stderr.contains("trying /ip4/192.168.10.2"), j.stderr)
+        return inv
+    }
+
+    func testPairsThroughARelayWhenNoPortCanBeMapped() throws {
+        try pairThroughTheRelay(["--mapping", "none"])
+    }
+
+    /// Carrier-grade NAT: no mapping can help, and the board says it asks a relay instead.
+    func testPairsThroughARelayBehindCarrierGradeNAT() throws {
+        let inv = try pairThroughTheRelay(["--cgnat"])
+        XCTAssertTrue(inv.stderr.contains("not reachable from outside: the router 192.168.10.1 has no public address of its own (double NAT, or carrier-grade NAT at the provider); asking a relay to carry connections from elsewhere"), inv.stderr)
     }
 
     /// The same router with TCP 4001 forwarded to the board by hand: the address the DHT peers reported is the way

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One real Kademlia DHT node (py-libp2p 0.8.1, server mode) on loopback, for the DHT discovery tests.
 
-  py_dht.py node [--bootstrap <multiaddr/p2p/id>]... [--records FILE] [--permissive] [--ip A] [--timeout S]
+  py_dht.py node [--bootstrap <multiaddr/p2p/id>]... [--records FILE] [--permissive] [--relay] [--ip A] [--timeout S]
   py_dht.py put --to <multiaddr/p2p/id> (--key HEX --value HEX | --forge valid|expired|other-key)
 
 node: prints "LISTEN <multiaddr>/p2p/<id>", joins the DHT through the bootstrap peers (adds them to its routing
@@ -15,6 +15,10 @@ not passed). py-libp2p 0.8.1 decodes a PUT_VALUE key as UTF-8 and wants IPNS nam
 take the binary "/ipns/<multihash>" keys go-libp2p and kubo use; `accept_go_ipns_keys` rewrites that one line at
 run time so that such a key reaches the IPNS validator as "/ipns/<hex>". --permissive: a private DHT that stores
 any key (the /sd-pair/ record setting).
+
+--relay: the node also serves circuit relay v2 (py-libp2p's own CircuitV2Protocol with hop allowed, as its docs set
+it up), with the limits public IPFS nodes apply to a relayed connection: 2 minutes and 128 KiB. Its identify answer
+then lists the hop protocol, which is how a board finds it.
 
 put: sends one raw PUT_VALUE to a node and prints STORED (the node echoed the record) or REFUSED (it reset the
 stream). --forge makes an IPNS record with a fresh key of its own: valid, expired (end of life an hour ago), or
@@ -71,6 +75,16 @@ def accept_go_ipns_keys():
     KadDHT._do_handle_stream = namespace["_do_handle_stream"]
 
 
+def relay_service(host, enabled):
+    from contextlib import nullcontext
+    if not enabled:
+        return nullcontext()
+    from libp2p.relay.circuit_v2.protocol import CircuitV2Protocol
+    from libp2p.relay.circuit_v2.resources import RelayLimits
+    limits = RelayLimits(duration=120, data=128 * 1024, max_circuit_conns=8, max_reservations=8)
+    return background_trio_service(CircuitV2Protocol(host, limits=limits, allow_hop=True))
+
+
 async def node(args):
     if not args.permissive:
         accept_go_ipns_keys()
@@ -78,7 +92,7 @@ async def node(args):
     async with host.run(listen_addrs=[multiaddr.Multiaddr(f"/ip4/{args.ip}/tcp/0")]):
         dht = KadDHT(host, DHTMode.SERVER, strict_validation=not args.permissive)
         print_listen_lines(host)
-        async with background_trio_service(dht):
+        async with background_trio_service(dht), relay_service(host, args.relay):
             for b in args.bootstrap:
                 info = info_from_p2p_addr(multiaddr.Multiaddr(b))
                 host.get_peerstore().add_addrs(info.peer_id, info.addrs, 3600)
@@ -157,6 +171,7 @@ def main():
     p.add_argument("--bootstrap", action="append", default=[])
     p.add_argument("--records")
     p.add_argument("--permissive", action="store_true")
+    p.add_argument("--relay", action="store_true", help="also serve circuit relay v2")
     p.add_argument("--ip", default="127.0.0.1", help="the address to listen on (a lab's internet address)")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--to")

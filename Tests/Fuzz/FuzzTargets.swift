@@ -12,7 +12,7 @@ import Wire
 /// also checks what must then hold (re-encoding gives the same bytes, a parsed code round-trips).
 enum FuzzTarget: CaseIterable {
     case multistream, noise, yamux, protobuf, kad, multiaddr, peerid, pairing, bip39, registry, config, txt, advert,
-        control, connection, text, ipns, portmap, identify
+        control, connection, text, ipns, portmap, identify, relay
 
     var name: String {
         switch self {
@@ -35,6 +35,7 @@ enum FuzzTarget: CaseIterable {
         case .ipns: "ipns"
         case .portmap: "portmap"
         case .identify: "identify"
+        case .relay: "relay"
         }
     }
 
@@ -61,6 +62,7 @@ enum FuzzTarget: CaseIterable {
         case .ipns: Self.ipns(data)
         case .portmap: Self.portmap(data)
         case .identify: Self.identify(data)
+        case .relay: Self.relay(data)
         }
     }
 
@@ -324,10 +326,22 @@ enum FuzzTarget: CaseIterable {
     /// A peer's identify answer, complete or cut anywhere: a shorter prefix of an answer that reads is never
     /// malformed, only incomplete.
     static func identify(_ data: UnsafeRawBufferPointer) {
-        guard case .answer(_, let used)? = try? Identify.read(data) else { return }
+        guard case .answer(_, _, let used)? = try? Identify.read(data) else { return }
         check(used <= data.count, "identify used more bytes than it had")
         for cut in [0, used / 2, used - 1] where cut < used {
             check((try? Identify.read(UnsafeRawBufferPointer(rebasing: data[0..<cut]))) == .needMore, "a cut identify answer did not ask for more")
+        }
+    }
+
+    /// A relay's hop answer or stop request (both readings of the same bytes), complete or cut: a prefix of a message
+    /// that reads is never malformed, only incomplete.
+    static func relay(_ data: UnsafeRawBufferPointer) {
+        for kind in [CircuitRelay.Kind.hop, .stop] {
+            guard case .message(_, let used)? = try? CircuitRelay.read(kind, data) else { continue }
+            check(used <= data.count, "a relay message used more bytes than it had")
+            for cut in [0, used / 2, used - 1] where cut < used {
+                check((try? CircuitRelay.read(kind, UnsafeRawBufferPointer(rebasing: data[0..<cut]))) == .needMore, "a cut relay message did not ask for more")
+            }
         }
     }
 

@@ -120,6 +120,15 @@ enum Seeds {
             }
             add(.identify, name, Array(answer[0..<n]))
         }
+        // Circuit relay: what we send (reserve, connect, our stop answer); capture_py_seeds.py adds what py-libp2p's
+        // relay sends.
+        var relayMessage = [UInt8](repeating: 0, count: 64)
+        var n = relayMessage.withUnsafeMutableBytes { CircuitRelay.reserve(into: $0) ?? 0 }
+        add(.relay, "reserve", Array(relayMessage[0..<n]))
+        n = relayMessage.withUnsafeMutableBytes { CircuitRelay.connect(to: PeerID(publicKey: initiatorKeys.publicKey), into: $0) ?? 0 }
+        add(.relay, "connect", Array(relayMessage[0..<n]))
+        n = relayMessage.withUnsafeMutableBytes { CircuitRelay.stopStatus(.ok, into: $0) ?? 0 }
+        add(.relay, "stop-ok", Array(relayMessage[0..<n]))
         add(.portmap, "natpmp-address", [0x00, 0x80, 0, 0, 0, 0, 0x1d, 0x16, 51, 20, 0, 2])
         add(.portmap, "natpmp-map", [0x00, 0x82, 0, 0, 0, 0, 0x1d, 0x16, 0x0f, 0xa1, 0x0f, 0xa1, 0, 0, 0, 120])
         add(.portmap, "natpmp-network-failure", [0x00, 0x80, 0, 3, 0, 0, 0x1d, 0x1a, 0, 0, 0, 0])

@@ -9,7 +9,9 @@
   peer store (closer peers with their addresses and signed peer records, the sender's record, a stored record),
   length-prefixed as on the stream;
 - noise: a NoiseHandshakePayload signed by a py-libp2p key; peerid, multiaddr: py's binary encodings;
-- yamux: frames laid out as py-libp2p's yamux writes them (header struct ">BBHII").
+- yamux: frames laid out as py-libp2p's yamux writes them (header struct ">BBHII");
+- relay: circuit relay v2 messages as py-libp2p's relay builds them (a reservation with its address, voucher and
+  limits; a refusal; a stop connect), length-prefixed as on the stream.
 Every step is bounded in time; the script ends by itself.
 """
 import os
@@ -23,6 +25,7 @@ from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.kad_dht.pb.kademlia_pb2 import Message
+from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.peer.peerstore import env_to_send_in_RPC
 from libp2p.security.noise.pb.noise_pb2 import NoiseHandshakePayload
@@ -168,11 +171,28 @@ def yamux_seeds(corpus):
     write(corpus, "yamux", "reset", frame(0, 1, 5, 0) + frame(1, 8, 5, 0))
 
 
+def relay_seeds(corpus):
+    from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage, Limit, PeerId, Reservation, StopMessage
+
+    peer = ID.from_pubkey(create_new_key_pair(b"\x07" * 32).public_key)
+    relay = multiaddr.Multiaddr("/ip4/51.20.0.1/tcp/4002/p2p/" + peer.to_base58())
+    reservation = Reservation(expire=1800000000, addrs=[relay.to_bytes()], voucher=b"\x01" * 40)
+    messages = {
+        "py-hop-ok": HopMessage(type=HopMessage.STATUS, status=100, reservation=reservation, limit=Limit(duration=120, data=131072)),
+        "py-hop-no-reservation": HopMessage(type=HopMessage.STATUS, status=204),
+        "py-stop-connect": StopMessage(type=StopMessage.CONNECT, peer=PeerId(id=peer.to_bytes()), limit=Limit(duration=3600, data=1 << 30)),
+    }
+    for name, message in messages.items():
+        body = message.SerializeToString()
+        write(corpus, "relay", name, varint(len(body)) + body)
+
+
 async def main(corpus):
     with trio.fail_after(60):
         await capture_dial(corpus)
         await capture_kad(corpus)
     yamux_seeds(corpus)
+    relay_seeds(corpus)
     print("captured py-libp2p seeds under " + corpus)
 
 

@@ -241,8 +241,8 @@ final class IdentifyTests: XCTestCase {
         let seen = try Multiaddr(text: "/ip4/51.20.0.2/tcp/40123")
         let bytes = answer(observed: seen)
         XCTAssertGreaterThan(bytes.count, 80)
-        XCTAssertEqual(try read(bytes).get(), .answer(observed: seen, used: bytes.count))
-        XCTAssertEqual(try read(bytes + [0x01, 0x02]).get(), .answer(observed: seen, used: bytes.count), "what follows is not part of it")
+        XCTAssertEqual(try read(bytes).get(), .answer(observed: seen, relay: false, used: bytes.count))
+        XCTAssertEqual(try read(bytes + [0x01, 0x02]).get(), .answer(observed: seen, relay: false, used: bytes.count), "what follows is not part of it")
         for cut in 0..<bytes.count { XCTAssertEqual(try read(Array(bytes[0..<cut])).get(), .needMore, "cut at \(cut)") }
         // Field by field: the spec's fields (no listen addresses: see Identify.answer), the key as libp2p marshals it.
         var numbers: [UInt64] = []
@@ -257,19 +257,19 @@ final class IdentifyTests: XCTestCase {
     }
 
     /// An answer as go-libp2p/kubo shape it (QUIC and IPv6 listen addresses, relay and DCUtR protocols, a signed
-    /// peer record), encoded by py-libp2p's own protobuf classes (Tests/Fuzz/corpus/identify).
+    /// peer record), encoded by py-libp2p's own protobuf classes (Tests/Fuzz/corpus/identify): it serves relays.
     func testGoStyleAnswerEncodedByPyLibp2pReads() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/identify/go-style-py-encoded").path
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        XCTAssertEqual(try read(bytes).get(), .answer(observed: try Multiaddr(text: "/ip4/51.20.0.2/tcp/40123"), used: bytes.count))
+        XCTAssertEqual(try read(bytes).get(), .answer(observed: try Multiaddr(text: "/ip4/51.20.0.2/tcp/40123"), relay: true, used: bytes.count))
     }
 
     func testObservedAddressOfAnotherTransportIsIgnoredNotAnError() {
         // observedAddr = /ip4/1.2.3.4/udp/4001/quic-v1: not an address we can be dialled at.
         let quic: [UInt8] = [0x04, 1, 2, 3, 4, 0x91, 0x02, 0x0F, 0xA1, 0xCC, 0x03]
         let body: [UInt8] = [0x22, UInt8(quic.count)] + quic
-        XCTAssertEqual(try read([UInt8(body.count)] + body).get(), .answer(observed: nil, used: body.count + 1))
-        XCTAssertEqual(try read([0x00]).get(), .answer(observed: nil, used: 1), "an empty message is a valid answer")
+        XCTAssertEqual(try read([UInt8(body.count)] + body).get(), .answer(observed: nil, relay: false, used: body.count + 1))
+        XCTAssertEqual(try read([0x00]).get(), .answer(observed: nil, relay: false, used: 1), "an empty message is a valid answer")
     }
 
     func testMalformedAndOversizedAreTypedErrors() {
