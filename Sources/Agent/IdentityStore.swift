@@ -27,10 +27,19 @@ public struct DeviceIdentity {
     public static func loadOrCreate(stateDirectory: String) -> Result<DeviceIdentity, LoadError> {
         let made = stateDirectory.withCString { sd_mkdir($0) }
         if made < 0 { return .failure(.stateDirectory(path: stateDirectory, errno: -made)) }
+        switch load(stateDirectory: stateDirectory) {
+        case .success(nil): return create(stateDirectory: stateDirectory)
+        case .success(let identity?): return .success(identity)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    /// The identity if there is one (nil: none yet), changing nothing (`doctor`).
+    public static func load(stateDirectory: String) -> Result<DeviceIdentity?, LoadError> {
         var buffer = FixedBytes<64>()
         let path = stateDirectory + "/" + fileName
         let n = buffer.withUnsafeMutableBytes { raw in path.withCString { sd_read_file($0, raw.baseAddress, raw.count) } }
-        if n == -Int(ENOENT) { return create(stateDirectory: stateDirectory) }
+        if n == -Int(ENOENT) { return .success(nil) }
         if n < 0 && n != -Int(EFBIG) { return .failure(.unreadable(errno: Int32(-n))) }
         defer { buffer.wipe() }
         guard n == fileLength, let identity = parse(buffer) else { return .failure(.corrupt) }

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <poll.h>
 #include <spawn.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <sys/file.h>
 #include <sys/utsname.h>
@@ -34,6 +35,16 @@ int sd_check_state_dir(const char *path, uint32_t *owner) {
     if (slash == real) slash[1] = 0; else if (slash) *slash = 0;
     if (stat(real, &st) < 0) return -errno;
     return st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH)) ? 0 : -SD_EOWNER;
+}
+
+void sd_sleep_ms(uint32_t ms) {
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) < 0 && errno == EINTR) {}
+}
+
+int sd_file_mode(const char *path) {
+    struct stat st;
+    return lstat(path, &st) < 0 ? -errno : (int)(st.st_mode & 07777);
 }
 
 int sd_mkdir(const char *path) {

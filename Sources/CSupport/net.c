@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,84 @@ int sd_local_addresses(uint8_t *out, int max, int want_ipv6) {
     }
     freeifaddrs(list);
     return n;
+}
+
+int sd_interfaces(char *out, int max) {
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0) return -errno;
+    int n = 0;
+    for (struct ifaddrs *a = list; a; a = a->ifa_next) {
+        int family = a->ifa_addr ? a->ifa_addr->sa_family : 0;
+        if (family != AF_INET && family != AF_INET6) continue;
+        char *r = NULL;
+        for (int k = 0; k < n && !r; k++) if (strncmp(out + 160 * k, a->ifa_name, 15) == 0) r = out + 160 * k;
+        if (!r) {
+            if (n == max) continue;
+            r = out + 160 * n++;
+            memset(r, 0, 160);
+            strncpy(r, a->ifa_name, 15);
+            r[16] = (a->ifa_flags & IFF_UP ? 1 : 0) | (a->ifa_flags & IFF_MULTICAST ? 2 : 0) | (a->ifa_flags & IFF_LOOPBACK ? 4 : 0);
+        }
+        const void *addr = family == AF_INET ? (const void *)&((struct sockaddr_in *)a->ifa_addr)->sin_addr
+                                             : (const void *)&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+        const uint8_t *b = addr;
+        int link_local = family == AF_INET ? (b[0] == 169 && b[1] == 254) : (b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
+        if (!link_local) r[16] |= 8;
+        char text[INET6_ADDRSTRLEN];
+        if (!inet_ntop(family, addr, text, sizeof text)) continue;
+        size_t used = strlen(r + 17);
+        if (used + strlen(text) + 2 < 143) snprintf(r + 17 + used, 143 - used, "%s%s", used ? " " : "", text);
+    }
+    freeifaddrs(list);
+    return n;
+}
+
+int sd_connect_check(const char *ip, uint16_t port, int ms) {
+    int fd = sd_tcp_connect(ip, port);
+    if (fd < 0) return -fd;
+    struct pollfd p = {fd, POLLOUT, 0};
+    int rc = poll(&p, 1, ms);
+    int error = rc == 0 ? ETIMEDOUT : rc < 0 ? errno : sd_socket_error(fd);
+    close(fd);
+    return error;
+}
+
+int sd_firewall_verdict(const char *text, size_t length, const char *proto, unsigned port, char *line, size_t line_max) {
+    char dport[16], number[8];
+    snprintf(dport, sizeof dport, "%s dport", proto);
+    snprintf(number, sizeof number, "%u", port);
+    int input = 0, policy_drop = 0, accepted = 0, dropped = 0;
+    const char *end = text + length;
+    for (const char *s = text; s < end;) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        if (!e) e = end;
+        char l[512];
+        size_t n = (size_t)(e - s) < sizeof l - 1 ? (size_t)(e - s) : sizeof l - 1;
+        memcpy(l, s, n);
+        l[n] = 0;
+        s = e + 1;
+        if (strstr(l, "hook input")) {
+            input = 1;
+            if (strstr(l, "policy drop")) policy_drop = 1;
+            continue;
+        }
+        if (strstr(l, "hook ")) input = 0;
+        if (!input || !strstr(l, dport)) continue;
+        int names = 0;  /* the port as a whole number, not part of a longer one */
+        for (const char *p = strstr(l, number); p && !names; p = strstr(p + 1, number)) {
+            char after = p[strlen(number)];
+            names = (p == l || p[-1] < '0' || p[-1] > '9') && (after < '0' || after > '9');
+        }
+        if (!names) continue;
+        if (strstr(l, " accept")) accepted = 1;
+        if (!dropped && (strstr(l, " drop") || strstr(l, " reject"))) {
+            dropped = 1;
+            const char *t = l;
+            while (*t == ' ' || *t == '\t') t++;
+            snprintf(line, line_max, "%s", t);
+        }
+    }
+    return dropped ? 1 : policy_drop && !accepted ? 2 : 0;
 }
 
 int sd_isatty(int fd) { return isatty(fd); }

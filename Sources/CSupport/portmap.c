@@ -82,6 +82,12 @@ int sd_spawn_reader(const char *path, const char *const *argv, int *out_fd) {
     return (int)pid;
 }
 
+int sd_spawn_nft(int *out_fd) {
+    const char *const argv[] = {"nft", "list", "ruleset", NULL};
+    int pid = sd_spawn_reader("/usr/sbin/nft", argv, out_fd);
+    return pid == -ENOENT ? sd_spawn_reader("/sbin/nft", argv, out_fd) : pid;
+}
+
 void sd_kill(int pid) {
     if (pid > 0) kill(pid, SIGTERM);
 }

@@ -485,6 +485,35 @@ public final class MDNS {
         return UntrustedText.printable(UnsafeRawBufferPointer(start: text, count: n))
     }
 
+    public enum DaemonState { case running, collision, starting, noDaemon, noBus }
+
+    /// For `doctor`: connects to avahi-daemon once, without waiting for it, and says how it is — with its host name
+    /// when it has one, else the error's text. Blocks for D-Bus round trips (a one-shot command, not the loop).
+    public static func probe() -> (DaemonState, String) {
+        // A daemon that just started is registering its host name for a second or two: ask again, 3 s at most.
+        for _ in 0..<12 {
+            let (state, text) = probeOnce()
+            guard state == .starting else { return (state, text) }
+            sd_sleep_ms(250)
+        }
+        return probeOnce()
+    }
+
+    static func probeOnce() -> (DaemonState, String) {
+        let loop = AvahiLoop()
+        var error: Int32 = 0
+        guard let client = avahi_client_new(UnsafePointer(loop.api), AvahiClientFlags(rawValue: 0), { _, _, _ in }, nil, &error) else {
+            return (error == AVAHI_ERR_NO_DAEMON ? .noDaemon : .noBus, describe(error))
+        }
+        defer { avahi_client_free(client) }
+        let name = avahi_client_get_host_name_fqdn(client).map { String(cString: $0) } ?? "?"
+        switch avahi_client_get_state(client) {
+        case AVAHI_CLIENT_S_RUNNING: return (.running, name)
+        case AVAHI_CLIENT_S_COLLISION: return (.collision, name)
+        default: return (.starting, name)
+        }
+    }
+
     static func describe(_ error: Int32) -> String {
         guard let text = avahi_strerror(error) else { return "error " + String(error) }
         return String(cString: text)

@@ -11,7 +11,7 @@ enum CommandLineTool {
         [
             ("code", CodeCommand.run), ("serve", NetworkCommands.serve), ("invite", NetworkCommands.invite),
             ("join", NetworkCommands.join), ("ping", NetworkCommands.ping), ("devices", RegistryCommands.devices),
-            ("forget", RegistryCommands.forget),
+            ("forget", RegistryCommands.forget), ("doctor", DoctorCommand.run),
         ] + notOnBoards
     }
 
@@ -151,6 +151,12 @@ enum Help {
                                     visible to other local users while it runs
           ping <multiaddr> [--count <n>]
                                     libp2p ping (/ipfs/ping/1.0.0), prints each round-trip time
+          doctor [--json]           check what pairing needs here, read-only, in about 10 s at most:
+                                    clock, state directory, identity and registry, serve, avahi-daemon,
+                                    interfaces, firewall rules for mDNS and the listen port, the
+                                    listen port, the DHT bootstrap peers; PASS, WARN or FAIL per line
+                                    with the fix; exit 1 when a check fails. Takes --config,
+                                    --state-dir, --listen, --dht-bootstrap, --no-mdns and --no-dht
           devices [--json]          list paired devices (id, type, name, OS, when)
           forget <id|name>          remove a paired device and its keys (the start of its id,
                                     4 characters at least, is enough)

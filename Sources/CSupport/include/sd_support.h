@@ -21,6 +21,9 @@ int sd_write_all(int fd, const void *buf, size_t len);
 /// Monotonic milliseconds since an arbitrary origin (CLOCK_MONOTONIC): the only clock the protocol needs.
 uint64_t sd_monotonic_ms(void);
 
+/// Sleeps `ms` milliseconds (one-shot commands only: never in the agent's loop).
+void sd_sleep_ms(uint32_t ms);
+
 /// Monotonic nanoseconds, for benchmarks.
 uint64_t sd_monotonic_ns(void);
 
@@ -39,6 +42,21 @@ int sd_tcp_connect(const char *ip, uint16_t port);
 /// The host's addresses worth advertising (interfaces up, not loopback, IPv6 not link-local): up to `max` slots
 /// of 17 bytes (family 4 or 6, then the address). Returns the count, or -errno.
 int sd_local_addresses(uint8_t *out, int max, int want_ipv6);
+
+/// For `doctor`: one record per network interface with an address, up to `max` records of 160 bytes — its name
+/// (16 bytes, NUL-padded), flags (bit 0 up, 1 multicast, 2 loopback, 3 an address that is not link-local), then
+/// its addresses as text, space-separated (143 bytes, NUL-terminated; more are left out). Returns the count, or
+/// -errno.
+int sd_interfaces(char *out, int max);
+
+/// For `doctor`: connects to ip:port and waits up to `ms` for the answer. 0 when the connection completed, else
+/// the errno (ETIMEDOUT for no answer).
+int sd_connect_check(const char *ip, uint16_t port, int ms);
+
+/// For `doctor`: how `nft list ruleset`'s text (`text`, `length` bytes) treats `proto` ("tcp" or "udp") port `port`
+/// in input chains: 0 nothing drops it, 1 a rule drops or rejects it (its line, trimmed, goes to `line`, up to
+/// `line_max` bytes with the NUL), 2 an input policy drops and no rule accepts it.
+int sd_firewall_verdict(const char *text, size_t length, const char *proto, unsigned port, char *line, size_t line_max);
 
 /// 1 when standard output is the systemd journal's stream (JOURNAL_STREAM names its device and inode, as
 /// systemd.exec(5) says to check), else 0.
@@ -75,6 +93,9 @@ int sd_udp_connect4(const uint8_t ip[4], uint16_t port, uint8_t local_out[4]);
 /// non-blocking read end goes to *out_fd (NULL: to /dev/null). Returns the child's pid, or -errno. Children are reaped by the kernel
 /// (SIGCHLD is ignored), as for sd_spawn_shell.
 int sd_spawn_reader(const char *path, const char *const *argv, int *out_fd);
+
+/// `nft list ruleset` through sd_spawn_reader (for `doctor`, which only reads the rules). Its pid, or -errno.
+int sd_spawn_nft(int *out_fd);
 
 /// miniupnpc's client: `upnpc -e sd-pair -a <local> <port> <port> TCP <lease>` (add) or `upnpc -e sd-pair -d <port>
 /// TCP` (remove), through sd_spawn_reader. Returns its pid, or -errno (-ENOENT: miniupnpc is not installed).
@@ -144,6 +165,9 @@ int sd_next_signal(int pipe_fd);
 /// root, by a service user when its parent is root's and private (systemd's StateDirectory). Writes the owner's uid
 /// into `owner` (may be NULL). 0, -SD_EOWNER, -SD_EMODE, -ENOTDIR or -errno.
 int sd_check_state_dir(const char *path, uint32_t *owner);
+
+/// The permission bits of `path` (not following a link), or -errno.
+int sd_file_mode(const char *path);
 
 /// mkdir with mode 0700, then sd_check_state_dir (an existing directory is used only if it passes).
 /// Returns 0 or -errno / -SD_EOWNER / -SD_EMODE.
