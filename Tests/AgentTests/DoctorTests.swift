@@ -45,36 +45,40 @@ final class DoctorTests: AgentTestCase {
         XCTAssertTrue(out.contains("fix: systemctl enable --now avahi-daemon"), out)
     }
 
-    /// Rules that drop mDNS and the listening port: both named, with the rule, and the port does not answer.
-    func testFirewallRulesThatDropMDNSAndThePortAreNamed() throws {
+    /// With `rules` loaded in host A, doctor fails and says each of `expected`.
+    func failsWithFirewall(_ rules: String, saying expected: [String]) throws {
         let lab = try AvahiLab()
         defer { lab.down() }
-        try nft(lab, """
+        try nft(lab, rules)
+        let (status, out) = try doctor(lab)
+        XCTAssertEqual(status, 1, out)
+        for line in expected { XCTAssertTrue(out.contains(line), line + " in:\n" + out) }
+    }
+
+    /// Rules that drop mDNS and the listening port: both named, with the rule, and the port does not answer.
+    func testFirewallRulesThatDropMDNSAndThePortAreNamed() throws {
+        try failsWithFirewall("""
             table inet doctortest {
               chain input { type filter hook input priority filter; policy accept; udp dport 5353 drop; tcp dport 4801 drop; }
             }
-            """)
-        let (status, out) = try doctor(lab)
-        XCTAssertEqual(status, 1, out)
-        XCTAssertTrue(out.contains("FAIL  firewall mDNS: a rule drops mDNS (UDP 5353): udp dport 5353 drop"), out)
-        XCTAssertTrue(out.contains("FAIL  firewall port: a rule drops the listening port (TCP 4801): tcp dport 4801 drop"), out)
-        XCTAssertTrue(out.contains("FAIL  listen port: TCP 4801 does not answer on 10.77.0.1: no answer in 0.5 s"), out)
-        XCTAssertTrue(out.contains("fix: allow it: nft add rule inet filter input udp dport 5353 accept"), out)
+            """, saying: [
+                "FAIL  firewall mDNS: a rule drops mDNS (UDP 5353): udp dport 5353 drop",
+                "FAIL  firewall port: a rule drops the listening port (TCP 4801): tcp dport 4801 drop",
+                "FAIL  listen port: TCP 4801 does not answer on 10.77.0.1: no answer in 0.5 s",
+                "fix: allow it: nft add rule inet filter input udp dport 5353 accept",
+            ])
     }
 
     /// A default-drop input chain that accepts only SSH: mDNS and the port are dropped without a rule naming them.
     func testADropPolicyWithoutAnAcceptIsNamed() throws {
-        let lab = try AvahiLab()
-        defer { lab.down() }
-        try nft(lab, """
+        try failsWithFirewall("""
             table inet doctortest {
               chain input { type filter hook input priority filter; policy drop; iif lo accept; tcp dport 22 accept; }
             }
-            """)
-        let (status, out) = try doctor(lab)
-        XCTAssertEqual(status, 1, out)
-        XCTAssertTrue(out.contains("FAIL  firewall mDNS: the input chain drops by default and no rule accepts mDNS (UDP 5353)"), out)
-        XCTAssertTrue(out.contains("FAIL  firewall port: the input chain drops by default and no rule accepts the listening port (TCP 4801)"), out)
+            """, saying: [
+                "FAIL  firewall mDNS: the input chain drops by default and no rule accepts mDNS (UDP 5353)",
+                "FAIL  firewall port: the input chain drops by default and no rule accepts the listening port (TCP 4801)",
+            ])
     }
 
     /// A board without a real-time clock, ten years back (libfaketime on the host build).
