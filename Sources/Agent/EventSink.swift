@@ -22,6 +22,8 @@ public enum PairingEvent: Equatable, Sendable {
     /// `relayed`: the pairing ran through a circuit relay (a direct connection otherwise).
     case completed(deviceID: String, deviceName: String, relayed: Bool = false)
     case failed(reason: String)
+    /// Joiner: the window ended without a pairing; what each discovery path did, what was tried, the likely cause.
+    case summary(text: String)
     case expired
     /// Daemon: the window ended (whichever way); the daemon goes on.
     case windowClosed
@@ -38,6 +40,7 @@ public enum PairingEvent: Equatable, Sendable {
         case .candidateFailed: "candidate-failed"
         case .completed: "completed"
         case .failed: "failed"
+        case .summary: "summary"
         case .expired: "expired"
         case .windowClosed: "window-closed"
         }
@@ -58,6 +61,8 @@ public enum PairingEvent: Equatable, Sendable {
             JSON.add(&line, "remaining", String(remaining))
         case .candidateFailed(let reason), .failed(let reason):
             JSON.add(&line, "reason", JSON.string(reason))
+        case .summary(let text):
+            JSON.add(&line, "text", JSON.string(text))
         case .completed(let id, let name, let relayed):
             JSON.add(&line, "device_id", JSON.string(id))
             JSON.add(&line, "device_name", JSON.string(name))

@@ -162,6 +162,11 @@ public final class Node {
     var relay = RelayState()
     /// Joiner: how the last attempt through a relay failed ("<relay's address> failed: <why>").
     var relayFailure: String? = nil
+    /// Joiner: the candidates that failed (the last four reasons) and how many, and whether any connection proved
+    /// the device's identity: the failure summary.
+    var tried: [String] = []
+    var triedCount = 0
+    var reachedDevice = false
 
     public init(
         identity: Ed25519.KeyPair, task: NodeTask, registry: DeviceRegistry? = nil,
@@ -376,6 +381,7 @@ public final class Node {
             let step = session.tick(now: Instant(milliseconds: now))
             task = .join(session: session, peer: peer)
             if case .expired? = step.event {
+                if peer == nil { sayFailureSummary() }
                 events.emit(.expired)
                 finish(.failed("pairing code expired before pairing completed"
                     + (dht?.unreachable == true ? ": the device was found through the DHT but is not reachable from outside its network (no port mapping on its router)"
@@ -579,6 +585,7 @@ public final class Node {
         }
         if links[i].kad != nil { return kadEstablished(i) }
         if links[i].toRelay { return openStream(i, proposal: CircuitRelay.hopProtocol, purpose: .hop) }
+        if links[i].joiner != nil && links[i].expected != nil { reachedDevice = true }
         switch task {
         case .join, .ping:
             let purpose: AppStream.Purpose
@@ -952,6 +959,9 @@ public final class Node {
     /// A discovered candidate did not pair; the session keeps looking until it expires.
     func candidateFailed(_ reason: String) {
         log("candidate failed: " + reason + "; still looking")
+        triedCount += 1
+        if tried.count == 4 { tried.removeFirst() }  // the last four, for the summary
+        tried.append(reason)
         events.emit(.candidateFailed(reason: reason))
         events.emit(.discovering)
     }

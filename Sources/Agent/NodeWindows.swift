@@ -111,12 +111,36 @@ extension Node {
     /// waiting knows whether the device was seen at all.
     func sayProgress(_ session: JoinerSession, _ now: UInt64) {
         let left = session.deadline.milliseconds > now ? (session.deadline.milliseconds - now) / 1000 : 0
+        log("still looking (" + String(left) + " s left): " + pathsSoFar)
+    }
+
+    /// What each discovery path has done: "mDNS: …; DHT: …".
+    var pathsSoFar: String {
         var mdns = "off"
         if let m = discovery?.mdns {
             mdns = m.isRunning ? String(m.resolvedServices) + " sd-pair device(s) seen, " + String(m.otherSessions) + " showing another code"
                 : "avahi-daemon is not reachable"
         }
         let rounds = dht.map { $0.phase == .found ? "found" : String($0.rounds) + " lookup round(s), no record yet" }
-        log("still looking (" + String(left) + " s left): mDNS: " + mdns + "; DHT: " + (rounds ?? (dhtSettings == nil ? "off" : "no bootstrap peers")))
+        return "mDNS: " + mdns + "; DHT: " + (rounds ?? (dhtSettings == nil ? "off" : "no bootstrap peers"))
+    }
+
+    /// The joiner's window ended without a pairing (discovery mode): what each path did, each address tried and why
+    /// it failed, and the likely cause — said so that a wrong code and a network problem never look alike. Also one
+    /// `summary` event (and so the library's callback).
+    func sayFailureSummary() {
+        var line = "summary: " + pathsSoFar + "; " + String(triedCount) + " address(es) tried"
+        if !tried.isEmpty { line += " (" + (triedCount > tried.count ? "the last " + String(tried.count) + ": " : "") + tried.joined(separator: "; ") + ")" }
+        let cause: String
+        if reachedDevice {
+            cause = "the device answered, but the pairing did not complete (the reasons above)"
+        } else if let m = discovery?.mdns, m.otherSessions > 0, m.otherSessions == m.resolvedServices {
+            cause = "devices on this network show another code: check the words against the device's display"
+        } else {
+            cause = "nothing reached the device: run `sd-pair doctor` here and on the device"
+        }
+        log(line)
+        log(cause)
+        events.emit(.summary(text: line + "; " + cause))
     }
 }

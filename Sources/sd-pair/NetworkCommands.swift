@@ -123,6 +123,7 @@ enum NetworkCommands {
         node.events = settings.events
         node.portMapping = !options.has("--no-port-mapping")
         guard listen(node, settings.addresses, ipv6Optional: settings.defaultListen) else { return .success(.environment) }
+        sayPaths(mdns: !options.has("--no-mdns"), dht: dht)
         announce(words, window, settings)
         words.wipe()
         let result = node.run(signals: signals())
@@ -202,6 +203,7 @@ enum NetworkCommands {
         }
         defer { node.control?.close() }
         guard listen(node, settings.addresses, ipv6Optional: settings.defaultListen) else { return .success(.environment) }
+        sayPaths(mdns: !options.has("--no-mdns"), dht: dht)
         Output.line("READY pid " + String(getpid()) + " (run `sd-pair invite` or send SIGUSR1 to open a pairing window)")
         if let opened = first {
             announce(opened.words, opened.window, settings)
@@ -269,6 +271,22 @@ enum NetworkCommands {
     /// Opens the listeners; a wildcard one is shown as the concrete addresses behind it, one LISTEN line each.
     /// A wildcard `/tcp/0` listener after the first takes the first one's port, so that one port serves both
     /// families (what mDNS announces).
+    /// A listener that other devices can reach (not loopback only).
+    nonisolated(unsafe) static var listeningBeyondLoopback = false
+
+    /// invite and serve, once listening: the ways another device can find this one, and a warning when it cannot
+    /// (issue 17, item 2).
+    static func sayPaths(mdns: Bool, dht: DHTSettings?) {
+        guard listeningBeyondLoopback else {
+            return Output.error("warning: listening on loopback only: no other device can reach this one (listen on /ip4/0.0.0.0/tcp/4001, say)")
+        }
+        let bootstrap = dht.map { "the DHT (" + String($0.bootstrap.count) + " bootstrap peer(s))" }
+        guard mdns || bootstrap != nil else {
+            return Output.error("warning: mDNS is off and there is no DHT path: the other device finds this one only with --peer " + peerHint)
+        }
+        Output.error("found by " + (mdns ? "mDNS on this network" + (bootstrap == nil ? "" : " and ") : "") + (bootstrap ?? "") + ", or with --peer " + peerHint)
+    }
+
     static func listen(_ node: Node, _ addresses: [Multiaddr], ipv6Optional: Bool) -> Bool {
         var firstPort: UInt16 = 0
         for address in addresses {
@@ -285,6 +303,7 @@ enum NetworkCommands {
             if firstPort == 0 { firstPort = bound.port }
             for a in Node.dialableAddresses(bound) {
                 Output.line("LISTEN " + a.text)
+                if AddressScope.of(a.host) != .loopback { listeningBeyondLoopback = true }
                 if peerHint.isEmpty, AddressScope.of(a.host) != .loopback || addresses.count == 1 {
                     peerHint = Multiaddr(host: a.host, port: a.port).text
                 }

@@ -202,6 +202,21 @@ final class AgentTests: AgentTestCase {
         XCTAssertTrue(line.contains(" s left): mDNS: off; DHT: ") && line.contains("no record yet"), line)
     }
 
+    /// invite says how the other device can find it, and warns when nothing beyond this host can (issue 17, item 2).
+    func testInviteSaysWhichPathsAreLiveAndWarnsWhenNoneIs() throws {
+        for (listen, extra, expected) in [
+            ("/ip4/127.0.0.1/tcp/0", ["--no-mdns", "--no-dht"], "warning: listening on loopback only: no other device can reach this one"),
+            ("/ip4/0.0.0.0/tcp/0", ["--no-mdns", "--no-dht"], "warning: mDNS is off and there is no DHT path: the other device finds this one only with --peer /ip4/"),
+            ("/ip4/0.0.0.0/tcp/0", ["--no-mdns", "--dht-bootstrap", "/ip4/127.0.0.1/tcp/9/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"],
+             "found by the DHT (1 bootstrap peer(s)), or with --peer /ip4/"),
+        ] {
+            let inv = try Spawned(agent, ["invite", "--listen", listen, "--state-dir", stateDirectory(), "--no-port-mapping"] + extra)
+            defer { inv.stop() }
+            XCTAssertNotNil(inv.line(startingWith: "CODE: "), inv.stderr)
+            XCTAssertTrue(inv.waitForLog(expected, within: 5), inv.stderr)
+        }
+    }
+
     /// Under systemd (stdout is the journal's stream, as JOURNAL_STREAM says) the code is written once, in the
     /// greppable log line, not also as the CODE: line for scripts (first-contact item 7).
     func testUnderTheJournalTheCodeIsWrittenOnce() throws {

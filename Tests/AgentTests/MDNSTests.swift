@@ -115,6 +115,23 @@ final class MDNSTests: AgentTestCase {
         print("mDNS discover→paired: " + String(format: "%.2f", Date().timeIntervalSince(started)) + " s")
     }
 
+    /// Issue 17, item 2: a joiner that typed another valid code finds the device, but it shows another code; when its
+    /// window ends, its summary says so (not "nothing reached the device"), as a log line and a `summary` event.
+    func testAWrongCodeIsToldApartFromANetworkProblem() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let (inv, _) = try publishedInvite(lab)
+        defer { inv.stop() }
+        let j = try lab.run("B", host, ["join", "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+                                        "--no-dht", "--state-dir", stateDirectory(), "--expiry", "60", "--events", "json"])
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 75), 1, j.stderr)
+        XCTAssertTrue(j.stderr.contains("summary: mDNS: 1 sd-pair device(s) seen, 1 showing another code; DHT: off; 0 address(es) tried"), j.stderr)
+        XCTAssertTrue(j.stderr.contains("devices on this network show another code: check the words against the device's display"), j.stderr)
+        XCTAssertFalse(j.stderr.contains("sd-pair doctor"), j.stderr)
+        XCTAssertTrue(j.stdout.contains("{\"event\":\"summary\",\"text\":\"summary: mDNS: 1 sd-pair device(s) seen"), j.stdout)
+    }
+
     /// Hostile answers on the LAN (another session's sid, missing and oversized TXT fields) are ignored with a log
     /// line each, and the real device still pairs.
     func testHostileServicesAreIgnored() throws {

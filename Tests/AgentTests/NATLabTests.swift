@@ -157,6 +157,9 @@ final class NATLabTests: AgentTestCase {
         XCTAssertEqual(j.wait(seconds: 75), 1, j.stderr)
         XCTAssertTrue(j.stderr.contains("pairing code expired before pairing completed: the device was found through the DHT but did not answer at its public address, and its relay " + lab.bootstrap[0] + " failed: "), j.stderr)
         XCTAssertFalse(j.stderr.contains("trying /ip4/192.168.10.2"), j.stderr)
+        // The summary (issue 17, item 2): each path, both addresses with why they failed, and what to do.
+        XCTAssertTrue(j.stderr.contains("summary: mDNS: off; DHT: found; 2 address(es) tried (/ip4/51.20.0.2/tcp/4001: "), j.stderr)
+        XCTAssertTrue(j.stderr.contains("nothing reached the device: run `sd-pair doctor` here and on the device"), j.stderr)
     }
 
     /// No port mapping on either side: the board reserves a slot on the relay among its DHT peers and advertises it;
