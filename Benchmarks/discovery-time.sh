@@ -9,18 +9,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runs="${1:-20}"
 bin="$root/.build/release/sd-pair"
 swift build -c release --package-path "$root" --product sd-pair >&2
-work="$(mktemp -d /tmp/sdp-bench-XXXXXX)"
-lab="$root/Tests/Fixtures/avahi-lab.sh"
-pids=()
-cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  "$lab" down "$work/lab" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=lab-bench.sh
+. "$root/Benchmarks/lab-bench.sh" sdp-bench
 
 now_ms() { date +%s%3N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
 
 # Waits (≤ 20 s) for a line matching $2 in file $1.
 wait_for() { for _ in $(seq 1 400); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }

@@ -99,6 +99,8 @@ public final class Node {
         /// `circuitTarget`. It ends without news once it carries nothing.
         var toRelay = false
         var reservation = false
+        /// Joiner: the discovered candidate this connection dials (to put it back in the queue).
+        var candidate: Candidate? = nil
         /// Joiner: the device this relay connection is for (the dialled circuit address's peer).
         var circuitTarget: PeerID? { toRelay && !reservation ? dialled?.peer : nil }
         var isFree: Bool { fd < 0 && carrier < 0 }
@@ -213,7 +215,11 @@ public final class Node {
     }
 
     /// Opens a listener; returns its full multiaddr (with the bound port and our peer id).
+    /// Listening addresses at most (the poll set's listener slots): more are refused, not silently left unserved.
+    public static let maxListeners = 8
+
     public func listen(_ address: Multiaddr) -> Result<Multiaddr, SystemError> {
+        guard listeners.count < Self.maxListeners else { return .failure(SystemError(E2BIG)) }
         switch Net.listen(host: address.hostText, port: address.port) {
         case .failure(let e): return .failure(e)
         case .success(let (fd, port)):
@@ -230,7 +236,7 @@ public final class Node {
         let now = MonotonicClock.milliseconds()
         switch task {
         case .join(_, let peer?):
-            dialCandidate(peer, scope: 0, now: now)
+            dialCandidate(Candidate(address: peer, source: .dht), now: now)
         case .join(let session, nil):
             if let event = PairingEvent(joinerState: session.state) { events.emit(event) }
             discovery?.browse(for: session.sessionID)
@@ -252,8 +258,8 @@ public final class Node {
             }
             set.reset()
             let signalSlot = signals.flatMap { set.add($0.fd, readable: true, writable: false) }
-            var listenerSlots = InlineArray<4, Int>(repeating: -1)
-            for (i, fd) in listeners.enumerated() where i < 4 {
+            var listenerSlots = InlineArray<8, Int>(repeating: -1)
+            for (i, fd) in listeners.enumerated() where i < Self.maxListeners {
                 // At capacity with nothing to evict, stop accepting: the kernel's backlog holds the rest, memory
                 // stays fixed (and poll does not spin on a listener we cannot serve).
                 if hasFreeLink || hasEvictableLink, outcome == nil { listenerSlots[i] = set.add(fd, readable: true, writable: false) ?? -1 }
@@ -296,7 +302,7 @@ public final class Node {
                     if s == SignalPipe.user1, var opened = requestWindow() { opened.words.wipe() }
                 }
             }
-            for (i, fd) in listeners.enumerated() where i < 4 && listenerSlots[i] >= 0 && set.isReadable(listenerSlots[i]) {
+            for (i, fd) in listeners.enumerated() where i < Self.maxListeners && listenerSlots[i] >= 0 && set.isReadable(listenerSlots[i]) {
                 acceptAll(fd, now: MonotonicClock.milliseconds())
             }
             for i in 0..<links.count where linkSlots[i] >= 0 {
@@ -404,38 +410,75 @@ public final class Node {
 
     /// Discovery mode, dialling like Happy Eyeballs (RFC 8305): the next candidate starts `dialStaggerMilliseconds`
     /// after the previous one while that is still pending, up to `parallelDials` at once, so a dead address (a black
-    /// hole, a stale answer, a device that goes silent) costs a quarter of a second, not a timeout. One attempt per
-    /// device at a time: a candidate whose peer id is already being dialled waits its turn. The first candidate that
-    /// completes the pairing wins; the others are closed.
+    /// hole, a stale answer, a device that goes silent) costs a quarter of a second, not a timeout. A device's
+    /// addresses race their TCP connects; the first that connects goes on (Noise, pairing) and the others are put
+    /// back, so one exchange per device runs at a time. With every dial slot held by connects nobody has answered
+    /// for `slowConnectMilliseconds` while other addresses wait, the oldest is put back too (its next try waits the
+    /// full timeout). The first candidate that completes the pairing wins; the others are closed.
     func dialNextCandidates(_ now: UInt64) {
         for _ in 0..<AgentLimits.parallelDials {
-            guard outcome == nil, case .join(let session, nil) = task, session.state == .discovering else { return }
-            let inFlight = candidatesInFlight
-            guard inFlight < AgentLimits.parallelDials, inFlight == 0 || now >= lastDialAt + AgentLimits.dialStaggerMilliseconds,
-                freeLink() != nil, let candidate = discovery?.nextCandidate(skipping: { self.isBeingDialled($0) })
+            guard outcome == nil, case .join(let session, nil) = task, session.state == .discovering,
+                candidatesInFlight == 0 || now >= lastDialAt + AgentLimits.dialStaggerMilliseconds,
+                let discovery, discovery.hasCandidate(skipping: { self.isBeingDialled($0) })
             else { return }
+            if candidatesInFlight >= AgentLimits.parallelDials || freeLink() == nil {
+                guard let slow = slowestConnect(now) else { return }
+                log(Self.at(links[slow].dialled, "no answer in " + String(AgentLimits.slowConnectMilliseconds) + " ms; trying the other addresses first, this one again after them"))
+                putBack(slow)
+            }
+            guard freeLink() != nil, let candidate = discovery.nextCandidate(skipping: { self.isBeingDialled($0) }) else { return }
             log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
-            dialCandidate(candidate.address, scope: candidate.scope, now: now)
+            dialCandidate(candidate, now: now)
         }
     }
 
+    /// The joiner's attempt whose TCP connect has waited longest, if that is `slowConnectMilliseconds` or more and
+    /// it has not been put back before.
+    func slowestConnect(_ now: UInt64) -> Int? {
+        var pick: Int? = nil
+        for i in 0..<links.count where links[i].joiner != nil && links[i].connecting && links[i].candidate?.patient == false
+            && now >= links[i].movedAt + AgentLimits.slowConnectMilliseconds && links[i].movedAt < (pick.map { links[$0].movedAt } ?? .max) { pick = i }
+        return pick
+    }
+
+    /// Ends attempt `i` without a verdict: its candidate goes back to the end of the queue, marked patient.
+    func putBack(_ i: Int) {
+        if var c = links[i].candidate {
+            c.patient = true
+            discovery?.requeue(c)
+        }
+        links[i].joiner?.wipe()
+        links[i].joiner = nil
+        dropQuietly(i)
+    }
+
+    /// A device is being dialled when one of its attempts has connected (connects to its other addresses race).
     func isBeingDialled(_ peer: PeerID?) -> Bool {
         guard let peer else { return false }
-        return links.contains { $0.joiner != nil && ($0.expected == peer || $0.circuitTarget == peer) }
+        return links.contains { $0.joiner != nil && !$0.connecting && ($0.expected == peer || $0.circuitTarget == peer) }
+    }
+
+    /// Attempt `i` connected: the other attempts still connecting to the same device go back to the queue.
+    func connected(_ i: Int) {
+        guard links[i].joiner != nil, let peer = links[i].circuitTarget ?? links[i].expected else { return }
+        for j in 0..<links.count where j != i && links[j].joiner != nil && links[j].connecting && (links[j].expected == peer || links[j].circuitTarget == peer) {
+            putBack(j)
+        }
     }
 
     /// Dials one candidate with its own copy of the joiner's exchange.
-    func dialCandidate(_ address: Multiaddr, scope: UInt32, now: UInt64) {
+    func dialCandidate(_ candidate: Candidate, now: UInt64) {
         guard case .join(let session, _) = task else { return }
         lastDialAt = now
         var joiner = session
         let step = joiner.connecting(now: Instant(milliseconds: now))
         if case .stateChanged(let state)? = step.event, let event = PairingEvent(joinerState: state) { events.emit(event) }
-        guard let i = dial(address, scope: scope, now: now) else {
+        guard let i = dial(candidate.address, scope: candidate.scope, now: now) else {
             joiner.wipe()
             return
         }
         links[i].joiner = joiner
+        links[i].candidate = candidate
     }
 
     /// The authentic device has answered (or paired) on link `keep`: the other candidates are moot.

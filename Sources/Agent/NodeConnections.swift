@@ -61,6 +61,7 @@ extension Node {
             return
         }
         links[i].connecting = false
+        connected(i)
         start(i)
     }
 

@@ -33,6 +33,10 @@ public enum AgentLimits {
     /// "Connection Attempt Delay", 250 ms recommended).
     public static let parallelDials = 3
     public static let dialStaggerMilliseconds: UInt64 = 250
+    /// With every dial slot held by TCP connects unanswered this long while other addresses wait, the oldest makes
+    /// room (and is tried again after them, with the full timeout): on a LAN a SYN is answered in milliseconds, and
+    /// a device's live address may come after dead ones (a VPN, a container bridge, a stale answer).
+    public static let slowConnectMilliseconds: UInt64 = 750
     /// One framed pairing message at most (4096 + 3-byte prefix), rounded up: the per-stream buffer.
     public static let streamBufferSize = 4608
     /// libp2p ping payload size.

@@ -8,12 +8,17 @@ public struct Candidate: Equatable {
     /// Interface index for an IPv6 link-local address (mDNS gives it with the answer); 0 otherwise.
     public var scope: UInt32
     public var source: Source
+    /// Put back after its connect went unanswered while other addresses waited: the next attempt waits the full
+    /// timeout. Not part of what makes two candidates the same.
+    public var patient = false
 
     public init(address: Multiaddr, scope: UInt32 = 0, source: Source) {
         self.address = address
         self.scope = scope
         self.source = source
     }
+
+    public static func == (a: Candidate, b: Candidate) -> Bool { a.address == b.address && a.scope == b.scope && a.source == b.source }
 
     public var sourceName: String { source == .mdns ? "mDNS" : "DHT" }
 }
@@ -26,7 +31,8 @@ public struct Candidate: Equatable {
 public struct CandidateQueue {
     /// Enough for every address of a few answering devices (IPv4 + IPv6 per interface).
     public static let capacity = 16
-    public static let perPeer = 4
+    /// Every address one device advertises (`Advertisement.maxAddresses`).
+    public static let perPeer = 8
 
     private var items = InlineArray<16, Candidate?>(repeating: nil)
     private var head = 0
@@ -72,6 +78,12 @@ public struct CandidateQueue {
             return c
         }
         return nil
+    }
+
+    /// Whether a candidate `busy` does not reject is waiting.
+    public func hasCandidate(skipping busy: (PeerID?) -> Bool) -> Bool {
+        for k in 0..<count { if let c = items[index(k)], !busy(c.address.peer) { return true } }
+        return false
     }
 
     public mutating func removeAll() {

@@ -62,4 +62,13 @@ public final class Discovery {
         if let c = mdns?.found.pop(skipping: busy) { return c }
         return fromDHT.pop(skipping: busy)
     }
+
+    public func hasCandidate(skipping busy: (PeerID?) -> Bool) -> Bool {
+        mdns?.found.hasCandidate(skipping: busy) == true || fromDHT.hasCandidate(skipping: busy)
+    }
+
+    /// A candidate goes back to the end of its path's queue, to be tried again after the others.
+    public func requeue(_ candidate: Candidate) {
+        if candidate.source == .mdns { _ = mdns?.found.push(candidate) } else { _ = fromDHT.push(candidate) }
+    }
 }

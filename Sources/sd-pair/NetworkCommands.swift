@@ -297,7 +297,7 @@ enum NetworkCommands {
                     Output.error("no IPv6 listener (" + e.name + "); listening on IPv4 only")
                     continue
                 }
-                Output.error("cannot listen on " + address.text + ": " + e.name)
+                Output.error("cannot listen on " + address.text + ": " + (e.code == E2BIG ? "more than " + String(Node.maxListeners) + " listen addresses" : e.name))
                 return false
             }
             if firstPort == 0 { firstPort = bound.port }

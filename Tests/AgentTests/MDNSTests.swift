@@ -115,6 +115,56 @@ final class MDNSTests: AgentTestCase {
         print("mDNS discover→paired: " + String(format: "%.2f", Date().timeIntervalSince(started)) + " s")
     }
 
+    /// Issue 17, item 3: the NAS advertises (through a DHT node on the LAN) five addresses that drop new
+    /// connections (a firewall rule in its namespace) ahead of its live one. The joiner races the device's
+    /// addresses and gives a slot held by an unanswered connect to the next address after 0.75 s, so it pairs in
+    /// under 2 s from its first dial (one address at a time, it took five 10 s timeouts: 50 s).
+    func testFiveBlackHoleAddressesAheadOfTheLiveOneCostUnderTwoSeconds() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let (node, invite) = try blackHoleNAS(lab)
+        defer { node.stop(); invite.stop() }
+        let words = invite.stdout.components(separatedBy: "CODE: ")[1].components(separatedBy: "\n")[0]
+        let j = try lab.run("B", host, ["join", words, "--no-mdns", "--dht-bootstrap", node.stdout.components(separatedBy: "LISTEN ")[1].components(separatedBy: "\n")[0],
+                                        "--state-dir", stateDirectory(), "--expiry", "60"])
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 60), 0, j.stderr)
+        XCTAssertTrue(j.stderr.contains("trying /ip4/10.77.0.11/tcp/4801/p2p/"), j.stderr)
+        XCTAssertTrue(j.stderr.contains("/ip4/10.77.0.11/tcp/4801: no answer in 750 ms; trying the other addresses first"), j.stderr)
+        let tried = j.lines(containing: "trying /ip4/10.77.0.1/tcp/4801/")
+        XCTAssertEqual(tried.count, 1, j.stderr)
+        let (first, paired) = (j.time(of: "trying /ip4/10.77.0.11/"), j.time(of: "PAIRED "))
+        XCTAssertNotNil(first)
+        XCTAssertNotNil(paired)
+        if let first, let paired {
+            print("five black holes first: paired " + String(format: "%.2f", paired.timeIntervalSince(first)) + " s after the first dial")
+            XCTAssertLessThan(paired.timeIntervalSince(first), 2.0, j.stderr)
+        }
+    }
+
+    /// Host A with five more addresses whose TCP port 4801 drops new connections, a DHT node, and an invite that
+    /// listens on the five first and its live address last (so its DHT advertisement lists them in that order).
+    func blackHoleNAS(_ lab: AvahiLab) throws -> (Spawned, Spawned) {
+        var setup = "set -e\n"
+        for k in 11...15 { setup += "ip addr add 10.77.0.\(k)/24 dev vethA\n" }
+        setup += "nft add table inet blackhole\nnft add chain inet blackhole input '{ type filter hook input priority filter; }'\n"
+        setup += "nft add rule inet blackhole input ip daddr 10.77.0.11-10.77.0.15 tcp dport 4801 drop\n"
+        let sh = try lab.run("A", URL(fileURLWithPath: "/bin/sh"), ["-c", setup])
+        XCTAssertEqual(sh.wait(seconds: 10), 0, sh.stderr)
+        let node = try lab.run("A", URL(fileURLWithPath: "/usr/bin/env"), ["python3", DHTTests.fixture, "node", "--ip", "10.77.0.1", "--timeout", "90"])
+        guard let address = node.line(startingWith: "LISTEN ", within: 30) else {
+            node.stop()
+            XCTFail("DHT node: " + node.stderr)
+            throw CocoaError(.featureUnsupported)
+        }
+        let listens = (11...15).flatMap { ["--listen", "/ip4/10.77.0.\($0)/tcp/4801"] } + ["--listen", "/ip4/10.77.0.1/tcp/4801"]
+        let inv = try lab.run("A", agent, ["invite", "--no-mdns", "--no-port-mapping", "--dht-bootstrap", address, "--state-dir", stateDirectory(),
+                                           "--name", "NAS in A", "--expiry", "60"] + listens)
+        XCTAssertNotNil(inv.line(startingWith: "CODE: "), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        return (node, inv)
+    }
+
     /// Issue 17, item 2: a joiner that typed another valid code finds the device, but it shows another code; when its
     /// window ends, its summary says so (not "nothing reached the device"), as a log line and a `summary` event.
     func testAWrongCodeIsToldApartFromANetworkProblem() throws {
