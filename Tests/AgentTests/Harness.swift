@@ -99,7 +99,13 @@ final class Spawned: @unchecked Sendable {  // its mutable state is guarded by `
         process.waitUntilExit()
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        // Cancel the pipes' read sources before the pipes go: a source left armed on a closed descriptor can crash
+        // libdispatch's event thread (seen once in 200 spawn-and-kill rounds).
+        out.fileHandleForReading.readabilityHandler = nil
+        err.fileHandleForReading.readabilityHandler = nil
+    }
 }
 
 /// A blocking client with a receive timeout, for hostile-peer and control-socket tests: TCP on loopback or a unix
