@@ -341,7 +341,7 @@ public final class Node {
         for link in links where !link.isFree { next = min(next, link.deadline) }
         if evictions > 0 { next = min(next, evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds) }
         if let d = dht, d.phase == .resting { next = min(next, max(d.retryAt, now)) }
-        if case .join(_, nil) = task, candidatesInFlight > 0 { next = min(next, max(lastDialAt + AgentLimits.dialStaggerMilliseconds, now)) }
+        if let at = nextDialAt { next = min(next, max(at, now)) }
         switch task {
         case .serve(let window?, _): next = min(next, window.deadline.milliseconds)
         case .join(let session, _): next = min(next, session.deadline.milliseconds)
@@ -430,6 +430,19 @@ public final class Node {
             log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
             dialCandidate(candidate, now: now)
         }
+    }
+
+    /// When the joiner can start its next dial: a candidate waits, and either a dial slot is free (after the
+    /// stagger) or an unanswered connect can make room. Nil otherwise: a loop woken for nothing would spin.
+    var nextDialAt: UInt64? {
+        guard case .join(_, nil) = task, outcome == nil, candidatesInFlight > 0,
+            discovery?.hasCandidate(skipping: { self.isBeingDialled($0) }) == true
+        else { return nil }
+        let staggered = lastDialAt + AgentLimits.dialStaggerMilliseconds
+        if candidatesInFlight < AgentLimits.parallelDials && freeLink() != nil { return staggered }
+        var oldest: UInt64? = nil
+        for link in links where link.joiner != nil && link.connecting && link.candidate?.patient == false { oldest = min(oldest ?? .max, link.movedAt) }
+        return oldest.map { max(staggered, $0 + AgentLimits.slowConnectMilliseconds) }
     }
 
     /// The joiner's attempt whose TCP connect has waited longest, if that is `slowConnectMilliseconds` or more and
