@@ -54,6 +54,8 @@ struct DHTState {
     var ipnsPublicKey = Ed25519.PublicKey(bytes: FixedBytes<32>())
     var stored = 0
     var refused = 0
+    /// Requests DHT peers answered, over every round (the joiner's failure summary says it).
+    var answers = 0
     var rounds = 0
     /// Joiner: the advertisement opened, but none of its addresses can be dialled from this network.
     var unreachable = false
@@ -435,6 +437,7 @@ extension Node {
     private func kadAnswered(_ i: Int, _ request: KadRequest) {
         if var state = dht {
             state.lookup.answered(request.entry)
+            state.answers += 1
             if request.kind == .putValue { state.stored += 1 }
             dht = state
         }

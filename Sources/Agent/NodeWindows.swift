@@ -111,25 +111,40 @@ extension Node {
     /// waiting knows whether the device was seen at all.
     func sayProgress(_ session: JoinerSession, _ now: UInt64) {
         let left = session.deadline.milliseconds > now ? (session.deadline.milliseconds - now) / 1000 : 0
-        log("still looking (" + String(left) + " s left): " + pathsSoFar)
+        log("still looking (" + String(left) + " s left): " + paths(interfaces: false))
     }
 
-    /// What each discovery path has done: "mDNS: …; DHT: …".
-    var pathsSoFar: String {
+    /// What each discovery path has done: "mDNS: …; DHT: …"; with `interfaces`, where mDNS looked.
+    func paths(interfaces: Bool) -> String {
         var mdns = "off"
         if let m = discovery?.mdns {
             mdns = m.isRunning ? String(m.resolvedServices) + " sd-pair device(s) seen, " + String(m.otherSessions) + " showing another code"
                 : "avahi-daemon is not reachable"
         }
-        let rounds = dht.map { $0.phase == .found ? "found" : String($0.rounds) + " lookup round(s), no record yet" }
-        return "mDNS: " + mdns + "; DHT: " + (rounds ?? (dhtSettings == nil ? "off" : "no bootstrap peers"))
+        let rounds = dht.map {
+            $0.phase == .found ? "found"
+                : String($0.rounds) + " lookup round(s), " + ($0.answers == 0 ? "no DHT peer answered" : String($0.answers) + " answer(s) from DHT peers") + ", no record yet"
+        }
+        return "mDNS" + (interfaces && discovery?.mdns != nil ? " (on " + Self.multicastInterfaces + ")" : "") + ": " + mdns + "; DHT: "
+            + (rounds ?? (dhtSettings == nil ? "off" : "no bootstrap peers"))
+    }
+
+    /// The interfaces mDNS can use (up, multicast, not loopback), by name: where avahi-daemon browsed.
+    static var multicastInterfaces: String {
+        var raw = [CChar](repeating: 0, count: 160 * 16)
+        let n = raw.withUnsafeMutableBufferPointer { sd_interfaces($0.baseAddress, 16) }
+        var names = ""
+        for k in 0..<max(0, Int(n)) where raw[160 * k + 16] & 7 == 3 {
+            names += (names.isEmpty ? "" : ", ") + raw.withUnsafeBufferPointer { String(cString: $0.baseAddress! + 160 * k) }
+        }
+        return names.isEmpty ? "none" : names
     }
 
     /// The joiner's window ended without a pairing (discovery mode): what each path did, each address tried and why
     /// it failed, and the likely cause — said so that a wrong code and a network problem never look alike. Also one
     /// `summary` event (and so the library's callback).
     func sayFailureSummary() {
-        var line = "summary: " + pathsSoFar + "; " + String(triedCount) + " address(es) tried"
+        var line = "summary: " + paths(interfaces: true) + "; " + String(triedCount) + " address(es) tried"
         if !tried.isEmpty { line += " (" + (triedCount > tried.count ? "the last " + String(tried.count) + ": " : "") + tried.joined(separator: "; ") + ")" }
         let cause: String
         if reachedDevice {

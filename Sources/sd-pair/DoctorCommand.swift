@@ -57,6 +57,7 @@ enum DoctorCommand {
             }
         }
         let directory = NetworkCommands.stateDirectory(options)
+        let started = sd_monotonic_ms()
         var checks: [Check] = [clock()]
         checks += stateDirectory(directory)
         checks.append(daemon(directory))
@@ -64,7 +65,7 @@ enum DoctorCommand {
         checks += interfaces()
         checks += firewall(port: port, mdns: !options.has("--no-mdns"))
         checks += listenPort(port)
-        checks += dht(bootstrap)
+        checks += dht(bootstrap, until: started + 10_000)
         report(checks, json: options.has("--json"))
         return .success(checks.contains { $0.verdict == .fail } ? .pairingFailed : .success)
     }
@@ -291,14 +292,19 @@ enum DoctorCommand {
         return [Check(name: "listen port", verdict: .pass, detail: "TCP " + String(port) + " answers on " + tried + (own >= 0 ? " (checked with a listener of doctor's own)" : ""))]
     }
 
-    /// Each DHT bootstrap peer (the first two): connect, Noise (its identity proved), yamux, a libp2p ping, timed.
-    static func dht(_ bootstrap: [Multiaddr]) -> [Check] {
+    /// Each DHT bootstrap peer (the first two): connect, Noise (its identity proved), yamux, a libp2p ping, timed;
+    /// 3 s each at most, and none begun with less than that left before `deadline` (the whole run's 10 s).
+    static func dht(_ bootstrap: [Multiaddr], until deadline: UInt64) -> [Check] {
         var out: [Check] = []
         var rng = SystemRandom()
         var keys = Ed25519.KeyPair.generate(using: &rng)
         defer { keys.wipe() }
         for peer in bootstrap.prefix(2) {
             let start = sd_monotonic_ms()
+            guard start + 3000 <= deadline else {
+                out.append(Check(name: "DHT peer", verdict: .warn, detail: peer.text + ": not checked (doctor's 10 s were used up)", fix: "run doctor again"))
+                continue
+            }
             let node = Node(identity: keys, task: .ping(peer: peer, count: 1), handshakeTimeoutMilliseconds: 3000, say: { _ in }, log: { _ in })
             let outcome = node.run(signals: nil)
             let ms = String(sd_monotonic_ms() - start) + " ms"

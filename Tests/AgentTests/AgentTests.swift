@@ -199,7 +199,7 @@ final class AgentTests: AgentTestCase {
         j.signal(SIGINT)
         XCTAssertEqual(j.wait(), 130)
         let line = j.stderr.split(separator: "\n").first { $0.contains("still looking") }.map(String.init) ?? ""
-        XCTAssertTrue(line.contains(" s left): mDNS: off; DHT: ") && line.contains("no record yet"), line)
+        XCTAssertTrue(line.contains(" s left): mDNS: off; DHT: ") && line.contains("no DHT peer answered, no record yet"), line)
     }
 
     /// invite says how the other device can find it, and warns when nothing beyond this host can (issue 17, item 2).

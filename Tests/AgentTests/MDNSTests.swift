@@ -176,10 +176,10 @@ final class MDNSTests: AgentTestCase {
                                         "--no-dht", "--state-dir", stateDirectory(), "--expiry", "60", "--events", "json"])
         defer { j.stop() }
         XCTAssertEqual(j.wait(seconds: 75), 1, j.stderr)
-        XCTAssertTrue(j.stderr.contains("summary: mDNS: 1 sd-pair device(s) seen, 1 showing another code; DHT: off; 0 address(es) tried"), j.stderr)
+        XCTAssertTrue(j.stderr.contains("summary: mDNS (on vethB): 1 sd-pair device(s) seen, 1 showing another code; DHT: off; 0 address(es) tried"), j.stderr)
         XCTAssertTrue(j.stderr.contains("devices on this network show another code: check the words against the device's display"), j.stderr)
         XCTAssertFalse(j.stderr.contains("sd-pair doctor"), j.stderr)
-        XCTAssertTrue(j.stdout.contains("{\"event\":\"summary\",\"text\":\"summary: mDNS: 1 sd-pair device(s) seen"), j.stdout)
+        XCTAssertTrue(j.stdout.contains("{\"event\":\"summary\",\"text\":\"summary: mDNS (on vethB): 1 sd-pair device(s) seen"), j.stdout)
     }
 
     /// Hostile answers on the LAN (another session's sid, missing and oversized TXT fields) are ignored with a log
