@@ -12,8 +12,6 @@ final class Spawned: @unchecked Sendable {  // its mutable state is guarded by `
     private let err = Pipe()
     private var outText = ""
     private var errText = ""
-    /// Each chunk of output as it arrived, with the time (stdout and stderr together): when a line was written.
-    private var chunks: [(Date, String)] = []
     private let lock = NSLock()
 
     /// `input`: written to the program's standard input, which is then closed (default: /dev/null).
@@ -37,20 +35,8 @@ final class Spawned: @unchecked Sendable {  // its mutable state is guarded by `
     private func append(_ data: Data, toError: Bool) {
         lock.lock()
         defer { lock.unlock() }
-        let text = String(decoding: data, as: UTF8.self)
-        if toError { errText += text } else { outText += text }
-        chunks.append((Date(), text))
+        if toError { errText += String(decoding: data, as: UTF8.self) } else { outText += String(decoding: data, as: UTF8.self) }
     }
-
-    /// When output containing `text` first arrived (a log line is written whole, so it comes in one chunk).
-    func time(of text: String) -> Date? {
-        lock.lock()
-        defer { lock.unlock() }
-        return chunks.first { $0.1.contains(text) }?.0
-    }
-
-    /// The stderr lines that contain `text`.
-    func lines(containing text: String) -> [Substring] { stderr.split(separator: "\n").filter { $0.contains(text) } }
 
     var stdout: String { lock.lock(); defer { lock.unlock() }; return outText }
     var stderr: String { lock.lock(); defer { lock.unlock() }; return errText }
@@ -99,13 +85,7 @@ final class Spawned: @unchecked Sendable {  // its mutable state is guarded by `
         process.waitUntilExit()
     }
 
-    deinit {
-        stop()
-        // Cancel the pipes' read sources before the pipes go: a source left armed on a closed descriptor can crash
-        // libdispatch's event thread (seen once in 200 spawn-and-kill rounds).
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
-    }
+    deinit { stop() }
 }
 
 /// A blocking client with a receive timeout, for hostile-peer and control-socket tests: TCP on loopback or a unix

@@ -125,21 +125,18 @@ final class MDNSTests: AgentTestCase {
         let (node, invite) = try blackHoleNAS(lab)
         defer { node.stop(); invite.stop() }
         let words = invite.stdout.components(separatedBy: "CODE: ")[1].components(separatedBy: "\n")[0]
+        let started = Date()
         let j = try lab.run("B", host, ["join", words, "--no-mdns", "--dht-bootstrap", node.stdout.components(separatedBy: "LISTEN ")[1].components(separatedBy: "\n")[0],
                                         "--state-dir", stateDirectory(), "--expiry", "60"])
         defer { j.stop() }
         XCTAssertEqual(j.wait(seconds: 60), 0, j.stderr)
+        // From start to exit: the DHT lookup on the LAN (tens of ms) and the dials; 0.75 s per dead address waiting.
+        let seconds = Date().timeIntervalSince(started)
+        print("five black holes first: paired and exited " + String(format: "%.2f", seconds) + " s after the join started")
+        XCTAssertLessThan(seconds, 2.0, j.stderr)
         XCTAssertTrue(j.stderr.contains("trying /ip4/10.77.0.11/tcp/4801/p2p/"), j.stderr)
         XCTAssertTrue(j.stderr.contains("/ip4/10.77.0.11/tcp/4801: no answer in 750 ms; trying the other addresses first"), j.stderr)
-        let tried = j.lines(containing: "trying /ip4/10.77.0.1/tcp/4801/")
-        XCTAssertEqual(tried.count, 1, j.stderr)
-        let (first, paired) = (j.time(of: "trying /ip4/10.77.0.11/"), j.time(of: "PAIRED "))
-        XCTAssertNotNil(first)
-        XCTAssertNotNil(paired)
-        if let first, let paired {
-            print("five black holes first: paired " + String(format: "%.2f", paired.timeIntervalSince(first)) + " s after the first dial")
-            XCTAssertLessThan(paired.timeIntervalSince(first), 2.0, j.stderr)
-        }
+        XCTAssertEqual(j.stderr.components(separatedBy: "trying /ip4/10.77.0.1/tcp/4801/").count - 1, 1, j.stderr)
     }
 
     /// Host A with five more addresses whose TCP port 4801 drops new connections, a DHT node, and an invite that
