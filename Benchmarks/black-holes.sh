@@ -27,15 +27,15 @@ fi
 # Waits (≤ 30 s) for a line matching $2 in file $1.
 wait_for() { for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
-"$lab" up "$work/lab" >&2
-"$lab" run "$work/lab" A /bin/sh -c '
+"$lab" up "$labdir" >&2
+"$lab" run "$labdir" A /bin/sh -c '
   sysctl -qw net.ipv4.conf.vethA.promote_secondaries=1
   for k in 11 12 13 14 15; do ip addr add 10.77.0.$k/24 dev vethA; done
   ip addr del 10.77.0.1/24 dev vethA && ip addr add 10.77.0.1/24 dev vethA   # the live address last
   nft add table inet blackhole
   nft add chain inet blackhole input "{ type filter hook input priority filter; }"
   nft add rule inet blackhole input ip daddr 10.77.0.11-10.77.0.15 tcp dport 4801 drop'
-"$lab" run "$work/lab" A python3 "$root/Tests/Fixtures/py_dht.py" node --ip 10.77.0.1 --timeout 3600 >"$work/node.out" 2>&1 &
+"$lab" run "$labdir" A python3 "$root/Tests/Fixtures/py_dht.py" node --ip 10.77.0.1 --timeout 3600 >"$work/node.out" 2>&1 &
 pids+=("$!")
 wait_for "$work/node.out" '^READY' || { echo "DHT node did not start" >&2; exit 1; }
 node="$(sed -n 's/^LISTEN //p' "$work/node.out" | head -1)"
@@ -44,14 +44,14 @@ for bin in "${bins[@]}"; do
   : >"$work/times"
   for n in $(seq 1 "$runs"); do
     a="$work/a$n" b="$work/b$n"
-    "$lab" run "$work/lab" A "$bin" invite --no-mdns --no-port-mapping --dht-bootstrap "$node" --state-dir "$a" --name "Bench NAS" \
+    "$lab" run "$labdir" A "$bin" invite --no-mdns --no-port-mapping --dht-bootstrap "$node" --state-dir "$a" --name "Bench NAS" \
       --expiry 120 --listen /ip4/0.0.0.0/tcp/4801 >"$a.out" 2>"$a.err" &
     inv=$!
     pids+=("$inv")
     wait_for "$a.err" 'DHT: advertisement stored' || { echo "invite did not publish" >&2; cat "$a.err" >&2; exit 1; }
     words="$(sed -n 's/^CODE: //p' "$a.out")"
     # Each stderr line stamped with the time it arrived (ms since the epoch).
-    "$lab" run "$work/lab" B "$bin" join "$words" --no-mdns --dht-bootstrap "$node" --state-dir "$b" --expiry 120 2>&1 \
+    "$lab" run "$labdir" B "$bin" join "$words" --no-mdns --dht-bootstrap "$node" --state-dir "$b" --expiry 120 2>&1 \
       | while IFS= read -r line; do echo "$(date +%s%3N) $line"; done >"$b.log" || true
     first="$(grep -m1 ' sd-pair: trying ' "$b.log" | cut -d' ' -f1 || true)"
     paired="$(grep -m1 ' PAIRED ' "$b.log" | cut -d' ' -f1 || true)"

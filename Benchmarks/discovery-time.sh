@@ -20,7 +20,7 @@ wait_for() { for _ in $(seq 1 400); do grep -q "$2" "$1" 2>/dev/null && return 0
 pair_once() {  # $1 = mdns|dht, $2 = run number; prints milliseconds
   local mode="$1" n="$2" a="$work/a$n" b="$work/b$n" inv words t0 t1
   if [ "$mode" = mdns ]; then
-    "$lab" run "$work/lab" A "$bin" invite --no-dht --state-dir "$a" --name "Bench NAS" --expiry 60 >"$a.out" 2>"$a.err" &
+    "$lab" run "$labdir" A "$bin" invite --no-dht --state-dir "$a" --name "Bench NAS" --expiry 60 >"$a.out" 2>"$a.err" &
   else
     "$bin" invite --no-mdns --listen /ip4/127.0.0.1/tcp/0 --dht-bootstrap "$boot0" --state-dir "$a" --expiry 60 >"$a.out" 2>"$a.err" &
   fi
@@ -31,7 +31,7 @@ pair_once() {  # $1 = mdns|dht, $2 = run number; prints milliseconds
   words="$(sed -n 's/^CODE: //p' "$a.out")"
   t0=$(now_ms)
   if [ "$mode" = mdns ]; then
-    "$lab" run "$work/lab" B "$bin" join "$words" --no-dht --state-dir "$b" --expiry 60 >"$b.out" 2>"$b.err"
+    "$lab" run "$labdir" B "$bin" join "$words" --no-dht --state-dir "$b" --expiry 60 >"$b.out" 2>"$b.err"
   else
     "$bin" join "$words" --no-mdns --dht-bootstrap "$boot4" --state-dir "$b" --expiry 60 >"$b.out" 2>"$b.err"
   fi
@@ -42,11 +42,11 @@ pair_once() {  # $1 = mdns|dht, $2 = run number; prints milliseconds
 }
 
 echo "== mDNS (two namespaces, real avahi-daemons), $runs runs"
-"$lab" up "$work/lab"
+"$lab" up "$labdir"
 : >"$work/mdns"
 for n in $(seq 1 "$runs"); do t=$(pair_once mdns "m$n"); echo "run $n: $t ms"; echo "$t" >>"$work/mdns"; done
 echo "mDNS median discover→paired: $(median <"$work/mdns") ms"
-"$lab" down "$work/lab"
+"$lab" down "$labdir"
 
 echo "== DHT (five py-libp2p Kademlia nodes on loopback), $runs runs"
 python3 "$root/Tests/Fixtures/py_dht.py" node --timeout 600 >"$work/n0" 2>&1 &

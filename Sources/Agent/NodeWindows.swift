@@ -129,14 +129,10 @@ extension Node {
             + (rounds ?? (dhtSettings == nil ? "off" : "no bootstrap peers"))
     }
 
-    /// The interfaces mDNS can use (up, multicast, not loopback), by name: where avahi-daemon browsed.
+    /// The interfaces mDNS can use, by name: where avahi-daemon browsed.
     static var multicastInterfaces: String {
-        var raw = [CChar](repeating: 0, count: 160 * 16)
-        let n = raw.withUnsafeMutableBufferPointer { sd_interfaces($0.baseAddress, 16) }
         var names = ""
-        for k in 0..<max(0, Int(n)) where raw[160 * k + 16] & 7 == 3 {
-            names += (names.isEmpty ? "" : ", ") + raw.withUnsafeBufferPointer { String(cString: $0.baseAddress! + 160 * k) }
-        }
+        for i in NetworkInterface.all() where i.carriesMDNS { names += (names.isEmpty ? "" : ", ") + i.name }
         return names.isEmpty ? "none" : names
     }
 

@@ -62,9 +62,10 @@ enum DoctorCommand {
         checks += stateDirectory(directory)
         checks.append(daemon(directory))
         if !options.has("--no-mdns") { checks.append(avahi()) }
-        checks += interfaces()
+        let found = NetworkInterface.all()
+        checks += interfaces(found)
         checks += firewall(port: port, mdns: !options.has("--no-mdns"))
-        checks += listenPort(port)
+        checks += listenPort(port, found)
         checks += dht(bootstrap, until: started + 10_000)
         report(checks, json: options.has("--json"))
         return .success(checks.contains { $0.verdict == .fail } ? .pairingFailed : .success)
@@ -192,27 +193,21 @@ enum DoctorCommand {
     }
 
     /// Each interface with its addresses; the ones a joiner on the LAN cannot use say why.
-    static func interfaces() -> [Check] {
-        var raw = [CChar](repeating: 0, count: 160 * 16)
-        let n = raw.withUnsafeMutableBufferPointer { sd_interfaces($0.baseAddress, 16) }
+    static func interfaces(_ found: [NetworkInterface]) -> [Check] {
         var out: [Check] = []
         var usable = 0
-        for k in 0..<max(0, Int(n)) {
-            let name = raw.withUnsafeBufferPointer { String(cString: $0.baseAddress! + 160 * k) }
-            let addresses = raw.withUnsafeBufferPointer { String(cString: $0.baseAddress! + 160 * k + 17) }
-            let flags = UInt8(bitPattern: raw[160 * k + 16])
-            if flags & 4 != 0 { continue }  // loopback: nothing to say
+        for i in found where !i.isLoopback {  // loopback: nothing to say
             let why: String? =
-                flags & 1 == 0 ? "down"
-                : flags & 2 == 0 ? "no multicast, so no mDNS"
-                : isContainer(name) ? "a container or virtual bridge: devices on the LAN cannot reach it"
-                : isTunnel(name) ? "a VPN tunnel: devices on the LAN do not see it"
-                : flags & 8 == 0 ? "link-local addresses only (no DHCP answer?)" : nil
+                !i.isUp ? "down"
+                : !i.canMulticast ? "no multicast, so no mDNS"
+                : isContainer(i.name) ? "a container or virtual bridge: devices on the LAN cannot reach it"
+                : isTunnel(i.name) ? "a VPN tunnel: devices on the LAN do not see it"
+                : !i.hasRoutableAddress ? "link-local addresses only (no DHCP answer?)" : nil
             if let why {
-                out.append(Check(name: "interface " + name, verdict: .warn, detail: addresses + ": " + why, fix: "nothing to do if the LAN is on another interface"))
+                out.append(Check(name: "interface " + i.name, verdict: .warn, detail: i.addresses + ": " + why, fix: "nothing to do if the LAN is on another interface"))
             } else {
                 usable += 1
-                out.append(Check(name: "interface " + name, verdict: .pass, detail: addresses + " (multicast)"))
+                out.append(Check(name: "interface " + i.name, verdict: .pass, detail: i.addresses + " (multicast)"))
             }
         }
         if usable == 0 {
@@ -263,7 +258,7 @@ enum DoctorCommand {
 
     /// Whether `port` answers on each usable IPv4 address of this host (a connection to ourselves: it shows
     /// rules that drop or reject the port for everyone; rules tied to an input interface do not apply to it).
-    static func listenPort(_ port: UInt16) -> [Check] {
+    static func listenPort(_ port: UInt16, _ found: [NetworkInterface]) -> [Check] {
         guard port != 0 else {
             return [Check(name: "listen port", verdict: .pass, detail: "a new random port each window (fix one with listen = /ip4/0.0.0.0/tcp/4001 to allow or forward it)")]
         }
@@ -273,11 +268,9 @@ enum DoctorCommand {
         defer { Net.close(own) }
         var failures = ""
         var tried = ""
-        var raw = [CChar](repeating: 0, count: 160 * 16)
-        let n = raw.withUnsafeMutableBufferPointer { sd_interfaces($0.baseAddress, 16) }
-        for k in 0..<max(0, Int(n)) where raw[160 * k + 16] & 4 == 0 {
-            // The interface's first address, if IPv4 (inet_ntop's text; getifaddrs lists IPv4 first).
-            let first = raw.withUnsafeBufferPointer { String(cString: $0.baseAddress! + 160 * k + 17) }.utf8.prefix { $0 != 0x20 }
+        for i in found where !i.isLoopback {
+            // The interface's first address, if IPv4 (getifaddrs lists IPv4 first).
+            let first = i.addresses.utf8.prefix { $0 != 0x20 }
             guard first.contains(0x2E), !first.contains(0x3A) else { continue }
             let ip = String(decoding: first, as: UTF8.self)
             tried += (tried.isEmpty ? "" : ", ") + ip
