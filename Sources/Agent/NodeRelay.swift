@@ -116,7 +116,8 @@ extension Node {
     /// No relay took a reservation (or none of the DHT peers offers one): the record goes out without one.
     func relayNone() {
         relay.decided = true
-        log("relay: no reservation on any of the " + String(relay.asked) + " relay(s) among the DHT peers; only devices that can reach this network directly can pair")
+        log("relay: " + (relay.asked == 0 ? "none of the DHT peers offers circuit relay" : "none of the " + String(relay.asked) + " relay(s) among the DHT peers took a reservation")
+            + "; only devices that can reach this network directly can pair")
     }
 
     /// The window ends: give the reservation back. A connection it carries may still be finishing its pairing: the
