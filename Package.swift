@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "CSupport", path: "Sources/CSupport"),
         .target(name: "Wire", path: "Sources/Wire"),
         .target(
-            name: "Crypto", dependencies: ["CSodium", "Wire"], path: "Sources/Crypto",
+            name: "Crypto", dependencies: ["CSodium", "CSupport", "Wire"], path: "Sources/Crypto",
             linkerSettings: [.linkedLibrary("sodium")]),
         .target(name: "Pairing", dependencies: ["Crypto", "Wire"], path: "Sources/Pairing"),
         .target(name: "Transport", dependencies: ["Crypto", "Wire"], path: "Sources/Transport"),

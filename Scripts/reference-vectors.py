@@ -51,3 +51,21 @@ if __name__ == "__main__":
     keys = hkdf(sid, d["code_secret"] + x, b"sd-pair/v1/session-keys", 64)
     print("key i->j        ", keys[:32].hex())
     print("key j->i        ", keys[32:].hex())
+    # The short code (Docs/PROTOCOL.md §10): Damm's check digit, the session id from the three public digits, and
+    # the two keys a PAKE's ISK gives (ISK = 55…55, 64 bytes; the ISK itself is CPace's, whose vectors are the draft's).
+    DAMM = ["0317598642", "7092154863", "4206871359", "1750983426", "6123045978",
+            "3674209581", "5869720134", "8945362017", "9438617205", "2581436790"]
+    def damm(digits: str) -> int:
+        interim = 0
+        for c in digits:
+            interim = int(DAMM[interim][int(c)])
+        return interim
+    first11 = "57212345678"
+    code = first11 + str(damm(first11))
+    print()
+    print(f"short code   {code[:4]}-{code[4:8]}-{code[8:]}")
+    print(f"session_id   {uuid(hkdf(b'sd-pair/v1/short', code[:3].encode(), b'sd-pair/v1/session-id', 16))}")
+    print(f"password     {code[3:11]}")
+    isk = bytes([0x55]) * 64
+    print(f"confirm_key  {hkdf(b'sd-pair/v1/short', isk, b'sd-pair/v1/confirm-key', 32).hex()}  (from ISK 55…55)")
+    print(f"code_secret  {hkdf(b'sd-pair/v1/short', isk, b'sd-pair/v1/code-secret', 32).hex()}")

@@ -72,6 +72,7 @@ install -D -m 0644 "$root/Board/sd-pair.conf" "$pkg/etc/sd-pair.conf"
 sed -i 's/^name = .*/# name = Living-room NAS/' "$pkg/etc/sd-pair.conf"
 install -D -m 0644 "$root/Board/sd-pair.bash-completion" "$pkg/usr/share/bash-completion/completions/sd-pair"
 install -D -m 0644 "$root/Board/sd-pair-display.conf" "$pkg/usr/share/doc/sd-pair/examples/sd-pair-display.conf"
+install -D -m 0644 "$root/Board/lcd16x2-hook.sh" "$pkg/usr/share/doc/sd-pair/examples/lcd16x2-hook.sh"
 
 # Depends: what the binary needs, computed.
 depends=""

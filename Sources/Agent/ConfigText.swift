@@ -23,7 +23,8 @@ public enum ConfigText {
         ("events", "--events", .choice(["json"])), ("window-at-start", "--window-at-start", .choice(["auto", "always", "never"])),
         ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag), ("no-port-mapping", "--no-port-mapping", .flag), ("qr", "--qr", .flag),
         ("dht-bootstrap", "--dht-bootstrap", .address), ("dht-protocol", "--dht-protocol", .text),
-        ("dht-records", "--dht-records", .choice(["ipns", "sd-pair"])),
+        ("dht-records", "--dht-records", .choice(["ipns", "sd-pair"])), ("code", "--code", .choice(["words", "short"])),
+        ("display-format", "--display-format", .choice(["words", "lcd16x2", "lcd20x4"])),
     ]
 
     /// A config file is a few dozen lines; anything larger is a mistake, refused rather than read.

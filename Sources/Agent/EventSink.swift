@@ -46,7 +46,8 @@ public enum PairingEvent: Equatable, Sendable {
         }
     }
 
-    /// One JSON object: `{"event":"waiting","code":"…","session_id":"…","expires_in":300,"time":1795589307}`.
+    /// One JSON object: `{"event":"waiting","code":"…","session_id":"…","expires_in":300,"time":1795589307}`. (The
+    /// `waiting` event of `--events json` is written by `emitWaiting`, from fixed storage, with the code's mode.)
     public func json(time: Int64) -> String {
         var line = "{\"event\":\"" + JSON.text(name) + "\""
         switch self {
@@ -120,7 +121,14 @@ public struct EventSink {
         var line = SecretLine()
         line.append("{\"event\":\"waiting\",\"code\":\"")
         line.append(words)
-        line.append("\"")
+        // The mode, and a short code's digits without dashes (for a 7-segment driver).
+        if words.isShort {
+            line.append("\",\"mode\":\"short\",\"digits\":\"")
+            line.appendDigits(of: words)
+            line.append("\"")
+        } else {
+            line.append("\",\"mode\":\"words\"")
+        }
         if let sessionID { line.appendText(",\"session_id\":" + JSON.string(sessionID)) }
         line.appendText(",\"expires_in\":" + String(expiresIn) + ",\"time\":" + String(sd_unix_time()) + "}\n")
         line.write(fd: fd)

@@ -134,6 +134,8 @@ public final class Node {
     public var control: ControlServer? = nil
     /// Called when a pairing window ends (paired, expired, burned, cancelled), e.g. to clear a display.
     public var onWindowClosed: (() -> Void)? = nil
+    /// Called on every turn of the loop (at least once a second) with the monotonic time: an LCD display redraws.
+    public var onTick: ((UInt64) -> Void)? = nil
     /// `--events json`.
     public var events = EventSink.off
     /// mDNS (and the DHT's candidates); nil with both paths off.
@@ -252,6 +254,7 @@ public final class Node {
         while true {
             let now = MonotonicClock.milliseconds()
             tick(now)
+            onTick?(now)
             if outcome != nil && (now >= lingerUntil || (!hasPendingOutput && !awaitingConfirmation)) {
                 for i in 0..<links.count where links[i].unconfirmed != nil { warnUnconfirmed(i) }
                 return outcome!
@@ -991,9 +994,16 @@ public final class Node {
             }
             peer.sessionKeys.wipe()
         case .candidateFailed(let why):
-            guard case .join(_, nil) = task else {
+            guard case .join(let session, nil) = task else {
                 events.emit(.failed(reason: why.description))
                 finish(.failed(why.description))
+                return
+            }
+            // A short code's device said the digits are wrong: the three public digits found it, so the secret ones
+            // are what was mistyped. Say so now rather than look on until the code expires.
+            if session.isShort, case .rejected(.wrongCode) = why {
+                events.emit(.failed(reason: why.description))
+                finish(.failed("the device refused these digits (wrong pairing code): check the code on its display and join again"))
                 return
             }
             // Discovery mode: this candidate is not the one; close it and go on with the others.

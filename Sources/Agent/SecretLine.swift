@@ -27,6 +27,34 @@ public struct SecretLine {
 
     public mutating func append(_ words: CodeWords) { words.withUnsafeBytes { append($0) } }
 
+    public mutating func append(byte: UInt8) {
+        guard count < Self.capacity else { return }
+        storage[count] = byte
+        count += 1
+    }
+
+    /// A decimal number, written without a String (the LCD layouts redraw every second).
+    @inline(never)
+    public mutating func append(number: UInt64) {
+        var digits = FixedBytes<20>()
+        var n = 0
+        var v = number
+        repeat {
+            digits[n] = UInt8(ascii: "0") + UInt8(v % 10)
+            v /= 10
+            n += 1
+        } while v > 0
+        while n > 0 {
+            n -= 1
+            append(byte: digits[n])
+        }
+    }
+
+    /// A short code's digits without its dashes (what a 7-segment driver wants).
+    public mutating func appendDigits(of code: CodeWords) {
+        code.withUnsafeBytes { for b in $0 where b != UInt8(ascii: "-") { append(byte: b) } }
+    }
+
     /// Text that is not secret (numbers, ids, names).
     public mutating func appendText(_ text: String) {
         var copy = text

@@ -1,4 +1,5 @@
 import CSodium
+import CSupport
 import Wire
 
 /// CPace on ristretto255 with SHA-512 (draft-irtf-cfrg-cpace, "CPace-RISTRETTO255-SHA512"), the building block of
@@ -12,16 +13,12 @@ import Wire
 ///     ISK            = SHA-512(lv_cat(DSI ‖ "_ISK", sid, K) ‖ lv_cat(Ya, ADa) ‖ lv_cat(Yb, ADb))
 ///
 /// lv_cat prefixes each field with its length as LEB128. len_zpad fills the first 128-byte SHA-512 block after
-/// DSI and PRS, so that hashing time does not depend on the password's length.
+/// DSI and PRS, so that hashing time does not depend on the password's length. The two hashes are in C
+/// (CSupport/cpace.c): a fifth of the board-build bytes of the same lines in Swift.
 public enum CPace {
     public typealias Element = FixedBytes<32>
     public typealias Scalar = FixedBytes<32>
     public typealias Key = FixedBytes<64>
-
-    static let dsi: StaticString = "CPaceRistretto255"
-    static let dsiISK: StaticString = "CPaceRistretto255_ISK"
-    /// SHA-512's input block size (H.s_in_bytes).
-    static let blockSize = 128
 
     public enum Failure: Error, Equatable, Sendable {
         /// The peer's share is not a ristretto255 encoding, or the shared point is the identity: abort (the draft's
@@ -31,21 +28,8 @@ public enum CPace {
 
     /// The generator for a password (PRS), channel identifier (CI) and session id, as a ristretto255 encoding.
     public static func generator(password: UnsafeRawBufferPointer, channel: UnsafeRawBufferPointer, session: UnsafeRawBufferPointer) -> Element {
-        var h = SHA512()
-        let dsiBytes = raw(dsi)
-        h.updateWithLength(dsiBytes)
-        h.updateWithLength(password)
-        let zpad = max(0, blockSize - 1 - lengthPrefixSize(password.count) - password.count - lengthPrefixSize(dsiBytes.count) - dsiBytes.count)
-        let zeros = FixedBytes<128>()  // zero_bytes(len_zpad): less than one block
-        zeros.withUnsafeBytes { h.updateWithLength(UnsafeRawBufferPointer(rebasing: $0[0..<zpad])) }
-        h.updateWithLength(channel)
-        h.updateWithLength(session)
-        var digest = h.finalize()
-        defer { digest.wipe() }
         var g = Element()
-        g.withUnsafeMutableBytes { out in
-            digest.withUnsafeBytes { d in _ = crypto_core_ristretto255_from_hash(out.bytes, d.bytes) }
-        }
+        g.withUnsafeMutableBytes { sd_cpace_generator($0.bytes, password.bytes, password.count, channel.bytes, channel.count, session.bytes, session.count) }
         return g
     }
 
@@ -70,67 +54,19 @@ public enum CPace {
         _ y: Scalar, peer: Element, session: UnsafeRawBufferPointer,
         initiator ya: Element, initiatorData ada: UnsafeRawBufferPointer, responder yb: Element, responderData adb: UnsafeRawBufferPointer
     ) throws(Failure) -> Key {
-        var k = Element()
-        defer { k.wipe() }
-        let status = k.withUnsafeMutableBytes { o in
-            y.withUnsafeBytes { s in peer.withUnsafeBytes { p in crypto_scalarmult_ristretto255(o.bytes, s.bytes, p.bytes) } }
+        var isk = Key()
+        let status = isk.withUnsafeMutableBytes { o in
+            y.withUnsafeBytes { s in
+                peer.withUnsafeBytes { p in
+                    ya.withUnsafeBytes { a in
+                        yb.withUnsafeBytes { b in
+                            sd_cpace_isk(o.bytes, s.bytes, p.bytes, session.bytes, session.count, a.bytes, ada.bytes, ada.count, b.bytes, adb.bytes, adb.count)
+                        }
+                    }
+                }
+            }
         }
-        // libsodium fails when the peer's share does not decode and when the product is the identity.
         guard status == 0 else { throw .invalidShare }
-        var h = SHA512()
-        h.updateWithLength(raw(dsiISK))
-        h.updateWithLength(session)
-        k.withUnsafeBytes { h.updateWithLength($0) }
-        ya.withUnsafeBytes { h.updateWithLength($0) }
-        h.updateWithLength(ada)
-        yb.withUnsafeBytes { h.updateWithLength($0) }
-        h.updateWithLength(adb)
-        return h.finalize()
-    }
-
-    static func raw(_ s: StaticString) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount) }
-
-    static func lengthPrefixSize(_ n: Int) -> Int {
-        var size = 1
-        var v = n >> 7
-        while v > 0 {
-            size += 1
-            v >>= 7
-        }
-        return size
-    }
-}
-
-/// SHA-512, streaming (libsodium), with CPace's LEB128 length prefixes.
-struct SHA512 {
-    private var state = crypto_hash_sha512_state()
-
-    init() { crypto_hash_sha512_init(&state) }
-
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        crypto_hash_sha512_update(&state, bytes.bytes, UInt64(bytes.count))
-    }
-
-    /// LEB128 of `n`.
-    mutating func updateLength(_ n: Int) {
-        var v = n
-        repeat {
-            var b = UInt8(v & 0x7F)
-            v >>= 7
-            if v > 0 { b |= 0x80 }
-            withUnsafeBytes(of: &b) { update($0) }
-        } while v > 0
-    }
-
-    /// prepend_len(bytes).
-    mutating func updateWithLength(_ bytes: UnsafeRawBufferPointer) {
-        updateLength(bytes.count)
-        update(bytes)
-    }
-
-    consuming func finalize() -> FixedBytes<64> {
-        var out = FixedBytes<64>()
-        out.withUnsafeMutableBytes { _ = crypto_hash_sha512_final(&state, $0.bytes) }
-        return out
+        return isk
     }
 }

@@ -10,12 +10,22 @@ public enum CodeError: Error, Equatable, Sendable {
     /// single-word substitutions close to what was typed that make the checksum pass (best first); the 4-bit
     /// checksum lets about 1 in 16 random substitutions pass, so they are hints, not certainties.
     case checksumMismatch(fixes: CodeFixes)
+    /// A short code (digits only) without exactly 12 digits.
+    case wrongDigitCount(found: Int)
+    /// A short code whose check digit fails: one digit is wrong or two neighbours are swapped (the Damm digit cannot
+    /// say which).
+    case digitTypo
 
     /// One line for a person.
     public var message: String {
         switch self {
         case .wrongWordCount(let found):
             return "a pairing code has 12 words, this one has " + String(found)
+        case .wrongDigitCount(let found):
+            let hint = found == 11 ? " (one is missing)" : found == 13 ? " (one too many)" : ""
+            return "a short code has 12 digits, this one has " + String(found) + hint
+        case .digitTypo:
+            return "a digit is wrong or two neighbouring digits are swapped (the check digit does not match): read the code again"
         case .unknownWord(let position, let typed, let suggestions):
             var line = "word " + String(position) + " '" + typed.string + "' is not a BIP39 word"
             if suggestions.count > 0 { line += "; did you mean " + Self.orList(suggestions.words) + "?" }
@@ -86,6 +96,8 @@ extension PairingCode {
     }
 
     public static func parse(bytes: UnsafeRawBufferPointer) throws(CodeError) -> PairingCode {
+        // Digits only: the short code (issue 19); any letter: the 12 words (which take digits as separators).
+        if ShortCode.looksShort(bytes) { return PairingCode(short: try ShortCode.parse(bytes)) }
         var indices = InlineArray<12, UInt16>(repeating: 0)
         var tokens = InlineArray<12, FixedText<24>>(repeating: FixedText())
         var found = 0

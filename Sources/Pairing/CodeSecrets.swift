@@ -26,20 +26,42 @@ public struct CodeSecrets: Sendable {
     public var confirmKey: SymmetricKey
     /// Input to the session keys.
     public var codeSecret: SymmetricKey
+    /// The short code's eight secret digits (ASCII), CPace's password, when the code is short; then the four keys
+    /// above are unused (zero) and each connection derives its own from the PAKE (ShortCodePake). Nothing public
+    /// is derived from these digits: the session id comes from the three public ones.
+    var password: FixedBytes<8>? = nil
+
+    public var isShort: Bool { password != nil }
 
     public init(code: PairingCode) {
+        if let short = code.short {
+            // Salt "sd-pair/v1/short", input the three public digits: a short window's id can never equal a 12-word one.
+            var prk = short.discriminator.withUnsafeBytes { ikm in HKDF.extract(salt: Labels.shortSalt.rawBytes, ikm: ikm) }
+            sessionID = Self.sessionID(prk)
+            prk.wipe()
+            advertKey = SymmetricKey(bytes: FixedBytes())
+            ipnsSeed = advertKey
+            confirmKey = advertKey
+            codeSecret = advertKey
+            password = short.password
+            return
+        }
         var prk = code.entropy.withUnsafeBytes { ikm in HKDF.extract(salt: Labels.codeSalt.rawBytes, ikm: ikm) }
         defer { prk.wipe() }
+        sessionID = Self.sessionID(prk)
+        advertKey = HKDF.expandKey(prk: prk, label: Labels.advertKey)
+        ipnsSeed = HKDF.expandKey(prk: prk, label: Labels.ipnsKey)
+        confirmKey = HKDF.expandKey(prk: prk, label: Labels.confirmKey)
+        codeSecret = HKDF.expandKey(prk: prk, label: Labels.codeSecret)
+    }
+
+    static func sessionID(_ prk: SymmetricKey) -> SessionID {
         var sid = FixedBytes<16>()
         sid.withUnsafeMutableBytes { raw in
             // 16 bytes is within HKDF's limit; cannot throw.
             try? HKDF.expand(prk: prk, info: Labels.sessionID.rawBytes, into: raw)
         }
-        sessionID = SessionID(bytes: sid)
-        advertKey = HKDF.expandKey(prk: prk, label: Labels.advertKey)
-        ipnsSeed = HKDF.expandKey(prk: prk, label: Labels.ipnsKey)
-        confirmKey = HKDF.expandKey(prk: prk, label: Labels.confirmKey)
-        codeSecret = HKDF.expandKey(prk: prk, label: Labels.codeSecret)
+        return SessionID(bytes: sid)
     }
 
     public mutating func wipe() {
@@ -47,5 +69,6 @@ public struct CodeSecrets: Sendable {
         ipnsSeed.wipe()
         confirmKey.wipe()
         codeSecret.wipe()
+        password?.wipe()
     }
 }

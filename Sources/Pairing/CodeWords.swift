@@ -34,6 +34,14 @@ public struct CodeWords: Sendable {
         count = 0
     }
 
+    /// A short code's text (`DDDS-SSSS-SSSC`: no space), not the 12 words.
+    public var isShort: Bool {
+        withUnsafeBytes { raw in
+            for b in raw where b == UInt8(ascii: " ") { return false }
+            return raw.count > 0
+        }
+    }
+
     /// A `String` copy, for a caller that hands the code on (the embedding API's state callback): the copy is the
     /// caller's to keep and cannot be wiped by us.
     public var string: String { withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
@@ -42,6 +50,7 @@ public struct CodeWords: Sendable {
 extension PairingCode {
     /// The words in fixed storage (see `CodeWords`); wipe them when the window ends.
     public var spelled: CodeWords {
+        if let short { return short.spelled }
         var out = CodeWords()
         var indices = wordIndices
         for i in 0..<Self.wordCount {

@@ -37,6 +37,8 @@ public struct InitiatorWindow<Random: RandomSource> {
     /// The key that seals this window's DHT advertisement (needed by discovery while the window is open).
     public var advertKey: SymmetricKey { secrets.advertKey }
     public var ipnsSeed: SymmetricKey { secrets.ipnsSeed }
+    /// A short code's window: LAN only (its DHT keys would be a function of 8 digits, testable offline).
+    public var isShort: Bool { secrets.isShort }
 
     /// Advances time. Returns `.expired` once, when the deadline passes.
     public mutating func tick(now: Instant) -> InitiatorEvent? {
@@ -65,7 +67,9 @@ public struct InitiatorWindow<Random: RandomSource> {
             return refuse(&handshake, Self.refusal(for: terminal), event: nil)
         }
         switch (handshake.phase, message) {
-        case (.awaitingRequest, .request(let request)):
+        case (.awaitingRequest, .share(let share)) where secrets.isShort && handshake.pake == nil:
+            return handleShare(share, &handshake)
+        case (.awaitingRequest, .request(let request)) where secrets.isShort == (handshake.pake != nil):
             return handleRequest(request, &handshake)
         case (.challengeSent, .response(let response)):
             return handleResponse(response, &handshake)
@@ -74,13 +78,32 @@ public struct InitiatorWindow<Random: RandomSource> {
         }
     }
 
+    /// Short-code mode: the joiner's CPace share; answer with ours. Nothing here tells the joiner whether its password
+    /// was right: that takes a proof in its request, which counts as an attempt when wrong.
+    private mutating func handleShare(_ share: PakeShare, _ handshake: inout InitiatorHandshake) -> InitiatorStep {
+        // Another session's share: not a guess at our code. A share that is not a group element (or gives the
+        // identity): broken or hostile, not a guess either. One refusal site for both (board size).
+        var refusal = RejectReason.unknownSession
+        if share.sessionID == sessionID, let password = secrets.password {
+            var (y, mine) = ShortCodePake.start(
+                password: password, handshakeHash: handshake.binding.handshakeHash, sessionID: sessionID, random: &random)
+            handshake.pake = try? ShortCodePake.finish(y, peer: share.share, joinerShare: share.share, deviceShare: mine, sessionID: sessionID)
+            y.wipe()
+            if handshake.pake != nil {
+                return InitiatorStep(reply: .share(PakeShare(sessionID: sessionID, share: mine)), close: false, event: nil)
+            }
+            refusal = .protocolError
+        }
+        return refuse(&handshake, refusal, event: .rejected(refusal))
+    }
+
     private mutating func handleRequest(_ request: PairingRequest, _ handshake: inout InitiatorHandshake) -> InitiatorStep {
         guard request.sessionID == sessionID else {
             // Not evidence of a guess at our code: another session's joiner reached us. Not counted.
             return refuse(&handshake, .unknownSession, event: .rejected(.unknownSession))
         }
         let expected = Transcript.joinerProof(
-            confirmKey: secrets.confirmKey, handshakeHash: handshake.binding.handshakeHash, sessionID: sessionID,
+            confirmKey: keys(handshake).confirmKey, handshakeHash: handshake.binding.handshakeHash, sessionID: sessionID,
             publicKey: request.publicKey)
         guard expected.constantTimeEquals(request.joinerProof) else {
             return failAttempt(&handshake, .wrongCode)
@@ -93,7 +116,7 @@ public struct InitiatorWindow<Random: RandomSource> {
         handshake.phase = .challengeSent
         challengesOutstanding += 1
         let proof = Transcript.initiatorProof(
-            confirmKey: secrets.confirmKey, handshakeHash: handshake.binding.handshakeHash, sessionID: sessionID,
+            confirmKey: keys(handshake).confirmKey, handshakeHash: handshake.binding.handshakeHash, sessionID: sessionID,
             challenge: challenge)
         let reply = Challenge(sessionID: sessionID, challenge: challenge, deviceInfo: localDevice, initiatorProof: proof)
         // The joiner's description in the request is a placeholder (DeviceInfo.withheld): it arrives with the Response.
@@ -111,12 +134,19 @@ public struct InitiatorWindow<Random: RandomSource> {
         ) { message in Ed25519.isValidSignature(response.signature, of: message, by: handshake.binding.remoteIdentity) }
         guard verified else { return failAttempt(&handshake, .badSignature) }
         let keys = Transcript.sessionKeys(
-            codeSecret: secrets.codeSecret, exporter: handshake.binding.exporter, sessionID: sessionID, isInitiator: true)
+            codeSecret: keys(handshake).codeSecret, exporter: handshake.binding.exporter, sessionID: sessionID,
+            isInitiator: true)
         // The description from the Response: the Noise channel it came on is the one the signature binds.
         let peer = PairedPeer(deviceInfo: response.deviceInfo, publicKey: handshake.binding.remoteIdentity, sessionKeys: keys)
         finish(.completed)
         handshake.finish()
         return InitiatorStep(reply: .complete(Complete(sessionID: sessionID, rejection: nil)), close: true, event: .paired(peer))
+    }
+
+    /// The keys of the proofs and session keys on this connection: its PAKE's (short code) or the code's own.
+    @inline(never)
+    private func keys(_ handshake: InitiatorHandshake) -> PakeKeys {
+        handshake.pake ?? PakeKeys(confirmKey: secrets.confirmKey, codeSecret: secrets.codeSecret)
     }
 
     /// A joiner that reached us with the session id but failed a check only a code holder passes.
@@ -163,6 +193,8 @@ public struct InitiatorHandshake: Sendable {
     public private(set) var binding: ChannelBinding
     public internal(set) var phase: Phase = .awaitingRequest
     var challenge = FixedBytes<32>()
+    /// Short-code mode: this connection's keys from the PAKE, once the joiner's share came.
+    var pake: PakeKeys? = nil
 
     public init(binding: ChannelBinding) {
         self.binding = binding
@@ -171,6 +203,8 @@ public struct InitiatorHandshake: Sendable {
     mutating func finish() {
         phase = .done
         challenge.wipe()
+        pake?.wipe()
+        pake = nil
         binding.wipe()
     }
 }

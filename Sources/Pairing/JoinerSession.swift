@@ -16,9 +16,16 @@ public struct JoinerSession {
     private let localDevice: DeviceInfo
     private var binding: ChannelBinding? = nil
     private var initiatorInfo: DeviceInfo? = nil
+    /// The two keys the proofs and session keys use: the code's own (12 words), or — short code — this candidate's
+    /// from the PAKE, set when the device's share comes (`shareAwaited` until then, with our scalar and share).
+    private var keys: PakeKeys
+    private var shareAwaited = false
+    private var pakeScalar = CPace.Scalar()
+    private var pakeShare = CPace.Element()
 
     public init(code: PairingCode, identity: Ed25519.KeyPair, localDevice: DeviceInfo, policy: WindowPolicy, now: Instant) {
         secrets = CodeSecrets(code: code)
+        keys = PakeKeys(confirmKey: secrets.confirmKey, codeSecret: secrets.codeSecret)
         sessionID = secrets.sessionID
         self.identity = identity
         self.localDevice = localDevice
@@ -28,6 +35,8 @@ public struct JoinerSession {
     /// The key that opens the initiator's DHT advertisement.
     public var advertKey: SymmetricKey { secrets.advertKey }
     public var ipnsSeed: SymmetricKey { secrets.ipnsSeed }
+    /// A short code: mDNS only (see InitiatorWindow.isShort).
+    public var isShort: Bool { secrets.isShort }
 
     public mutating func tick(now: Instant) -> JoinerStep {
         guard !state.isTerminal, now >= deadline else { return JoinerStep() }
@@ -44,19 +53,33 @@ public struct JoinerSession {
         return JoinerStep(event: .stateChanged(.connecting))
     }
 
-    /// The encrypted channel to the candidate is up: send our request, bound to this channel.
+    /// The encrypted channel to the candidate is up: send our request, bound to this channel (with a short code, our
+    /// PAKE share first; the request follows the device's share).
     public mutating func connected(binding: ChannelBinding, now: Instant) -> JoinerStep {
+        var random = SystemRandom()
+        return connected(binding: binding, now: now, random: &random)
+    }
+
+    public mutating func connected<R: RandomSource>(binding: ChannelBinding, now: Instant, random: inout R) -> JoinerStep {
         let expired = tick(now: now)
         if expired.event != nil { return expired }
         guard state == .connecting else { return JoinerStep() }
         self.binding = binding
-        let proof = Transcript.joinerProof(
-            confirmKey: secrets.confirmKey, handshakeHash: binding.handshakeHash, sessionID: sessionID,
-            publicKey: identity.publicKey)
-        // Who we are waits for the Response: this peer has not proved the code yet (it may be a spoofed answer).
-        let request = PairingRequest(sessionID: sessionID, deviceInfo: .withheld, publicKey: identity.publicKey, joinerProof: proof)
         state = .requestSent
-        return JoinerStep(reply: .request(request), event: .stateChanged(.requestSent))
+        if let password = secrets.password {
+            (pakeScalar, pakeShare) = ShortCodePake.start(
+                password: password, handshakeHash: binding.handshakeHash, sessionID: sessionID, random: &random)
+            shareAwaited = true
+            return JoinerStep(reply: .share(PakeShare(sessionID: sessionID, share: pakeShare)), event: .stateChanged(.requestSent))
+        }
+        return JoinerStep(reply: .request(request(binding)), event: .stateChanged(.requestSent))
+    }
+
+    private func request(_ binding: ChannelBinding) -> PairingRequest {
+        let proof = Transcript.joinerProof(
+            confirmKey: keys.confirmKey, handshakeHash: binding.handshakeHash, sessionID: sessionID, publicKey: identity.publicKey)
+        // Who we are waits for the Response: this peer has not proved the code yet (it may be a spoofed answer).
+        return PairingRequest(sessionID: sessionID, deviceInfo: .withheld, publicKey: identity.publicKey, joinerProof: proof)
     }
 
     /// The candidate's connection failed or closed.
@@ -85,9 +108,17 @@ public struct JoinerSession {
         if expired.event != nil { return expired }
         guard let binding else { return JoinerStep() }
         switch (state, message) {
-        case (.requestSent, .challenge(let challenge)):
+        case (.requestSent, .share(let share)) where shareAwaited:
+            guard share.sessionID == sessionID,
+                let derived = try? ShortCodePake.finish(pakeScalar, peer: share.share, joinerShare: pakeShare, deviceShare: share.share, sessionID: sessionID)
+            else { return dropCandidate(.protocolViolation) }
+            pakeScalar.wipe()
+            shareAwaited = false
+            keys = derived
+            return JoinerStep(reply: .request(request(binding)))
+        case (.requestSent, .challenge(let challenge)) where !shareAwaited:
             let expected = Transcript.initiatorProof(
-                confirmKey: secrets.confirmKey, handshakeHash: binding.handshakeHash, sessionID: sessionID,
+                confirmKey: keys.confirmKey, handshakeHash: binding.handshakeHash, sessionID: sessionID,
                 challenge: challenge.challenge)
             guard challenge.sessionID == sessionID, expected.constantTimeEquals(challenge.initiatorProof) else {
                 // Whoever answered does not hold the code (a spoofed mDNS answer, a squatted DHT key).
@@ -115,7 +146,7 @@ public struct JoinerSession {
                 return JoinerStep(close: true, event: .failed(.rejected(rejection)))
             }
             let keys = Transcript.sessionKeys(
-                codeSecret: secrets.codeSecret, exporter: binding.exporter, sessionID: sessionID, isInitiator: false)
+                codeSecret: keys.codeSecret, exporter: binding.exporter, sessionID: sessionID, isInitiator: false)
             let peer = PairedPeer(deviceInfo: initiatorInfo, publicKey: binding.remoteIdentity, sessionKeys: keys)
             finish(.completed)
             return JoinerStep(close: true, event: .paired(peer))
@@ -133,6 +164,7 @@ public struct JoinerSession {
     private mutating func dropCandidate(_ reason: JoinerFailure) -> JoinerStep {
         binding?.wipe()
         binding = nil
+        wipePake()
         initiatorInfo = nil
         state = .discovering
         return JoinerStep(close: true, event: .candidateFailed(reason))
@@ -143,6 +175,15 @@ public struct JoinerSession {
         binding?.wipe()
         binding = nil
         secrets.wipe()
+        wipePake()
+        keys.wipe()
+    }
+
+    /// A short code's keys belong to one candidate's connection; the 12 words' stay until the session ends.
+    private mutating func wipePake() {
+        pakeScalar.wipe()
+        shareAwaited = false
+        if secrets.isShort { keys.wipe() }
     }
 
     /// Wipes the identity copy this session holds (the agent keeps its own). Call when done with the session.
@@ -150,6 +191,8 @@ public struct JoinerSession {
         identity.wipe()
         secrets.wipe()
         binding?.wipe()
+        wipePake()
+        keys.wipe()
     }
 }
 

@@ -12,6 +12,8 @@ enum Labels {
     static let initiatorProof: StaticString = "sd-pair/v1/initiator-proof"
     static let challengeSignature: StaticString = "sd-pair/v1/challenge"
     static let sessionKeys: StaticString = "sd-pair/v1/session-keys"
+    /// HKDF salt of the short code's session id and of the keys each connection's PAKE yields.
+    static let shortSalt: StaticString = "sd-pair/v1/short"
 }
 
 extension StaticString {

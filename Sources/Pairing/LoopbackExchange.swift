@@ -28,8 +28,8 @@ public enum LoopbackExchange {
         public var bytesOnWire = 0
     }
 
-    /// The message budget of one exchange: request, challenge, response, complete.
-    static let maxMessages = 4
+    /// The message budget of one exchange: request, challenge, response, complete (a short code: two shares first).
+    static let maxMessages = 6
 
     /// `trace` gets one line per message, for the demo; pass `{ _ in }` to stay quiet.
     public static func run<R: RandomSource>(

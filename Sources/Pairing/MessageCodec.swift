@@ -33,7 +33,7 @@ public enum MessageCodec {
     public static let maxMessageLength = 512
 
     enum TypeCode: UInt8 {
-        case request = 1, challenge = 2, response = 3, complete = 4
+        case request = 1, challenge = 2, response = 3, complete = 4, share = 5
     }
 
     // MARK: Encoding
@@ -41,6 +41,10 @@ public enum MessageCodec {
     public static func encode(_ message: PairingMessage, into writer: inout ByteWriter) throws(WireError) {
         try writer.write(version)
         switch message {
+        case .share(let m):
+            try writer.write(TypeCode.share.rawValue)
+            try writer.write(m.sessionID.bytes)
+            try writer.write(m.share)
         case .request(let m):
             try writer.write(TypeCode.request.rawValue)
             try writer.write(m.sessionID.bytes)
@@ -93,6 +97,9 @@ public enum MessageCodec {
         guard let type = TypeCode(rawValue: rawType) else { throw .unknownType(rawType) }
         let message: PairingMessage
         switch type {
+        case .share:
+            let sid = SessionID(bytes: try reader.fixed())
+            message = .share(PakeShare(sessionID: sid, share: try reader.fixed()))
         case .request:
             let sid = SessionID(bytes: try reader.fixed())
             let info = try reader.deviceInfo()

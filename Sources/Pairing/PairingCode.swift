@@ -10,14 +10,30 @@ public struct PairingCode: Sendable {
     public static let wordCount = 12
 
     public var entropy: FixedBytes<16>
+    /// Set in the short-code mode (ShortCode): then `entropy` is unused (zero) and the code's secret is a PAKE
+    /// password, not a key.
+    public var short: ShortCode?
 
-    public init(entropy: FixedBytes<16>) { self.entropy = entropy }
+    public init(entropy: FixedBytes<16>) {
+        self.entropy = entropy
+        short = nil
+    }
+
+    public init(short: ShortCode) {
+        entropy = FixedBytes()
+        self.short = short
+    }
+
+    public var isShort: Bool { short != nil }
 
     public static func generate<R: RandomSource>(using rng: inout R) -> PairingCode {
         PairingCode(entropy: rng.bytes())
     }
 
-    public mutating func wipe() { entropy.wipe() }
+    public mutating func wipe() {
+        entropy.wipe()
+        short?.wipe()
+    }
 
     /// BIP39: the first entropy-bits/32 = 4 bits of SHA-256(entropy).
     static func checksum(of entropy: FixedBytes<16>) -> UInt8 {
@@ -47,15 +63,11 @@ public struct PairingCode: Sendable {
         return out
     }
 
-    /// The words separated by single spaces (allocates; for display).
+    /// The words separated by single spaces, or a short code's dashed digits (allocates; for display).
     public var words: String {
-        let indices = wordIndices
-        var out = ""
-        for i in 0..<Self.wordCount {
-            if i > 0 { out += " " }
-            out += Wordlist.word(at: Int(indices[i]))
-        }
-        return out
+        var spelled = spelled
+        defer { spelled.wipe() }
+        return spelled.string
     }
 
     /// Reassembles entropy from 12 indices. Returns nil when the checksum bits do not match.

@@ -126,7 +126,19 @@ public struct Complete: Equatable, Sendable {
     }
 }
 
+/// Short-code mode only, before the request, both ways: the sender's CPace share (joiner first, the device answers).
+public struct PakeShare: Equatable, Sendable {
+    public var sessionID: SessionID
+    public var share: FixedBytes<32>
+
+    public init(sessionID: SessionID, share: FixedBytes<32>) {
+        self.sessionID = sessionID
+        self.share = share
+    }
+}
+
 public enum PairingMessage: Equatable, Sendable {
+    case share(PakeShare)
     case request(PairingRequest)
     case challenge(Challenge)
     case response(Response)
@@ -134,6 +146,7 @@ public enum PairingMessage: Equatable, Sendable {
 
     public var sessionID: SessionID {
         switch self {
+        case .share(let m): m.sessionID
         case .request(let m): m.sessionID
         case .challenge(let m): m.sessionID
         case .response(let m): m.sessionID
@@ -143,6 +156,7 @@ public enum PairingMessage: Equatable, Sendable {
 
     public var kindName: String {
         switch self {
+        case .share: "PakeShare"
         case .request: "PairingRequest"
         case .challenge: "Challenge"
         case .response: "Response"

@@ -91,12 +91,13 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
             running.store(false, ordering: .releasing)
         }
         let policy = try! configuration.policy()  // checked in init
-        var (window, words) = InitiatorWindow.open(device: device, policy: policy)
+        let short = configuration.codeMode == .short
+        var (window, words) = InitiatorWindow.open(device: device, policy: policy, short: short)
         defer { words.wipe() }
         let (events, completed) = Self.sink(onState)
         let node = Node(
             identity: identity.keys, task: .serve(window: window, echo: false), registry: DeviceRegistry(directory: configuration.stateDirectory),
-            handshakeTimeoutMilliseconds: UInt64(configuration.handshakeTimeoutSeconds) * 1000, discovery: discovery(), dht: dht,
+            handshakeTimeoutMilliseconds: UInt64(configuration.handshakeTimeoutSeconds) * 1000, discovery: discovery(), dht: short ? nil : dht,
             say: { _ in }, log: configuration.log)
         node.events = events
         node.portMapping = configuration.portMapping
@@ -111,8 +112,8 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         return Self.result(node.run(signals: wake.reader), completed.value)
     }
 
-    /// Pairs with the device showing `code` (12 words; any case, 4-letter prefixes accepted), found by mDNS and the
-    /// DHT, or dialled at `peer` (a multiaddr, `/p2p/<id>` checked) when given. Waits until paired, failed, expired
+    /// Pairs with the device showing `code` (12 words, any case, 4-letter prefixes accepted, found by mDNS and the
+    /// DHT; or a short code's 12 digits, dashes optional, found by mDNS), or dialled at `peer` (a multiaddr, `/p2p/<id>` checked) when given. Waits until paired, failed, expired
     /// or cancelled.
     public func startPairingAsJoiner(code text: String, peer: String? = nil, onState: @escaping (PairingState) -> Void)
         throws(PairingAgentError) -> PairingResult
@@ -124,7 +125,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         if let peer {
             guard let a = try? Multiaddr(text: peer) else { throw .invalidSetting("peer: not an /ip4 or /ip6 TCP multiaddr: " + peer) }
             address = a
-        } else if !configuration.mdns && dht == nil {
+        } else if !configuration.mdns && (dht == nil || code.isShort) {
             throw .invalidSetting("no way to find the device: give peer, or enable mDNS or DHT bootstrap peers")
         }
         guard begin() else { return .failed(reason: "a pairing is already running on this agent") }
@@ -136,7 +137,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         let node = Node(
             identity: identity.keys, task: .join(session: session, peer: address), registry: DeviceRegistry(directory: configuration.stateDirectory),
             handshakeTimeoutMilliseconds: UInt64(configuration.handshakeTimeoutSeconds) * 1000,
-            discovery: address == nil ? discovery() : nil, dht: address == nil ? dht : nil, say: { _ in }, log: configuration.log)
+            discovery: address == nil ? discovery() : nil, dht: address == nil && !code.isShort ? dht : nil, say: { _ in }, log: configuration.log)
         node.events = events
         return Self.result(node.run(signals: wake.reader), completed.value)
     }
@@ -205,6 +206,12 @@ public enum PairingAgentError: Error, Equatable, Sendable {
 }
 
 /// What an embedded agent is; the defaults are the `sd-pair` command's.
+/// How an initiator's code looks (PairingConfiguration.codeMode).
+public enum CodeMode: Sendable, Equatable {
+    case words
+    case short
+}
+
 public struct PairingConfiguration: Sendable {
     /// Identity and registry (`identity`, `devices`), created 0700 if missing.
     public var stateDirectory: String
@@ -221,6 +228,9 @@ public struct PairingConfiguration: Sendable {
     public var handshakeTimeoutSeconds = 10
     /// mDNS through avahi-daemon (a notice, not an error, when none runs).
     public var mdns = true
+    /// The initiator's code: `.words` (12 BIP39 words, mDNS and the DHT) or `.short` (12 digits with a PAKE, for a
+    /// small display; mDNS only). A joiner recognises the mode by the code's shape.
+    public var codeMode = CodeMode.words
     /// Multiaddrs with /p2p/<id> of libp2p Kademlia peers; empty: no DHT path.
     public var dhtBootstrap: [String] = []
     public var dhtProtocol = DHTSettings.defaultProtocolID

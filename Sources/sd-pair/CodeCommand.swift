@@ -32,7 +32,8 @@ enum CodeCommand {
                 return .success(.usage)
             }
             defer { code.wipe() }
-            Output.line("entropy: " + Hex.encode(code.entropy))
+            // A short code has no entropy to show: the digits checked, and the session id of its public ones.
+            Output.line(code.isShort ? "short code: " + code.words : "entropy: " + Hex.encode(code.entropy))
             Output.line("session_id: " + CodeSecrets(code: code).sessionID.uuidString)
             return .success(.success)
         }

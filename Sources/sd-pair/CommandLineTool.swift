@@ -116,7 +116,7 @@ enum Help {
     }
 
     static let text = """
-        sd-pair: pair two devices with a 12-word code (BIP39), for headless Linux boards.
+        sd-pair: pair two devices with a 12-word code (BIP39) or a 12-digit one, for headless Linux boards.
 
         Usage: sd-pair <command> [options]
 
@@ -124,7 +124,8 @@ enum Help {
           code                      make a new pairing code and show it with its session id
           code --entropy <32 hex>   show the code for 16 bytes of entropy (first line: the words,
                                     second line: session_id: <uuid>)
-          code --words "<words>"    check a typed code; prints entropy: <hex> and session_id: <uuid>.
+          code --words "<words>"    check a typed code; prints entropy: <hex> (a short code: short
+                                    code: <digits>) and session_id: <uuid>.
                                     Any case, extra spaces and 4-letter prefixes are accepted.
           demo [--expiry <s>]       run a complete pairing between two in-memory devices and show
                                     each message, the code and the derived keys' agreement (not in
@@ -138,15 +139,19 @@ enum Help {
                                       --expiry <s>           code lifetime, 60-600 (default 300)
                                       --max-attempts <n>     failed attempts before the code is
                                                              disabled, 1-100 (default 5)
+                                      --short, --code short  a 12-digit code (1234-5678-9012) for
+                                                             small displays, with a PAKE; found by
+                                                             mDNS on this network only
                                       --handshake-timeout <s>  drop connections that have not
                                                              finished Noise+yamux, 1-120 (default 10;
                                                              join: also per step once connected)
           serve [options]           the long-running agent: opens a pairing window at start while no
                                     device is paired (--window-at-start auto|always|never), on
                                     SIGUSR1 and on `sd-pair invite`; takes the options of invite
-          join [-|<words>] [--peer <multiaddr>|<host:port>]
+          join [-|<words>|<digits>] [--peer <multiaddr>|<host:port>]
                                     pair with the device showing the code, found by mDNS and the
-                                    DHT at once (or only at --peer). Without words it asks for them
+                                    DHT at once (a short code: mDNS), or only at --peer. Without a
+                                    code it asks for it
                                     (- reads them from stdin): words in the command line are
                                     visible to other local users while it runs
           ping <multiaddr> [--count <n>]
@@ -164,9 +169,9 @@ enum Help {
             --config <path>         settings file (default /etc/sd-pair.conf, if present): lines of
                                     key = value, one key per option without "--" (listen, state-dir,
                                     name, device-type, expiry, max-attempts, handshake-timeout,
-                                    display, display-cmd, qr, events, window-at-start, no-mdns,
-                                    no-dht, no-port-mapping, dht-bootstrap, dht-protocol,
-                                    dht-records); flags win
+                                    display, display-cmd, display-format, code, qr, events,
+                                    window-at-start, no-mdns, no-dht, no-port-mapping,
+                                    dht-bootstrap, dht-protocol, dht-records); flags win
             --state-dir <dir>       identity and registry (default /var/lib/sd-pair for root and
                                     the service, else ~/.local/state/sd-pair)
             --name <text>           this device's name (default: the host name)
@@ -184,8 +189,11 @@ enum Help {
             --display <path>        (invite, serve) also show the code there, 4 lines of 3 words
                                     (a console like /dev/tty1, or a file in a directory only this
                                     user can write; no links); cleared when the window closes
+            --display-format <f>    words (default), lcd16x2 or lcd20x4: an LCD layout with the
+                                    seconds left, the 12 words paged
             --display-cmd <cmd>     (invite, serve) run `sh -c <cmd>` when a code is shown and cleared,
-                                    with SD_PAIR_ACTION=show|clear, SD_PAIR_CODE, SD_PAIR_EXPIRES_IN
+                                    with SD_PAIR_ACTION=show|clear, SD_PAIR_CODE, SD_PAIR_CODE_DIGITS,
+                                    SD_PAIR_CODE_MODE=words|short, SD_PAIR_EXPIRES_IN
             --qr                    (invite, serve) also draw the code as a QR code on stdout
                                     (needs libqrencode4 installed)
           help, --help              this text

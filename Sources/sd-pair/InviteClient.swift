@@ -15,7 +15,8 @@ enum InviteClient {
     static let replyTimeoutMilliseconds: UInt64 = 10_000
 
     /// nil when no daemon answers at the state directory's control socket: the caller opens the window itself.
-    static func run(stateDirectory: String, events: EventSink, qr: Bool) -> ExitCode? {
+    /// `short`: this invite's settings ask for a short code; the daemon's own settings decide, and a mismatch is said.
+    static func run(stateDirectory: String, events: EventSink, qr: Bool, short: Bool) -> ExitCode? {
         let path = socketPath(stateDirectory: stateDirectory)
         let fd: Int32
         switch Net.connectLocal(path: path) {
@@ -52,6 +53,7 @@ enum InviteClient {
             return .environment
         }
         var follower = Follower(events: events, qr: qr)
+        follower.short = short
         return follower.follow(fd, signals: NetworkCommands.signals())
     }
 
@@ -59,6 +61,7 @@ enum InviteClient {
     struct Follower {
         let events: EventSink
         let qr: Bool
+        var short = false
         var input = FixedBytes<512>()
         var count = 0
         var words = ""
@@ -136,16 +139,19 @@ enum InviteClient {
             case .code:
                 words = reply.text
                 Output.line("CODE: " + words)
+                var hasSpace = false
+                for c in words.utf8 where c == 0x20 { hasSpace = true }
+                if short == hasSpace {
+                    Output.error("notice: the running agent chose the kind of code: its own settings decide (code = words|short in /etc/sd-pair.conf, or serve --short)")
+                }
             case .expires:
                 let seconds = reply.seconds ?? 0
                 Output.line("sd-pair: pairing code: " + words + " (expires in " + reply.text + " s)")
-                if qr {
-                    var copy = words
-                    var spelled = copy.withUTF8 { CodeWords(UnsafeRawBufferPointer($0)) }
-                    NetworkCommands.printQR(spelled)
-                    spelled.wipe()
-                }
-                events.emit(.waiting(code: words, sessionID: nil, expiresIn: seconds))
+                var copy = words
+                var spelled = copy.withUTF8 { CodeWords(UnsafeRawBufferPointer($0)) }
+                if qr { NetworkCommands.printQR(spelled) }
+                events.emitWaiting(spelled, sessionID: nil, expiresIn: seconds)
+                spelled.wipe()
                 deadline = MonotonicClock.milliseconds() + UInt64(seconds) * 1000 + InviteClient.replyTimeoutMilliseconds
             case .paired:
                 let (id, name) = Self.split(reply.text)

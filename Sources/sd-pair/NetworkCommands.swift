@@ -46,9 +46,11 @@ enum NetworkCommands {
         /// `--qr`: also draw the code as a QR code on stdout.
         var qr: Bool
         var echo: Bool
+        /// `--short` or `--code short`: a 12-digit code with a PAKE, for small displays (mDNS only).
+        var short: Bool
 
-        static let valued: [StaticString] = sharedValued + ["--listen", "--max-attempts"]
-        static let switches: [StaticString] = ["--no-mdns", "--no-dht", "--no-port-mapping", "--qr", "--test-echo"]
+        static let valued: [StaticString] = sharedValued + ["--listen", "--max-attempts", "--code", "--display-format"]
+        static let switches: [StaticString] = ["--no-mdns", "--no-dht", "--no-port-mapping", "--qr", "--test-echo", "--short"]
 
         static func parse(_ options: Options, command: String) -> Result<ListenerSettings, UsageError> {
             guard options.positionals.isEmpty else { return .failure(UsageError(command + ": unexpected argument '" + options.positionals[0] + "'")) }
@@ -79,11 +81,17 @@ enum NetworkCommands {
             if let path = options.value("--display"), let refusal = CodeDisplay.refusal(path) {
                 return .failure(UsageError(command + ": --display: " + refusal))
             }
+            let mode = options.value("--code") ?? "words"
+            guard mode.isExactly("words") || mode.isExactly("short") else {
+                return .failure(UsageError(command + ": --code must be words (12 words, the default) or short (12 digits, this network only)"))
+            }
+            let layout = options.value("--display-format").map { CodeDisplay.Layout(name: $0) } ?? .words
+            guard let layout else { return .failure(UsageError(command + ": --display-format must be words (4 lines of 3 words), lcd16x2 or lcd20x4")) }
             return .success(ListenerSettings(
                 events: events, policy: policy, addresses: addresses, defaultListen: options.all("--listen").isEmpty,
                 handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
-                display: CodeDisplay(path: options.value("--display"), command: options.value("--display-cmd"), log: Output.error),
-                qr: options.has("--qr"), echo: options.has("--test-echo")))
+                display: CodeDisplay(path: options.value("--display"), command: options.value("--display-cmd"), layout: layout, log: Output.error),
+                qr: options.has("--qr"), echo: options.has("--test-echo"), short: options.has("--short") || mode.isExactly("short")))
         }
     }
 
@@ -99,7 +107,7 @@ enum NetworkCommands {
         case .success(let v): settings = v
         case .failure(let e): return .failure(e)
         }
-        if let delegated = InviteClient.run(stateDirectory: stateDirectory(options), events: settings.events, qr: settings.qr) { return .success(delegated) }
+        if let delegated = InviteClient.run(stateDirectory: stateDirectory(options), events: settings.events, qr: settings.qr, short: settings.short) { return .success(delegated) }
         let me: (DeviceIdentity, DeviceInfo)
         switch localDevice(options, command: "invite", defaultType: .server) {
         case .success(let v): me = v
@@ -109,17 +117,18 @@ enum NetworkCommands {
         var identity = me.0
         defer { identity.keys.wipe() }
         let dht: DHTSettings?
-        switch dhtSettings(options, command: "invite") {
+        switch dhtSettings(options, command: "invite", short: settings.short) {
         case .success(let d): dht = d
         case .failure(let e): return .failure(e)
         }
-        var (window, words) = InitiatorWindow.open(device: me.1, policy: settings.policy)
+        var (window, words) = InitiatorWindow.open(device: me.1, policy: settings.policy, short: settings.short)
         defer { words.wipe() }
         let node = Node(
             identity: identity.keys, task: .serve(window: window, echo: settings.echo), registry: DeviceRegistry(directory: stateDirectory(options)),
             handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, discovery: discovery(options), dht: dht, say: Output.line, log: Output.error)
         let display = settings.display
         node.onWindowClosed = { display?.clear() }
+        node.onTick = { display?.refresh(now: $0) }
         node.events = settings.events
         node.portMapping = !options.has("--no-port-mapping")
         guard listen(node, settings.addresses, ipv6Optional: settings.defaultListen) else { return .success(.environment) }
@@ -167,11 +176,12 @@ enum NetworkCommands {
             }
         }
         let dht: DHTSettings?
-        switch dhtSettings(options, command: "serve") {
+        switch dhtSettings(options, command: "serve", short: settings.short) {
         case .success(let d): dht = d
         case .failure(let e): return .failure(e)
         }
-        var first = openAtStart ? InitiatorWindow.open(device: me.1, policy: settings.policy) : nil
+        let short = settings.short
+        var first = openAtStart ? InitiatorWindow.open(device: me.1, policy: settings.policy, short: short) : nil
         defer { first?.words.wipe() }
         let device = me.1
         let (policy, display, events) = (settings.policy, settings.display, settings.events)
@@ -179,11 +189,12 @@ enum NetworkCommands {
             identity: identity.keys, task: .serve(window: first?.window, echo: settings.echo), registry: registry,
             handshakeTimeoutMilliseconds: settings.handshakeTimeoutMilliseconds, daemon: true,
             openWindow: {
-                let opened = InitiatorWindow.open(device: device, policy: policy)
+                let opened = InitiatorWindow.open(device: device, policy: policy, short: short)
                 announce(opened.words, opened.window, settings)
                 return opened
             }, discovery: discovery(options), dht: dht, say: Output.line, log: Output.error)
         node.onWindowClosed = { display?.clear() }
+        node.onTick = { display?.refresh(now: $0) }
         node.events = events
         node.portMapping = !options.has("--no-port-mapping")
         // A code left on the display by a crash (kill -9, power loss) is dead: clear it before anything else shows.
@@ -345,7 +356,7 @@ enum NetworkCommands {
         }
         var dht: DHTSettings? = nil
         if peer == nil {
-            switch dhtSettings(options, command: "join") {
+            switch dhtSettings(options, command: "join", short: code.isShort) {
             case .success(let d): dht = d
             case .failure(let e): return .failure(e)
             }
@@ -393,8 +404,8 @@ enum NetworkCommands {
         var text = ""
         if fromInput {
             var span = line.mutableSpan
-            let n = span.withUnsafeMutableBufferPointer { sd_read_line("Type the 12 words shown on the other device: ", $0.baseAddress, 1024) }
-            if n == -ENODATA { return .failure(UsageError("join: no code on standard input; type the 12 words shown on the other device")) }
+            let n = span.withUnsafeMutableBufferPointer { sd_read_line("Type the code shown on the other device (12 words or 12 digits): ", $0.baseAddress, 1024) }
+            if n == -ENODATA { return .failure(UsageError("join: no code on standard input; type the code shown on the other device")) }
             if n < 0 { return .failure(UsageError("join: cannot read the code from standard input (" + SystemError(-n).name + ")")) }
             text = line.span.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         } else {
@@ -540,8 +551,15 @@ enum NetworkCommands {
 
     /// `--dht-bootstrap` (repeatable, each with its /p2p/ peer id), `--dht-protocol` and `--dht-records`. Nil with `--no-dht` or
     /// without bootstrap peers (one notice then: there is no DHT to ask).
-    static func dhtSettings(_ options: Options, command: String) -> Result<DHTSettings?, UsageError> {
+    /// A short code never uses the DHT (Docs/THREAT-MODEL.md: a record would be a function of 8 digits).
+    static func dhtSettings(_ options: Options, command: String, short: Bool = false) -> Result<DHTSettings?, UsageError> {
         guard !options.has("--no-dht") else { return .success(nil) }
+        if short {
+            if !options.all("--dht-bootstrap").isEmpty {
+                Output.error("notice: a short code is found by mDNS on this network only; the DHT is not used (a record there would let anyone test guesses of the digits offline)")
+            }
+            return .success(nil)
+        }
         var bootstrap: [Multiaddr] = []
         for text in options.all("--dht-bootstrap") {
             switch parseAddress(text, command: command, option: "--dht-bootstrap") {

@@ -115,6 +115,34 @@ final class MDNSTests: AgentTestCase {
         print("mDNS discover→paired: " + String(format: "%.2f", Date().timeIntervalSince(started)) + " s")
     }
 
+    /// Issue 19: a short code pairs across the LAN. The TXT record carries the session id (a function of the three
+    /// public digits only), the peer id and the addresses: nothing derived from the eight secret digits.
+    func testAShortCodePairsAcrossTheLANAndItsTXTHoldsNoSecret() throws {
+        let lab = try AvahiLab()
+        defer { lab.down() }
+        let inv = try lab.run("A", agent, ["invite", "--short", "--state-dir", stateDirectory(), "--name", "LCD NAS", "--expiry", "60"])
+        defer { inv.stop() }
+        guard let code = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
+        XCTAssertTrue(inv.waitForLog("mDNS: published"), inv.stderr)
+        var txt = ""
+        for _ in 0..<10 where !txt.contains("\"sid=") {
+            let browse = try lab.run("B", URL(fileURLWithPath: "/usr/bin/avahi-browse"), ["-r", "-t", "-p", "_sd-pair._tcp"])
+            _ = browse.wait(seconds: 15)
+            txt = browse.stdout.split(separator: "\n").filter { $0.hasPrefix("=") }.joined(separator: "\n")
+            if !txt.contains("sid=") { usleep(500_000) }
+        }
+        XCTAssertTrue(txt.contains("\"sid="), txt)
+        let secret = String(code.replacingOccurrences(of: "-", with: "").dropFirst(3).prefix(8))
+        XCTAssertFalse(txt.contains(secret), "the secret digits are not published: " + txt)
+        let j = try lab.run("B", host, ["join", code, "--state-dir", stateDirectory(), "--name", "Phone in B", "--expiry", "60"])
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 30), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stdout.contains(" LCD NAS"), j.stdout)
+        XCTAssertTrue(inv.stdout.contains(" Phone in B"), inv.stdout)
+        XCTAssertTrue(j.stderr.contains("found by mDNS"), j.stderr)
+    }
+
     /// Issue 17, item 3: the NAS advertises (through a DHT node on the LAN) five addresses that drop new
     /// connections (a firewall rule in its namespace) ahead of its live one. The joiner races the device's
     /// addresses and gives a slot held by an unanswered connect to the next address after 0.75 s, so it pairs in

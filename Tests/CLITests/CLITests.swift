@@ -162,7 +162,7 @@ final class CLITests: XCTestCase {
         // Each command's own help (first-contact item 4): its usage lines, and the common options where it takes them.
         let join = try run("join", "--help")
         XCTAssertEqual(join.status, 0, join.stderr)
-        XCTAssertTrue(join.stdout.hasPrefix("Usage: sd-pair join [-|<words>]"), join.stdout)
+        XCTAssertTrue(join.stdout.hasPrefix("Usage: sd-pair join [-|<words>|<digits>]"), join.stdout)
         XCTAssertTrue(join.stdout.contains("--state-dir <dir>"), join.stdout)
         XCTAssertFalse(join.stdout.contains("ping <multiaddr>"), join.stdout)
         let ping = try run("ping", "-h")

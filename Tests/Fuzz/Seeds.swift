@@ -68,6 +68,18 @@ enum Seeds {
             add(.pairing, "framed-\(i)", Array(framed[0..<f]))
         }
         guard messages.count == 4 else { throw CocoaError(.featureUnsupported) }
+        // The short mode's first message (a CPace share), both ways it can go: a valid element and garbage.
+        for (name, fill) in [("share-valid", UInt8(0)), ("share-junk", UInt8(0xFF))] {
+            var share = FixedBytes<32>(repeating: fill)
+            if fill == 0 { share = CPace.share(FixedBytes<32>(repeating: 5), generator: CPace.generator(password: UnsafeRawBufferPointer(start: nil, count: 0), channel: UnsafeRawBufferPointer(start: nil, count: 0), session: UnsafeRawBufferPointer(start: nil, count: 0))) }
+            var body = [UInt8](repeating: 0, count: 64)
+            let n = body.withUnsafeMutableBytes { raw -> Int in
+                var w = ByteWriter(raw)
+                do { try MessageCodec.encode(.share(PakeShare(sessionID: SessionID(bytes: FixedBytes(repeating: 1)), share: share)), into: &w) } catch { return 0 }
+                return w.count
+            }
+            add(.pairing, name, Array(body[0..<n]))
+        }
 
         // Advertisements: sealed under the key and record key the advert target uses, and their plaintext.
         let peer = PeerID(publicKey: initiatorKeys.publicKey)
@@ -164,7 +176,9 @@ enum Seeds {
         }
         for (i, typed) in ["legal winner thank year wave sausage worth useful legal winner thank yellow",
                            "LEGA WINN THAN YEAR WAVE SAUS WORT USEF LEGA WINN THAN YELL", code.words, "  abandon   abandon abandon ",
-                           "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong"].enumerated() {
+                           "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",
+                           // Short codes (issue 19): dashed, bare, spaced, a typo, one digit short.
+                           "5724-0000-0000", "572400000000", "572 4000 0000 0", "5724-0000-0001", "57240000000"].enumerated() {
             add(.bip39, "typed-\(i)", Array(typed.utf8))
         }
         add(.peerid, "text", Array(peer.text.utf8))

@@ -224,4 +224,12 @@ int64_t sd_unix_time(void);
 /// The host name (for a default device name) and "sysname release" (for the OS version); 0 or -errno.
 int sd_host_name(char *buf, size_t len);
 int sd_os_version(char *buf, size_t len);
+/// CPace-RISTRETTO255-SHA512 (draft-irtf-cfrg-cpace): the generator from password, channel identifier and session id
+/// (cpace.c), and the intermediate session key from our scalar and the peer's share; -1 when the share is invalid.
+void sd_cpace_generator(unsigned char g[32], const unsigned char *prs, size_t prs_len, const unsigned char *ci, size_t ci_len,
+                        const unsigned char *sid, size_t sid_len);
+int sd_cpace_isk(unsigned char isk[64], const unsigned char y[32], const unsigned char peer[32], const unsigned char *sid, size_t sid_len,
+                 const unsigned char ya[32], const unsigned char *ada, size_t ada_len, const unsigned char yb[32],
+                 const unsigned char *adb, size_t adb_len);
+
 #endif
