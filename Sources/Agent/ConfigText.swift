@@ -24,6 +24,7 @@ public enum ConfigText {
         ("no-mdns", "--no-mdns", .flag), ("no-dht", "--no-dht", .flag), ("no-port-mapping", "--no-port-mapping", .flag), ("qr", "--qr", .flag),
         ("dht-bootstrap", "--dht-bootstrap", .address), ("dht-protocol", "--dht-protocol", .text),
         ("dht-records", "--dht-records", .choice(["ipns", "sd-pair"])), ("code", "--code", .choice(["words", "short"])),
+        ("relay", "--relay", .address),
         ("display-format", "--display-format", .choice(["words", "lcd16x2", "lcd20x4"])),
     ]
 

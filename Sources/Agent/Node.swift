@@ -164,6 +164,9 @@ public final class Node {
     var observedAddresses = ObservedAddresses()
     /// The window's relay reservation, and the relays it may ask.
     var relay = RelayState()
+    /// Relays from the settings (`--relay`, each with its /p2p/ id): asked first, before those found among the DHT
+    /// peers; at most four.
+    public var configuredRelays: [Multiaddr] = []
     /// Joiner: how the last attempt through a relay failed ("<relay's address> failed: <why>").
     var relayFailure: String? = nil
     /// Joiner: the candidates that failed (the last four reasons) and how many, and whether any connection proved
@@ -982,6 +985,7 @@ public final class Node {
         if step.close, !links[i].isFree, links[i].streams[s].id != 0 {
             if recordFailure != nil { resetStream(i, s) } else { try? links[i].connection!.finish(links[i].streams[s].id) }
         }
+        if step.proofExposed, countUnprovenPeer() { return }
         guard let event = step.event else { return }
         switch event {
         case .paired(var peer):
@@ -1020,6 +1024,18 @@ public final class Node {
         case .stateChanged(let state):
             if let event = PairingEvent(joinerState: state) { events.emit(event) }
         }
+    }
+
+    /// Short code: a candidate took our proof without proving itself; counted on the session. True when that ended
+    /// the join.
+    func countUnprovenPeer() -> Bool {
+        guard case .join(var session, let peer) = task else { return false }
+        let step = session.peerLeftUnproven()
+        task = .join(session: session, peer: peer)
+        guard case .failed(let why)? = step.event else { return false }
+        events.emit(.failed(reason: why.description))
+        finish(.failed(why.description))
+        return true
     }
 
     /// A discovered candidate did not pair; the session keeps looking until it expires.

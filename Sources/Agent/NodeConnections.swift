@@ -265,6 +265,7 @@ extension Node {
             step = joiner.connectionLost(now: Instant(milliseconds: MonotonicClock.milliseconds()))
             joiner.wipe()
         }
+        if step.proofExposed, countUnprovenPeer() { return }
         if case .failed(let why)? = step.event {
             // The authentic device (it had proved the code) went away mid-exchange: no other candidate can be it.
             events.emit(.failed(reason: why.description))

@@ -91,6 +91,7 @@ extension Node {
         let recordKey = Self.recordKey(settings.records, window.sessionID, ipnsSeed)
         stopDHT()
         observedAddresses = ObservedAddresses()
+        for a in configuredRelays { relay.note(a) }  // first in the list: asked before those the lookup finds
         dht = DHTState(phase: .finding, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
         log("DHT: looking for the peers closest to " + (settings.records == .ipns ? "/ipns/… (the window's name)" : window.sessionID.dhtKey))
     }

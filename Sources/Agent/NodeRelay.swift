@@ -6,8 +6,8 @@ import Pairing
 import Transport
 import Wire
 
-/// Board: the relays a window may reserve a slot on — DHT peers whose identify answer lists circuit relay v2's hop
-/// protocol — and the reservation it holds. One reservation at a time: it keeps one of the four connection slots
+/// Board: the relays a window may reserve a slot on — the configured ones (`--relay`), then DHT peers whose identify
+/// answer lists circuit relay v2's hop protocol — and the reservation it holds. One reservation at a time: it keeps one of the four connection slots
 /// for the whole window, and one relay is enough for one pairing.
 struct RelayState {
     var candidates = InlineArray<4, Multiaddr?>(repeating: nil)
@@ -116,7 +116,7 @@ extension Node {
     /// No relay took a reservation (or none of the DHT peers offers one): the record goes out without one.
     func relayNone() {
         relay.decided = true
-        log("relay: " + (relay.asked == 0 ? "none of the DHT peers offers circuit relay" : "none of the " + String(relay.asked) + " relay(s) among the DHT peers took a reservation")
+        log("relay: " + (relay.asked == 0 ? "none of the DHT peers offers circuit relay" : "none of the " + String(relay.asked) + " relay(s) asked took a reservation")
             + "; only devices that can reach this network directly can pair")
     }
 

@@ -22,10 +22,18 @@ public struct JoinerSession {
     private var shareAwaited = false
     private var pakeScalar = CPace.Scalar()
     private var pakeShare = CPace.Element()
+    /// Short code: a proof we sent to a peer that has not proved itself yet. Each such proof lets that peer test one
+    /// password guess offline (the one it built its share from: an impostor answering our dial), so peers that never
+    /// prove themselves are counted (`peerLeftUnproven`, on the session the agent keeps: each candidate's exchange is
+    /// a copy) and bounded like the device's failed attempts.
+    private var proofUnanswered = false
+    private var unprovenPeers = 0
+    private let maxUnprovenPeers: Int
 
     public init(code: PairingCode, identity: Ed25519.KeyPair, localDevice: DeviceInfo, policy: WindowPolicy, now: Instant) {
         secrets = CodeSecrets(code: code)
         keys = PakeKeys(confirmKey: secrets.confirmKey, codeSecret: secrets.codeSecret)
+        maxUnprovenPeers = policy.maxFailedAttempts
         sessionID = secrets.sessionID
         self.identity = identity
         self.localDevice = localDevice
@@ -115,6 +123,7 @@ public struct JoinerSession {
             pakeScalar.wipe()
             shareAwaited = false
             keys = derived
+            proofUnanswered = true
             return JoinerStep(reply: .request(request(binding)))
         case (.requestSent, .challenge(let challenge)) where !shareAwaited:
             let expected = Transcript.initiatorProof(
@@ -125,6 +134,7 @@ public struct JoinerSession {
                 return dropCandidate(.initiatorProofInvalid)
             }
             state = .challengeReceived
+            proofUnanswered = false
             initiatorInfo = challenge.deviceInfo
             let signature = Transcript.withSignedMessage(
                 sessionID: sessionID, challenge: challenge.challenge, handshakeHash: binding.handshakeHash
@@ -162,12 +172,25 @@ public struct JoinerSession {
 
     /// Gives up on this candidate only; the session goes on discovering until it expires.
     private mutating func dropCandidate(_ reason: JoinerFailure) -> JoinerStep {
+        var step = JoinerStep(close: true, event: .candidateFailed(reason))
+        step.proofExposed = proofUnanswered
         binding?.wipe()
         binding = nil
         wipePake()
         initiatorInfo = nil
         state = .discovering
-        return JoinerStep(close: true, event: .candidateFailed(reason))
+        return step
+    }
+
+    /// A candidate's exchange ended with `proofExposed`: count it here, on the session that outlives the candidates.
+    /// At the limit (the policy's attempts, 5 by default) the session fails: nobody gets more guesses from us than
+    /// from the device.
+    public mutating func peerLeftUnproven() -> JoinerStep {
+        guard !state.isTerminal else { return JoinerStep() }
+        unprovenPeers += 1
+        guard unprovenPeers >= maxUnprovenPeers else { return JoinerStep() }
+        finish(.failed(.unprovenPeers(unprovenPeers)))
+        return JoinerStep(close: true, event: .failed(.unprovenPeers(unprovenPeers)))
     }
 
     private mutating func finish(_ terminal: JoinerState) {
@@ -183,6 +206,7 @@ public struct JoinerSession {
     private mutating func wipePake() {
         pakeScalar.wipe()
         shareAwaited = false
+        proofUnanswered = false
         if secrets.isShort { keys.wipe() }
     }
 
@@ -206,6 +230,8 @@ public enum JoinerFailure: Equatable, Sendable {
     case connectionLost
     /// The connection ended after our Response and before the initiator's Complete: it may have recorded us.
     case unconfirmed
+    /// Short code: this many peers took our proof without proving they hold the code (each could test one guess).
+    case unprovenPeers(Int)
 
     public var description: String {
         switch self {
@@ -213,6 +239,8 @@ public enum JoinerFailure: Equatable, Sendable {
         case .rejected(let reason): "initiator refused: " + reason.description
         case .protocolViolation: "peer broke the pairing protocol"
         case .connectionLost: "connection lost"
+        case .unprovenPeers(let n):
+            String(n) + " peers took a proof of this short code without proving they hold it (the device refusing the digits, or something on this network posing as it): check the digits, or start a new code on the device"
         case .unconfirmed:
             "the connection was lost before the other device confirmed the pairing; it may have recorded this device: if its device list shows this one, forget it there, then pair again"
         }
@@ -223,6 +251,8 @@ public struct JoinerStep: Sendable {
     public var reply: PairingMessage? = nil
     public var close = false
     public var event: JoinerEvent? = nil
+    /// Short code: the dropped candidate got our proof and never proved itself (see `peerLeftUnproven`).
+    public var proofExposed = false
     public init(reply: PairingMessage? = nil, close: Bool = false, event: JoinerEvent? = nil) {
         self.reply = reply
         self.close = close

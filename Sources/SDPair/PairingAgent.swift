@@ -24,6 +24,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
     private let device: DeviceInfo
     private let listen: [Multiaddr]
     private let dht: DHTSettings?
+    private let relays: [Multiaddr]
     private let wake: WakePipe
     private let running = Atomic<Bool>(false)
     private let bound = Mutex<[String]>([])
@@ -49,6 +50,13 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
             }
             bootstrap.append(a)
         }
+        var relayList: [Multiaddr] = []
+        for text in configuration.relays {
+            guard let a = try? Multiaddr(text: text), a.peer != nil, a.relay == nil else { throw .invalidSetting("relays: needs /ip4|ip6/…/tcp/…/p2p/<id>: " + text) }
+            relayList.append(a)
+        }
+        guard relayList.count <= 4 else { throw .invalidSetting("relays: 4 at most") }
+        relays = relayList
         guard DHTSettings.isValid(protocolID: configuration.dhtProtocol) else {
             throw .invalidSetting("dhtProtocol must be a protocol id like /ipfs/kad/1.0.0")
         }
@@ -101,6 +109,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
             say: { _ in }, log: configuration.log)
         node.events = events
         node.portMapping = configuration.portMapping
+        node.configuredRelays = relays
         for address in listen {
             switch node.listen(address) {
             case .success(let address): bound.withLock { $0.append(address.text) }
@@ -237,6 +246,8 @@ public struct PairingConfiguration: Sendable {
     /// Ask the home router (NAT-PMP, then UPnP through `upnpc`) to forward a port while a window is open, so that
     /// devices on other networks can dial this one (DHT path only).
     public var portMapping = true
+    /// Circuit relays (`/ip4/…/tcp/…/p2p/<id>`, 4 at most) to reserve a slot on first when no port can be mapped.
+    public var relays: [String] = []
     /// `.ipns` (the public IPFS DHT stores nothing else) or `.sdPair` (`/sd-pair/<session>`, private DHTs only).
     public var dhtRecords = RendezvousKind.ipns
     /// One-line diagnostics (refused attempts, discovery notices); never secrets.

@@ -171,7 +171,7 @@ enum Help {
                                     name, device-type, expiry, max-attempts, handshake-timeout,
                                     display, display-cmd, display-format, code, qr, events,
                                     window-at-start, no-mdns, no-dht, no-port-mapping,
-                                    dht-bootstrap, dht-protocol, dht-records); flags win
+                                    dht-bootstrap, dht-protocol, dht-records, relay); flags win
             --state-dir <dir>       identity and registry (default /var/lib/sd-pair for root and
                                     the service, else ~/.local/state/sd-pair)
             --name <text>           this device's name (default: the host name)
@@ -182,6 +182,8 @@ enum Help {
             --dht-records ipns|sd-pair  IPNS records (default; all the public IPFS DHT stores) or
                                     /sd-pair/<session> records (private DHTs)
             --no-port-mapping       (invite, serve) ask the router for no port forward (NAT-PMP, UPnP)
+            --relay <multiaddr/p2p/id>  (invite, serve) a circuit relay v2 to ask first when no port can
+                                    be mapped (repeatable, 4 at most; else relays among the DHT peers)
             --events json           one JSON line per state change (waiting, challenge-sent,
                                     attempt-failed, connecting, request-sent, challenge-received,
                                     completed, failed, expired, window-closed) on stdout, or with

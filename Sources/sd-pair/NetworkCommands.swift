@@ -48,8 +48,10 @@ enum NetworkCommands {
         var echo: Bool
         /// `--short` or `--code short`: a 12-digit code with a PAKE, for small displays (mDNS only).
         var short: Bool
+        /// `--relay`: circuit relays to ask first (each with its /p2p/ id).
+        var relays: [Multiaddr] = []
 
-        static let valued: [StaticString] = sharedValued + ["--listen", "--max-attempts", "--code", "--display-format"]
+        static let valued: [StaticString] = sharedValued + ["--listen", "--max-attempts", "--code", "--display-format", "--relay"]
         static let switches: [StaticString] = ["--no-mdns", "--no-dht", "--no-port-mapping", "--qr", "--test-echo", "--short"]
 
         static func parse(_ options: Options, command: String) -> Result<ListenerSettings, UsageError> {
@@ -85,13 +87,23 @@ enum NetworkCommands {
             guard mode.isExactly("words") || mode.isExactly("short") else {
                 return .failure(UsageError(command + ": --code must be words (12 words, the default) or short (12 digits, this network only)"))
             }
+            var relays: [Multiaddr] = []
+            for text in options.all("--relay") {
+                switch parseAddress(text, command: command, option: "--relay") {
+                case .success(let a):
+                    guard a.peer != nil, a.relay == nil else { return .failure(UsageError(command + ": --relay needs the relay's peer id: " + text + "/p2p/<id>")) }
+                    relays.append(a)
+                case .failure(let e): return .failure(e)
+                }
+            }
+            guard relays.count <= 4 else { return .failure(UsageError(command + ": at most 4 --relay")) }
             let layout = options.value("--display-format").map { CodeDisplay.Layout(name: $0) } ?? .words
             guard let layout else { return .failure(UsageError(command + ": --display-format must be words (4 lines of 3 words), lcd16x2 or lcd20x4")) }
             return .success(ListenerSettings(
                 events: events, policy: policy, addresses: addresses, defaultListen: options.all("--listen").isEmpty,
                 handshakeTimeoutMilliseconds: UInt64(timeout) * 1000,
                 display: CodeDisplay(path: options.value("--display"), command: options.value("--display-cmd"), layout: layout, log: Output.error),
-                qr: options.has("--qr"), echo: options.has("--test-echo"), short: options.has("--short") || mode.isExactly("short")))
+                qr: options.has("--qr"), echo: options.has("--test-echo"), short: options.has("--short") || mode.isExactly("short"), relays: relays))
         }
     }
 
@@ -131,6 +143,7 @@ enum NetworkCommands {
         node.onTick = { display?.refresh(now: $0) }
         node.events = settings.events
         node.portMapping = !options.has("--no-port-mapping")
+        node.configuredRelays = settings.relays
         guard listen(node, settings.addresses, ipv6Optional: settings.defaultListen) else { return .success(.environment) }
         sayPaths(mdns: !options.has("--no-mdns"), dht: dht)
         announce(words, window, settings)
@@ -197,6 +210,7 @@ enum NetworkCommands {
         node.onTick = { display?.refresh(now: $0) }
         node.events = events
         node.portMapping = !options.has("--no-port-mapping")
+        node.configuredRelays = settings.relays
         // A code left on the display by a crash (kill -9, power loss) is dead: clear it before anything else shows.
         display?.clearLeftovers()
         // The control socket before the listeners: a second daemon on this state directory is told so, rather

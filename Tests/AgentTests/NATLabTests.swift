@@ -192,6 +192,33 @@ final class NATLabTests: AgentTestCase {
         try pairThroughTheRelay(["--mapping", "none"])
     }
 
+    /// A relay given in the settings (`--relay`) that is not among the DHT peers (none of which serves relay here):
+    /// the board asks it, advertises its circuit, and the laptop pairs through it.
+    func testAConfiguredRelayCarriesThePairing() throws {
+        let bad = try Spawned(agent, ["invite", "--relay", "/ip4/51.20.0.1/tcp/4001", "--state-dir", stateDirectory()])
+        XCTAssertEqual(bad.wait(), 2)
+        XCTAssertTrue(bad.stderr.contains("--relay needs the relay's peer id: /ip4/51.20.0.1/tcp/4001/p2p/<id>"), bad.stderr)
+        let lab = try NATLab(["--mapping", "none"])
+        defer { lab.down() }
+        try lab.startDHT()
+        let relayNode = try lab.run("inet", URL(fileURLWithPath: "/usr/bin/env"), ["python3", DHTTests.fixture, "node", "--ip", "51.20.0.1", "--timeout", "150", "--relay"])
+        defer { relayNode.stop() }
+        guard let relayAddress = relayNode.line(startingWith: "LISTEN ", within: 30), relayNode.line(startingWith: "READY", within: 30) != nil else {
+            return XCTFail("relay node: " + relayNode.stderr)
+        }
+        let inv = try lab.run("board", agent, ["invite", "--no-mdns", "--listen", "/ip4/0.0.0.0/tcp/4001", "--dht-bootstrap", lab.bootstrap[0], "--relay", relayAddress,
+                                               "--state-dir", stateDirectory(), "--name", "Home NAS", "--expiry", "60"])
+        defer { inv.stop() }
+        guard let words = inv.line(startingWith: "CODE: ") else { return XCTFail("invite: " + inv.stderr) }
+        XCTAssertTrue(inv.waitForLog("relay: reservation on " + relayAddress + "/p2p-circuit", within: 20), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        let j = try join(lab, words)
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stderr.contains("paired through the relay " + relayAddress + "/p2p-circuit/p2p/"), j.stderr)
+    }
+
     /// Carrier-grade NAT: no mapping can help, and the board says it asks a relay instead.
     func testPairsThroughARelayBehindCarrierGradeNAT() throws {
         let inv = try pairThroughTheRelay(["--cgnat"])

@@ -182,6 +182,40 @@ final class ShortCodeTests: XCTestCase {
         guard case .candidateFailed(.rejected(.codeBurned))? = joiner else { return XCTFail("\(String(describing: joiner))") }
     }
 
+    /// The joiner's side of "one guess per connection": a peer posing as the device (it answers with a share of its own
+    /// choosing) gets the joiner's proof, which tests the one password its share was built from. Every candidate that
+    /// takes a proof and never proves itself is counted on the session the agent keeps; the fifth ends the join.
+    func testPeersThatTakeAProofWithoutProvingThemselvesAreCounted() {
+        let f = Fixture()
+        let code = shortCode(16)
+        var session = f.joiner(code: code)
+        var r = SeededRandom(seed: 8)
+        let fake = CPace.share(CPace.scalar(using: &r), generator: CPace.generator(
+            password: UnsafeRawBufferPointer(start: nil, count: 0), channel: UnsafeRawBufferPointer(start: nil, count: 0),
+            session: UnsafeRawBufferPointer(start: nil, count: 0)))
+        for k in 1...5 {
+            var candidate = session  // the agent dials each candidate with a copy
+            _ = candidate.connecting(now: f.t0)
+            guard case .share? = candidate.connected(binding: f.joinerBinding(), now: f.t0, random: &rng).reply else { return XCTFail() }
+            guard case .request? = candidate.receive(.share(PakeShare(sessionID: candidate.sessionID, share: fake)), now: f.t0).reply else { return XCTFail() }
+            let lost = candidate.connectionLost(now: f.t0)
+            XCTAssertTrue(lost.proofExposed, "attempt \(k)")
+            guard case .candidateFailed(.connectionLost)? = lost.event else { return XCTFail("\(String(describing: lost.event))") }
+            let counted = session.peerLeftUnproven()
+            if k < 5 {
+                XCTAssertNil(counted.event)
+            } else {
+                guard case .failed(.unprovenPeers(5))? = counted.event else { return XCTFail("\(String(describing: counted.event))") }
+                XCTAssertTrue(session.state.isTerminal)
+            }
+        }
+        // A candidate dropped before our proof went out (no share back) costs nothing.
+        var early = f.joiner(code: code)
+        _ = early.connecting(now: f.t0)
+        _ = early.connected(binding: f.joinerBinding(), now: f.t0, random: &rng)
+        XCTAssertFalse(early.connectionLost(now: f.t0).proofExposed)
+    }
+
     /// A man in the middle (or a relay splicing two connections) has a different Noise handshake hash on each side:
     /// the generators differ, so the proofs fail, as with a wrong code.
     func testTheChannelIsBoundIntoThePake() {
