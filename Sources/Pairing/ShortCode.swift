@@ -14,7 +14,8 @@ public struct ShortCode: Sendable {
     public static let discriminatorCount = 3
     public static let secretCount = 8
 
-    public var digits: FixedBytes<12>
+    /// Only `generate` and `parse` make these, so each is an ASCII digit.
+    public private(set) var digits: FixedBytes<12>
 
     init(digits: FixedBytes<12>) { self.digits = digits }
 
@@ -49,7 +50,8 @@ public struct ShortCode: Sendable {
     static func dammStep(_ interim: UInt8, _ digit: UInt8) -> UInt8 {
         let table: StaticString =
             "0317598642709215486342068713591750983426612304597836742095815869720134894536201794386172052581436790"
-        return table.utf8Start[Int(interim) * 10 + Int(digit)] - UInt8(ascii: "0")
+        // `% 10`: an index inside the table whatever the bytes (callers pass digits 0–9).
+        return table.utf8Start[Int(interim % 10) * 10 + Int(digit % 10)] - UInt8(ascii: "0")
     }
 
     /// The three public digits.

@@ -365,8 +365,8 @@ enum NetworkCommands {
                 peer = a
             case .failure(let e): return .failure(e)
             }
-        } else if options.has("--no-mdns") && options.has("--no-dht") {
-            return .failure(UsageError("join: with --no-mdns and --no-dht, give the device's address with --peer <multiaddr>"))
+        } else if options.has("--no-mdns") && (options.has("--no-dht") || code.isShort) {
+            return .failure(UsageError("join: " + (code.isShort ? "a short code is found by mDNS only; with --no-mdns" : "with --no-mdns and --no-dht") + ", give the device's address with --peer <multiaddr>"))
         }
         var dht: DHTSettings? = nil
         if peer == nil {

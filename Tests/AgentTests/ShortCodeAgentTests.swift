@@ -69,6 +69,9 @@ final class ShortCodeAgentTests: AgentTestCase {
         // Those were typos of a valid code (Damm's own example, 572 → 4, then zeros).
         XCTAssertEqual(Self.damm([5, 7, 2]), 4)
         XCTAssertEqual(Self.damm("572400000000".compactMap { $0.wholeNumberValue }), 0)
+        let noPath = try Spawned(host, ["join", "5724-0000-0000", "--no-mdns", "--state-dir", stateDirectory()])
+        XCTAssertEqual(noPath.wait(), 2)
+        XCTAssertTrue(noPath.stderr.contains("a short code is found by mDNS only; with --no-mdns, give the device's address with --peer"), noPath.stderr)
         let check = try Spawned(host, ["code", "--words", "572 400 000 000"])
         XCTAssertEqual(check.wait(), 0, check.stderr)
         XCTAssertTrue(check.stdout.hasPrefix("short code: 5724-0000-0000\nsession_id: "), check.stdout)
