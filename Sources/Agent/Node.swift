@@ -998,16 +998,9 @@ public final class Node {
             }
             peer.sessionKeys.wipe()
         case .candidateFailed(let why):
-            guard case .join(let session, nil) = task else {
+            guard case .join(_, nil) = task else {
                 events.emit(.failed(reason: why.description))
                 finish(.failed(why.description))
-                return
-            }
-            // A short code's device said the digits are wrong: the three public digits found it, so the secret ones
-            // are what was mistyped. Say so now rather than look on until the code expires.
-            if session.isShort, case .rejected(.wrongCode) = why {
-                events.emit(.failed(reason: why.description))
-                finish(.failed("the device refused these digits (wrong pairing code): check the code on its display and join again"))
                 return
             }
             // Discovery mode: this candidate is not the one; close it and go on with the others.

@@ -144,6 +144,12 @@ public struct JoinerSession {
                 reply: .response(Response(sessionID: sessionID, signature: signature, deviceInfo: localDevice)),
                 event: .challengeAccepted(challenge.deviceInfo))
         case (.requestSent, .complete(let complete)):
+            // Short code: the device that its three public digits found refused our proof, so the secret digits were
+            // mistyped. Final: looking on could only reach the same device, until the code expires.
+            if secrets.isShort, complete.rejection == .wrongCode {
+                finish(.failed(.digitsRefused))
+                return JoinerStep(close: true, event: .failed(.digitsRefused))
+            }
             // Refused before the peer proved it holds the code: it may be an impostor, so try other candidates.
             return dropCandidate(.rejected(complete.rejection ?? .protocolError))
         case (.responseSent, .complete(let complete)):
@@ -232,6 +238,8 @@ public enum JoinerFailure: Equatable, Sendable {
     case unconfirmed
     /// Short code: this many peers took our proof without proving they hold the code (each could test one guess).
     case unprovenPeers(Int)
+    /// Short code: the device refused our proof: a mistyped secret digit.
+    case digitsRefused
 
     public var description: String {
         switch self {
@@ -239,6 +247,8 @@ public enum JoinerFailure: Equatable, Sendable {
         case .rejected(let reason): "initiator refused: " + reason.description
         case .protocolViolation: "peer broke the pairing protocol"
         case .connectionLost: "connection lost"
+        case .digitsRefused:
+            "the device refused these digits (wrong pairing code): check the code on its display and join again"
         case .unprovenPeers(let n):
             String(n) + " peers took a proof of this short code without proving they hold it (the device refusing the digits, or something on this network posing as it): check the digits, or start a new code on the device"
         case .unconfirmed:
