@@ -37,8 +37,6 @@ public struct InitiatorWindow<Random: RandomSource> {
     /// The key that seals this window's DHT advertisement (needed by discovery while the window is open).
     public var advertKey: SymmetricKey { secrets.advertKey }
     public var ipnsSeed: SymmetricKey { secrets.ipnsSeed }
-    /// A short code's window: LAN only (its DHT keys would be a function of 8 digits, testable offline).
-    public var isShort: Bool { secrets.isShort }
 
     /// Advances time. Returns `.expired` once, when the deadline passes.
     public mutating func tick(now: Instant) -> InitiatorEvent? {

@@ -43,8 +43,6 @@ public struct JoinerSession {
     /// The key that opens the initiator's DHT advertisement.
     public var advertKey: SymmetricKey { secrets.advertKey }
     public var ipnsSeed: SymmetricKey { secrets.ipnsSeed }
-    /// A short code: mDNS only (see InitiatorWindow.isShort).
-    public var isShort: Bool { secrets.isShort }
 
     public mutating func tick(now: Instant) -> JoinerStep {
         guard !state.isTerminal, now >= deadline else { return JoinerStep() }

@@ -11,8 +11,6 @@ import Wire
 /// Stored as ASCII digits; wipe the code when its window ends.
 public struct ShortCode: Sendable {
     public static let digitCount = 12
-    public static let discriminatorCount = 3
-    public static let secretCount = 8
 
     /// Only `generate` and `parse` make these, so each is an ASCII digit.
     public private(set) var digits: FixedBytes<12>
