@@ -139,16 +139,14 @@ enum InviteClient {
             case .code:
                 words = reply.text
                 Output.line("CODE: " + words)
-                var hasSpace = false
-                for c in words.utf8 where c == 0x20 { hasSpace = true }
-                if short == hasSpace {
-                    Output.error("notice: the running agent chose the kind of code: its own settings decide (code = words|short in /etc/sd-pair.conf, or serve --short)")
-                }
             case .expires:
                 let seconds = reply.seconds ?? 0
                 Output.line("sd-pair: pairing code: " + words + " (expires in " + reply.text + " s)")
                 var copy = words
                 var spelled = copy.withUTF8 { CodeWords(UnsafeRawBufferPointer($0)) }
+                if short != spelled.isShort {
+                    Output.error("notice: the running agent chose the kind of code: its own settings decide (code = words|short in /etc/sd-pair.conf, or serve --short)")
+                }
                 if qr { NetworkCommands.printQR(spelled) }
                 events.emitWaiting(spelled, sessionID: nil, expiresIn: seconds)
                 spelled.wipe()
