@@ -29,7 +29,7 @@ let package = Package(
         .target(
             name: "Crypto", dependencies: ["CSodium", "CSupport", "Wire"], path: "Sources/Crypto",
             linkerSettings: [.linkedLibrary("sodium")]),
-        .target(name: "Pairing", dependencies: ["Crypto", "Wire"], path: "Sources/Pairing"),
+        .target(name: "Pairing", dependencies: ["Crypto", "Wire", "CSupport"], path: "Sources/Pairing"),
         .target(name: "Transport", dependencies: ["Crypto", "Wire"], path: "Sources/Transport"),
         .target(name: "EventLoop", dependencies: ["CSupport"], path: "Sources/EventLoop"),
         .systemLibrary(name: "CAvahi", path: "Sources/CAvahi"),

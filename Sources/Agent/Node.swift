@@ -37,7 +37,7 @@ public final class Node {
         }
         /// hop: our request to a relay (reserve, or connect); stop: a relay's connect to us; circuit: the stream
         /// carries a relayed connection (`carried`).
-        enum Purpose { case pairing, pingServer, pingClient, echo, kad, identifyServer, identifyClient, hop, stop, circuit }
+        enum Purpose { case pairing, pingServer, pingClient, echo, kad, identifyServer, identifyClient, hop, stop, circuit, holePunch }
 
         var id: UInt32 = 0
         var kind: Kind = .free
@@ -99,6 +99,8 @@ public final class Node {
         /// `circuitTarget`. It ends without news once it carries nothing.
         var toRelay = false
         var reservation = false
+        /// A direct connection a hole punch opened (NodeHolePunch): it carries nothing, and its end is no news.
+        var holePunch = false
         /// Joiner: the discovered candidate this connection dials (to put it back in the queue).
         var candidate: Candidate? = nil
         /// Joiner: the device this relay connection is for (the dialled circuit address's peer).
@@ -164,6 +166,7 @@ public final class Node {
     var observedAddresses = ObservedAddresses()
     /// The window's relay reservation, and the relays it may ask.
     var relay = RelayState()
+    var holePunch = HolePunchState()
     /// Relays from the settings (`--relay`, each with its /p2p/ id): asked first, before those found among the DHT
     /// peers; at most four.
     public var configuredRelays: [Multiaddr] = []
@@ -348,6 +351,7 @@ public final class Node {
         if evictions > 0 { next = min(next, evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds) }
         if let d = dht, d.phase == .resting { next = min(next, max(d.retryAt, now)) }
         if let at = nextDialAt { next = min(next, max(at, now)) }
+        if holePunch.dialAt != 0 { next = min(next, max(holePunch.dialAt, now)) }
         switch task {
         case .serve(let window?, _): next = min(next, window.deadline.milliseconds)
         case .join(let session, _): next = min(next, session.deadline.milliseconds)
@@ -381,6 +385,7 @@ public final class Node {
         if evictions > 0 && now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
         dhtTick(now)
         portMappingTick(now)
+        holePunchTick(now)
         switch task {
         case .serve(var window?, let echo):
             let event = window.tick(now: Instant(milliseconds: now))
@@ -616,6 +621,10 @@ public final class Node {
             list[2] = CircuitRelay.stopProtocol
             return (list, 3)
         }
+        if case .join = task, links[i].carrier >= 0 {
+            list[2] = HolePunch.protocolID  // the device behind the relay may start a hole punch
+            return (list, 3)
+        }
         if case .serve(let window, let echo) = task {
             if window != nil {
                 list[count] = Protocols.pairing
@@ -635,6 +644,7 @@ public final class Node {
         if Multistream.equals(bytes, Protocols.echo) { return .echo }
         if Multistream.equals(bytes, Protocols.identify) { return .identifyServer }
         if Multistream.equals(bytes, CircuitRelay.stopProtocol) { return .stop }
+        if Multistream.equals(bytes, HolePunch.protocolID) { return .holePunch }
         return .pingServer
     }
 
@@ -646,7 +656,12 @@ public final class Node {
             return
         }
         if links[i].kad != nil { return kadEstablished(i) }
-        if links[i].toRelay { return openStream(i, proposal: CircuitRelay.hopProtocol, purpose: .hop) }
+        if links[i].holePunch { return holePunched(i) }
+        if links[i].toRelay {
+            openStream(i, proposal: CircuitRelay.hopProtocol, purpose: .hop)
+            if links[i].joiner != nil { askIdentify(i) }
+            return
+        }
         if links[i].joiner != nil && links[i].expected != nil { reachedDevice = true }
         switch task {
         case .join, .ping:
@@ -654,7 +669,7 @@ public final class Node {
             if case .join = task { purpose = .pairing } else { purpose = .pingClient }
             openStream(i, proposal: purpose == .pairing ? Protocols.pairing : Protocols.ping, purpose: purpose)
         case .serve:
-            break
+            if links[i].carrier >= 0 { holePunchBegin(i) }
         }
     }
 
@@ -767,6 +782,11 @@ public final class Node {
                 case .failure(let e):
                     if purpose == .kad { return kadRefused(i) }
                     if purpose == .hop { return hopRefused(i, s, reason: "the peer offers no circuit relay") }
+                    if purpose == .identifyClient { return identifyDone(i, s) }
+                    if purpose == .holePunch {
+                        resetStream(i, s)
+                        return holePunchEnd("the joiner does not offer DCUtR")
+                    }
                     resetStream(i, s)
                     let reason = e != .refused ? "stream negotiation failed"
                         : purpose == .pairing ? "the device has no pairing window open (the code was used or expired); open a new one there"
@@ -821,6 +841,8 @@ public final class Node {
                 return hopInput(i, s)
             case .active(.stop):
                 return stopInput(i, s)
+            case .active(.holePunch):
+                return holePunchInput(i, s)
             }
         }
     }

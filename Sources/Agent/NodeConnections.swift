@@ -210,10 +210,17 @@ extension Node {
         guard !links[i].isFree else { return }
         if links[i].kad != nil { return dropQuietly(i) }
         if links[i].toRelay && links[i].joiner == nil { return relayLost(i, reason: reason) }
+        if links[i].holePunch {
+            // The other NAT let nothing through: the connect timed out (tick's text names the handshake's timeout).
+            let timedOut = links[i].connecting && MonotonicClock.milliseconds() >= links[i].deadline
+            holePunchLinkGone(i, timedOut ? "no answer in " + String(HolePunchState.connectMilliseconds / 1000) + " s" : reason)
+            return dropQuietly(i)
+        }
+        if i == holePunch.link { holePunchLinkGone(i, reason) }
         detach(i)
         let wasEstablished = links[i].established
         let joiner = links[i].joiner  // the link's exchange outlives it just long enough to be told
-        let (paired, address) = (links[i].paired, links[i].dialled)
+        let (paired, address, candidate, relayed) = (links[i].paired, links[i].dialled, links[i].candidate, links[i].carrier >= 0)
         links[i].joiner = nil
         warnUnconfirmed(i)
         for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
@@ -228,6 +235,7 @@ extension Node {
             guard joiner != nil else { return }
             if let address { noteRelayFailure(address, reason) }
             candidateEnded(joiner, reason: Self.at(address, wasEstablished ? "connection lost: " + reason : reason))
+            if relayed { retryThroughRelay(candidate) }
         case .ping:
             if outcome == nil { connectionFailed(wasEstablished ? "connection lost: " + reason : reason) }
         case .serve:

@@ -49,6 +49,9 @@ struct DHTState {
     /// Initiator: the record to PUT (an IPNS record, or the sealed advertisement itself for `/sd-pair/`).
     var record = FixedBytes<1100>()
     var recordLength = 0
+    /// Initiator: the record's IPNS sequence, one higher each time the window publishes it again (a new relay), so
+    /// that DHT nodes replace the old one (the IPNS spec's selection: the higher sequence wins).
+    var sequence: UInt64 = 0
     /// Joiner: what opens and verifies the record.
     var advertKey = SymmetricKey(bytes: FixedBytes<32>())
     var ipnsPublicKey = Ed25519.PublicKey(bytes: FixedBytes<32>())
@@ -108,7 +111,7 @@ extension Node {
         let key = state.recordKey
         let n = state.record.withUnsafeMutableBytes { out in
             Rendezvous.record(
-                settings.records, key: key, advertisement: ad, advertKey: window.advertKey, ipnsSeed: ipnsSeed, sequence: 0,
+                settings.records, key: key, advertisement: ad, advertKey: window.advertKey, ipnsSeed: ipnsSeed, sequence: state.sequence,
                 random: &rng, into: out)
         }
         guard let n else {
@@ -257,7 +260,7 @@ extension Node {
                 log("DHT: the advertisement was refused by " + String(state.refused) + " peer(s) and stored nowhere (with --dht-records sd-pair: the public"
                     + " IPFS DHT stores only IPNS records; otherwise: is this device's clock more than 48 h behind?)")
             } else {
-                log("DHT: advertisement stored on " + String(state.stored) + " peer(s)" + (state.refused > 0 ? ", refused by " + String(state.refused) : ""))
+                log("DHT: advertisement stored " + (state.sequence > 0 ? "again (with the new relay) on " : "on ") + String(state.stored) + " peer(s)" + (state.refused > 0 ? ", refused by " + String(state.refused) : ""))
             }
             state.phase = .stored
         case .getting:
@@ -277,6 +280,8 @@ extension Node {
             return
         }
         for j in 0..<n { state.lookup.reset(targets[j]) }
+        state.stored = 0
+        state.refused = 0
         state.phase = .putting
     }
 
@@ -318,6 +323,7 @@ extension Node {
     /// Closes a request's connection; an unanswered request counts as a failed peer.
     func dropQuietly(_ i: Int) {
         guard !links[i].isFree else { return }
+        if i == holePunch.link || i == holePunch.direct { holePunchLinkGone(i, "closed") }
         detach(i)
         links[i].joiner?.wipe()
         if let request = links[i].kad, !request.done { dht?.lookup.failed(request.entry) }
@@ -443,8 +449,15 @@ extension Node {
             dht = state
         }
         links[i].kad?.done = true
+        // Identify asked on the same connection answers next (dhtTick's deadline bounds the wait): a peer answers
+        // the request first as often as not, and each answer counts toward the address a hole punch names.
+        if identifyPending(i) { return }
         dropQuietly(i)
     }
+
+    /// Identify, asked right after the Kademlia stream opened on a fresh connection, has the second stream slot until
+    /// it has answered.
+    func identifyPending(_ i: Int) -> Bool { links[i].streams[1].id != 0 }
 
     /// A PUT_VALUE refused (py-libp2p resets the stream) or a peer that refuses the protocol.
     func kadRefused(_ i: Int) {

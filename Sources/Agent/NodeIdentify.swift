@@ -55,7 +55,9 @@ extension Node {
     /// On a DHT request's connection while the board is still finding its closest peers: ask the peer where it sees
     /// us (answered in parallel with the Kademlia request; the record is sealed only after the lookup).
     func askIdentify(_ i: Int) {
-        guard dht?.phase == .finding, let s = freeStream(i) else { return }
+        // The board while it finds its closest peers, the joiner while it looks for the record (and the relay it
+        // dials): a hole punch names the address they agree on.
+        guard let phase = dht?.phase, phase == .finding || phase == .getting || phase == .found, let s = freeStream(i) else { return }
         openStream(i, proposal: Protocols.identify, purpose: .identifyClient)
         // The fourth stream buffer: the Kademlia stream uses the first three.
         if links[i].streams[s].id != 0 { links[i].streams[s].buffer = streamBuffer(i, 3) }
@@ -64,12 +66,18 @@ extension Node {
     func identifyInput(_ i: Int, _ s: Int) {
         let step: Identify.Step
         do { step = try Identify.read(links[i].streams[s].received) } catch {
-            return resetStream(i, s)
+            return identifyDone(i, s)
         }
         guard case .answer(let observed, let relay, _) = step else { return }
         if let observed { observedAddresses.note(observed) }
         if relay { noteRelay(i) }
+        identifyDone(i, s)
+    }
+
+    /// The request this connection exists for may have been answered already: then it has nothing left to do.
+    func identifyDone(_ i: Int, _ s: Int) {
         resetStream(i, s)
+        if links[i].kad?.done == true { dropQuietly(i) }
     }
 
     /// Where connection `i` comes from (or goes to), as the socket says.

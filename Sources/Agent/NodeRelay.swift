@@ -99,18 +99,29 @@ extension Node {
         log("relay: reservation on " + (relay.circuit?.text ?? "") + "; devices elsewhere can reach this board through it")
     }
 
-    /// The reservation's connection ended or the relay refused: say so, and ask the next relay while the record
-    /// is not sealed yet (after that, the record names this relay until the window ends).
+    /// The reservation's connection ended or the relay refused: say so, and ask the next relay. Before the record is
+    /// sealed that is all; once it is stored, a reservation lost means its circuit leads nowhere, so the record goes
+    /// out again (a higher sequence) with the next relay that takes one.
     func relayLost(_ i: Int, reason: String) {
         let current = links[i].reservation && relay.link == i
         let address = links[i].dialled
         dropQuietly(i)
         guard current else { return }
         relay.link = -1
-        log("relay: " + Self.at(address, (relay.reserved ? "lost the reservation: " : "no reservation: ") + reason))
+        let lost = relay.reserved
+        log("relay: " + Self.at(address, (lost ? "lost the reservation: " : "no reservation: ") + reason))
         relay.reserved = false
+        let now = MonotonicClock.milliseconds()
+        if dht?.phase == .stored && lost {
+            relay.decided = false
+            guard startReservation(now) else { return log("relay: no other relay to ask; the record keeps the lost one until the window closes") }
+            dht?.phase = .reserving
+            dht?.retryAt = now + RelayState.waitMilliseconds
+            dht?.sequence += 1
+            return
+        }
         guard dht?.phase == .reserving else { return }
-        if !startReservation(MonotonicClock.milliseconds()) { relayNone() }
+        if !startReservation(now) { relayNone() }
     }
 
     /// No relay took a reservation (or none of the DHT peers offers one): the record goes out without one.
@@ -186,6 +197,7 @@ extension Node {
         links[v].expected = links[i].circuitTarget
         links[v].dialled = links[i].dialled
         links[v].joiner = links[i].joiner
+        links[v].candidate = links[i].candidate
         links[i].joiner = nil
         carry(v, in: i, s, role: .dialer, now: MonotonicClock.milliseconds())
     }
@@ -297,6 +309,15 @@ extension Node {
             links[i].streams[s].carried = -1
             if v >= 0 { drop(v, reason: "the connection to the relay ended") }
         }
+    }
+
+    /// Joiner: the relay dropped a relayed connection before the device had proved the code (or before it answered):
+    /// the attempt is over, but the path may well work a second time (a relay restarting, hitting a limit, a hiccup
+    /// on its uplink), so the candidate goes back in the queue, once.
+    func retryThroughRelay(_ candidate: Candidate?) {
+        guard outcome == nil, case .join(_, nil) = task, var c = candidate, !c.retried else { return }
+        c.retried = true
+        discovery?.requeue(c)
     }
 
     /// Joiner: an attempt through a relay failed; the expiry line names it.

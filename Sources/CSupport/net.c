@@ -40,7 +40,8 @@ static socklen_t make_addr(const char *ip, uint16_t port, struct sockaddr_storag
     return 0;
 }
 
-int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port) {
+/* A socket bound to ip:port (0: any free port, reported in bound_port); listening when backlog > 0. */
+static int bound_socket(const char *ip, uint16_t port, uint16_t *bound_port, int backlog) {
     struct sockaddr_storage ss;
     socklen_t len = make_addr(ip, port, &ss);
     if (len == 0) return -EINVAL;
@@ -48,11 +49,11 @@ int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port) {
     if (fd < 0) return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     int rc = set_nonblocking(fd);
     if (rc == 0 && bind(fd, (struct sockaddr *)&ss, len) < 0) rc = -errno;
-    // 64: a burst of connections waits in the kernel while the loop accepts (and evicts), instead of in SYN retries.
-    if (rc == 0 && listen(fd, 64) < 0) rc = -errno;
+    if (rc == 0 && backlog > 0 && listen(fd, backlog) < 0) rc = -errno;
     if (rc == 0 && bound_port) {
         struct sockaddr_storage got;
         socklen_t got_len = sizeof got;
@@ -62,6 +63,21 @@ int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port) {
     }
     if (rc != 0) { close(fd); return rc; }
     return fd;
+}
+
+/* 64: a burst of connections waits in the kernel while the loop accepts (and evicts), instead of in SYN retries. */
+int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port) { return bound_socket(ip, port, bound_port, 64); }
+
+/* A hole punch names its port before it dials (DCUtR's CONNECT), so the socket is bound first and connected later;
+ * a NAT that keeps the port then maps the dial to the address the other side was told. */
+int sd_tcp_bind_any(int ipv6, uint16_t *bound_port) { return bound_socket(ipv6 ? "::" : "0.0.0.0", 0, bound_port, 0); }
+
+int sd_tcp_connect_from(int fd, const char *ip, uint16_t port) {
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(ip, port, &ss);
+    if (len == 0) return -EINVAL;
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) return -errno;
+    return 0;
 }
 
 int sd_tcp_connect(const char *ip, uint16_t port) { return sd_tcp_connect_scoped(ip, port, 0); }

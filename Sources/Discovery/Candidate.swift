@@ -11,6 +11,8 @@ public struct Candidate: Equatable {
     /// Put back after its connect went unanswered while other addresses waited: the next attempt waits the full
     /// timeout. Not part of what makes two candidates the same.
     public var patient = false
+    /// Put back once already after the relay carrying its connection dropped it mid-exchange: not again.
+    public var retried = false
 
     public init(address: Multiaddr, scope: UInt32 = 0, source: Source) {
         self.address = address

@@ -42,6 +42,20 @@ public enum Net {
         return fd < 0 ? .failure(SystemError(-fd)) : .success((fd, bound))
     }
 
+    /// A socket bound to a free port, to be connected later (`connect(_:host:port:)`): a hole punch says its port
+    /// before it dials.
+    public static func boundSocket(ipv6: Bool) -> Result<(fd: Int32, port: UInt16), SystemError> {
+        var bound: UInt16 = 0
+        let fd = sd_tcp_bind_any(ipv6 ? 1 : 0, &bound)
+        return fd < 0 ? .failure(SystemError(-fd)) : .success((fd, bound))
+    }
+
+    /// Starts connecting a socket from `boundSocket`; nil when under way.
+    public static func connect(_ fd: Int32, host: String, port: UInt16) -> SystemError? {
+        let rc = host.withCString { sd_tcp_connect_from(fd, $0, port) }
+        return rc < 0 ? SystemError(-rc) : nil
+    }
+
     /// `scope`: the interface index of an IPv6 link-local address (from mDNS); 0 for none.
     public static func connect(host: String, port: UInt16, scope: UInt32 = 0) -> Result<Int32, SystemError> {
         let fd = host.withCString { sd_tcp_connect_scoped($0, port, scope) }

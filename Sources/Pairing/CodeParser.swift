@@ -153,10 +153,11 @@ extension PairingCode {
         var fixes = CodeFixes()
         for position in 0..<wordCount {
             let typed = Wordlist.bytes(at: Int(indices[position]))
-            for candidate in 0..<Wordlist.count where candidate != Int(indices[position]) {
+            Wordlist.forEach { candidate, word in
+                guard candidate != Int(indices[position]) else { return }
                 let swap = position + 1 < wordCount && candidate == Int(indices[position + 1])
-                let distance = EditDistance.optimalStringAlignment(typed, Wordlist.bytes(at: candidate), limit: 2)
-                guard distance <= 2 || swap else { continue }
+                let distance = typed.withUnsafeBytes { EditDistance.optimalStringAlignment($0, word, limit: 2) }
+                guard distance <= 2 || swap else { return }
                 // Swapping in the next word first, then the same candidate as a plain substitution.
                 for asSwap in [true, false] where asSwap ? swap : distance <= 2 {
                     var trial = indices
@@ -176,8 +177,11 @@ extension PairingCode {
     /// How many list words are within two edits of word `index`.
     static func nearWords(_ index: Int) -> Int {
         var n = 0
-        for other in 0..<Wordlist.count where other != index {
-            if EditDistance.optimalStringAlignment(Wordlist.bytes(at: index), Wordlist.bytes(at: other), limit: 2) <= 2 { n += 1 }
+        let word = Wordlist.bytes(at: index)
+        word.withUnsafeBytes { mine in
+            Wordlist.forEach { other, theirs in
+                if other != index && EditDistance.optimalStringAlignment(mine, theirs, limit: 2) <= 2 { n += 1 }
+            }
         }
         return n
     }

@@ -55,7 +55,7 @@ extension PairingCode {
         var indices = wordIndices
         for i in 0..<Self.wordCount {
             if i > 0 { out.append(Self.space) }
-            out.append(Wordlist.bytes(at: Int(indices[i])))
+            Wordlist.bytes(at: Int(indices[i])).withUnsafeBytes { out.append($0) }
         }
         for i in 0..<Self.wordCount { indices[i] = 0 }
         return out

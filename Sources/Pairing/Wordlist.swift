@@ -1,21 +1,43 @@
+import CSupport
+
+/// One word of the list, decoded (the table is front-coded, so no word lies in memory as letters): up to 8 ASCII
+/// letters, by value. A code's words decoded here sit on the stack, which `sd_scrub_stack` clears when a window ends.
+public struct Word {
+    var cursor: sd_bip39_cursor
+
+    public var count: Int { Int(cursor.length) }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        Swift.withUnsafeBytes(of: cursor.word) { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+}
+
 /// Read access to the BIP39 English wordlist table, and the fuzzy matching the code parser needs.
 public enum Wordlist {
     public static let count = BIP39Wordlist.wordCount
     /// BIP39 English words are unique in their first four letters, so four letters always name one word.
     public static let uniquePrefixLength = 4
     /// No BIP39 English word is longer than this.
-    public static let maxWordLength = BIP39Wordlist.entryWidth
+    public static let maxWordLength = 8
 
-    /// The word at `index` (0..<2048), without padding.
-    public static func bytes(at index: Int) -> UnsafeRawBufferPointer {
-        let start = BIP39Wordlist.packed.utf8Start + index * BIP39Wordlist.entryWidth
-        var length = BIP39Wordlist.entryWidth
-        while length > 0 && start[length - 1] == UInt8(ascii: " ") { length -= 1 }
-        return UnsafeRawBufferPointer(start: start, count: length)
+    /// The word at `index` (0..<2048).
+    public static func bytes(at index: Int) -> Word {
+        var word = Word(cursor: sd_bip39_cursor())
+        sd_bip39_seek(&word.cursor, Int32(index))
+        return word
     }
 
     public static func word(at index: Int) -> String {
-        String(decoding: bytes(at: index), as: UTF8.self)
+        bytes(at: index).withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Every word in list order, one decoding step each (what a scan over the whole list should use).
+    public static func forEach(_ body: (Int, UnsafeRawBufferPointer) -> Void) {
+        var word = Word(cursor: sd_bip39_cursor())
+        sd_bip39_seek(&word.cursor, 0)
+        repeat {
+            word.withUnsafeBytes { body(Int(word.cursor.index), $0) }
+        } while sd_bip39_next(&word.cursor) != 0
     }
 
     /// Finds the word a user meant by `typed` (lowercase ASCII): the exact word, or, from four letters on, the
@@ -29,16 +51,14 @@ public enum Wordlist {
         var high = count
         while low < high {
             let mid = (low + high) / 2
-            if compare(bytes(at: mid), key) < 0 { low = mid + 1 } else { high = mid }
+            if bytes(at: mid).withUnsafeBytes({ compare($0, key) }) < 0 { low = mid + 1 } else { high = mid }
         }
         guard low < count else { return nil }
-        let candidate = bytes(at: low)
-        if typed.count < uniquePrefixLength {
-            return compare(candidate, typed) == 0 ? low : nil
+        let found = bytes(at: low).withUnsafeBytes { candidate -> Bool in
+            if typed.count < uniquePrefixLength { return compare(candidate, typed) == 0 }
+            return startsWith(candidate, typed)
         }
-        guard typed.count <= candidate.count else { return nil }
-        for i in 0..<typed.count where candidate[i] != typed[i] { return nil }
-        return low
+        return found ? low : nil
     }
 
     static func startsWith(_ word: UnsafeRawBufferPointer, _ prefix: UnsafeRawBufferPointer) -> Bool {
@@ -61,11 +81,12 @@ public enum Wordlist {
     public static func closest(to typed: UnsafeRawBufferPointer, maxDistance: Int = 3) -> WordSuggestions {
         var best = WordSuggestions()
         if typed.count < uniquePrefixLength {
-            for index in 0..<count where startsWith(bytes(at: index), typed) { best.offer(UInt16(index), rank: 0) }
+            forEach { index, word in
+                if startsWith(word, typed) { best.offer(UInt16(index), rank: 0) }
+            }
             if best.count > 0 { return best }
         }
-        for index in 0..<count {
-            let word = bytes(at: index)
+        forEach { index, word in
             let distance = EditDistance.optimalStringAlignment(typed, word, limit: maxDistance)
             if distance <= maxDistance { best.offer(UInt16(index), rank: distance) }
         }

@@ -31,10 +31,13 @@ final class NATLab {
 
     /// Two DHT nodes on the internet side (51.20.0.1), the second bootstrapped from the first. `relay`: the first
     /// also serves circuit relay v2 (py-libp2p's relay, with the public nodes' limits).
-    func startDHT(relay: Bool = false) throws {
+    /// `relayDelay`: the relay is far away, each chunk it passes on waits that many milliseconds. `relayCut`: the
+    /// relay resets the first relayed connection once it has carried that many bytes.
+    /// `bothRelays`: the second node serves circuit relay too.
+    func startDHT(relay: Bool = false, relayDelay: Int = 0, relayCut: Int = 0, bothRelays: Bool = false) throws {
         for i in 0..<2 {
             let p = try run("inet", URL(fileURLWithPath: "/usr/bin/env"), ["python3", DHTTests.fixture, "node", "--ip", "51.20.0.1", "--timeout", "150"]
-                + (i > 0 ? ["--bootstrap", bootstrap[0]] : []) + (relay && i == 0 ? ["--relay"] : []))
+                + (i > 0 ? ["--bootstrap", bootstrap[0]] : []) + ((relay && i == 0) || bothRelays ? ["--relay", "--relay-delay", String(relayDelay), "--relay-cut", String(relayCut)] : []))
             nodes.append(p)
             guard let address = p.line(startingWith: "LISTEN ", within: 30) else {
                 XCTFail("DHT node \(i): " + p.stderr)
@@ -80,8 +83,8 @@ final class NATLabTests: AgentTestCase {
         return (inv, words)
     }
 
-    func join(_ lab: NATLab, _ words: String, _ extra: [String] = []) throws -> Spawned {
-        try lab.run("laptop", host, ["join", words, "--no-mdns", "--dht-bootstrap", lab.bootstrap[1], "--state-dir", stateDirectory(), "--name", "Laptop", "--expiry", "60"] + extra)
+    func join(_ lab: NATLab, _ words: String, _ extra: [String] = [], bootstrap: Int = 1) throws -> Spawned {
+        try lab.run("laptop", host, ["join", words, "--no-mdns", "--dht-bootstrap", lab.bootstrap[bootstrap], "--state-dir", stateDirectory(), "--name", "Laptop", "--expiry", "60"] + extra)
     }
 
     /// The laptop joins and pairs by dialling the router's public address; the board's LAN address is never tried
@@ -167,10 +170,10 @@ final class NATLabTests: AgentTestCase {
     /// stream). Both say that the relay carried the pairing: the board's log line names the circuit, the joiner's
     /// too, and its `completed` event says "path":"relay".
     @discardableResult
-    func pairThroughTheRelay(_ options: [String]) throws -> Spawned {
+    func pairThroughTheRelay(_ options: [String], relayDelay: Int = 0, relayCut: Int = 0) throws -> (board: Spawned, laptop: Spawned) {
         let lab = try NATLab(options)
         defer { lab.down() }
-        try lab.startDHT(relay: true)
+        try lab.startDHT(relay: true, relayDelay: relayDelay, relayCut: relayCut)
         let (inv, words) = try invite(lab)
         defer { inv.stop() }
         let relay = "/ip4/51.20.0.1/tcp/" + lab.bootstrap[0].components(separatedBy: "/tcp/")[1] + "/p2p-circuit"
@@ -185,11 +188,74 @@ final class NATLabTests: AgentTestCase {
         XCTAssertTrue(j.stderr.contains("paired through the relay " + relay + "/p2p/"), j.stderr)
         XCTAssertTrue(inv.stderr.contains(relay + ": paired with 'Laptop'"), inv.stderr)
         XCTAssertFalse(j.stderr.contains("trying /ip4/192.168.10.2"), j.stderr)
-        return inv
+        return (inv, j)
     }
 
     func testPairsThroughARelayWhenNoPortCanBeMapped() throws {
         try pairThroughTheRelay(["--mapping", "none"])
+    }
+
+    /// Both routers keep a socket's port whatever it talks to (endpoint-independent mapping, as Linux masquerade
+    /// does) and drop connections nobody inside asked for, as most home routers do. The relay is far away (each chunk
+    /// it passes on waits 250 ms): while the pairing runs over it, the board and the laptop exchange their public
+    /// addresses through it (DCUtR), dial each other at the same moment, and get a direct connection, each checking
+    /// that the other end is the peer of the relayed connection. The pairing is not moved: its path stays the relay.
+    func testBothSidesPunchADirectConnectionWhileTheRelayCarriesThePairing() throws {
+        let (inv, j) = try pairThroughTheRelay(["--mapping", "none", "--stealth"], relayDelay: 250)
+        XCTAssertTrue(inv.stderr.contains("hole punch: dialling /ip4/51.20.0.3/tcp/"), inv.stderr)
+        XCTAssertTrue(inv.stderr.contains("hole punch: direct connection to /ip4/51.20.0.3/tcp/"), inv.stderr)
+        XCTAssertTrue(j.stderr.contains("hole punch: direct connection to /ip4/51.20.0.2/tcp/"), j.stderr)
+    }
+
+    /// The relay drops the first relayed connection mid-pairing: it resets the circuit once 1 300 bytes have crossed
+    /// it, which is after the laptop's request and before the board's challenge (the lab's messages have fixed
+    /// sizes: 1 100 bytes cut the handshake, 1 500 the confirmation). The board had not proved the code on it, so
+    /// the laptop tries the relay again with a new circuit, and they pair within the window.
+    func testARelayThatDropsTheConnectionMidPairingIsTriedAgain() throws {
+        let (_, j) = try pairThroughTheRelay(["--mapping", "none"], relayCut: 1300)
+        let events = j.stdout.split(separator: "\n").compactMap { $0.components(separatedBy: "\"event\":\"").dropFirst().first?.components(separatedBy: "\"").first }
+        XCTAssertEqual(Array(events.suffix(8)), ["connecting", "request-sent", "candidate-failed", "discovering", "connecting", "request-sent", "challenge-received", "completed"], j.stdout)
+        XCTAssertTrue(j.stderr.contains("p2p-circuit: connection lost: the relay ended the relayed connection; still looking"), j.stderr)
+        XCTAssertEqual(j.stderr.components(separatedBy: "trying /ip4/51.20.0.1/").count - 1, 2, j.stderr)
+    }
+
+    /// Both DHT nodes serve circuit relay. The one holding the board's reservation goes away after the record is out:
+    /// the board reserves on the other and publishes the record again with the new circuit (a higher IPNS sequence,
+    /// which the DHT nodes take over the first, as the IPNS spec's selection says); a laptop that looks afterwards
+    /// finds the new circuit and pairs through it.
+    func testALostReservationMovesToTheOtherRelayAndTheRecordFollows() throws {
+        let lab = try NATLab(["--mapping", "none"])
+        defer { lab.down() }
+        try lab.startDHT(relay: true, bothRelays: true)
+        let (inv, words) = try invite(lab)
+        defer { inv.stop() }
+        guard inv.waitForLog("relay: reservation on ", within: 20), inv.waitForLog("DHT: advertisement stored on", within: 20),
+            let line = inv.stderr.split(separator: "\n").first(where: { $0.contains("relay: reservation on ") }),
+            let first = lab.bootstrap.firstIndex(where: { line.contains($0.components(separatedBy: "/p2p/")[1]) })
+        else { return XCTFail("no reservation: " + inv.stderr) }
+        let other = 1 - first
+        let circuit = { (k: Int) in lab.bootstrap[k] + "/p2p-circuit" }
+        lab.nodes[first].stop()
+        XCTAssertTrue(inv.waitForLog("lost the reservation: ", within: 20), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("relay: reservation on " + circuit(other), within: 20), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored again (with the new relay) on 1 peer(s)", within: 20), inv.stderr)
+        let j = try join(lab, words, bootstrap: other)
+        defer { j.stop() }
+        XCTAssertEqual(j.wait(seconds: 40), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stderr.contains("paired through the relay " + circuit(other) + "/p2p/"), j.stderr)
+        XCTAssertFalse(j.stderr.contains("trying " + circuit(first)), j.stderr)
+    }
+
+    /// The same, but the laptop's router gives every connection a port of its own: the port the laptop named is not
+    /// the one its dial leaves from, and neither side's SYN gets through. Both dial, neither gets a direct
+    /// connection, and the relay carries the pairing all the same.
+    func testARouterThatChangesPortsDefeatsTheHolePunchAndTheRelayCarriesOn() throws {
+        let (inv, j) = try pairThroughTheRelay(["--mapping", "none", "--stealth", "--random-ports"], relayDelay: 250)
+        XCTAssertTrue(inv.stderr.contains("hole punch: dialling /ip4/51.20.0.3/tcp/"), inv.stderr)
+        XCTAssertTrue(j.stderr.contains("hole punch: dialling /ip4/51.20.0.2/tcp/"), j.stderr)
+        XCTAssertFalse(inv.stderr.contains("hole punch: direct connection"), inv.stderr)
+        XCTAssertFalse(j.stderr.contains("hole punch: direct connection"), j.stderr)
     }
 
     /// A relay given in the settings (`--relay`) that is not among the DHT peers (none of which serves relay here):
@@ -221,7 +287,7 @@ final class NATLabTests: AgentTestCase {
 
     /// Carrier-grade NAT: no mapping can help, and the board says it asks a relay instead.
     func testPairsThroughARelayBehindCarrierGradeNAT() throws {
-        let inv = try pairThroughTheRelay(["--cgnat"])
+        let inv = try pairThroughTheRelay(["--cgnat"]).board
         XCTAssertTrue(inv.stderr.contains("not reachable from outside: the router 192.168.10.1 has no public address of its own (double NAT, or carrier-grade NAT at the provider); asking a relay to carry connections from elsewhere"), inv.stderr)
     }
 

@@ -9,7 +9,9 @@
 #   rb      the laptop's router: WAN 51.20.0.3, LAN 192.168.20.1/24, masquerade, no port mapping
 #   laptop  192.168.20.2, default route via rb
 #
-#   nat-lab.sh up DIR [--mapping both|upnp|natpmp|none] [--cgnat]
+#   nat-lab.sh up DIR [--mapping both|upnp|natpmp|none] [--cgnat] [--stealth] [--random-ports]
+#                                    --stealth: both routers drop connections from outside nobody asked for;
+#                                    --random-ports: the laptop's router picks a new port for each connection
 #   nat-lab.sh run DIR inet|ra|board|rb|laptop CMD...   exec CMD in that namespace (the caller's child PID is CMD's)
 #   nat-lab.sh mappings DIR          the router's current port mappings (its nftables DNAT rules), one per line
 #   nat-lab.sh stop-mapping DIR      SIGTERM miniupnpd and wait until it is gone
@@ -54,9 +56,10 @@ wan_link() {
   ip -n "$(ns "$inside")" link set "$ifname" up
 }
 
-# Router $1 (LAN 192.168.$2.1/24) and its host $3 (192.168.$2.2).
+# Router $1 (LAN 192.168.$2.1/24) and its host $3 (192.168.$2.2); $4: masquerade's flags ("fully-random": each
+# connection leaves from a port of its own, which no hole punch can predict).
 lan_link() {
-  local router="$1" net="$2" host="$3"
+  local router="$1" net="$2" host="$3" masq="${4:-}"
   ip link add lan netns "$(ns "$router")" type veth peer name eth0 netns "$(ns "$host")"
   ip -n "$(ns "$router")" addr add "192.168.$net.1/24" dev lan
   ip -n "$(ns "$router")" link set lan up
@@ -72,18 +75,20 @@ table inet filter {
   chain prerouting_miniupnpd { }
   chain postrouting_miniupnpd { }
   chain prerouting { type nat hook prerouting priority dstnat; policy accept; jump prerouting_miniupnpd; }
-  chain postrouting { type nat hook postrouting priority srcnat; policy accept; jump postrouting_miniupnpd; oifname "wan" masquerade; }
+  chain postrouting { type nat hook postrouting priority srcnat; policy accept; jump postrouting_miniupnpd; oifname "wan" masquerade $masq; }
   chain forward { type filter hook forward priority filter; policy drop; ct state established,related accept; iifname "lan" accept; jump miniupnpd; }
 }
 EOF
 }
 
 up() {
-  local mapping="both" wan="51.20.0.2/24" gateway=""
+  local mapping="both" wan="51.20.0.2/24" gateway="" stealth="" random_ports=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --mapping) mapping="$2"; shift 2 ;;
       --cgnat) wan="100.64.0.2/24"; gateway="100.64.0.1"; shift ;;
+      --stealth) stealth=yes; shift ;;
+      --random-ports) random_ports=fully-random; shift ;;
       *) echo "nat-lab: unknown option $1" >&2; return 2 ;;
     esac
   done
@@ -105,7 +110,15 @@ up() {
     ip -n "$(ns ra)" route add default via "$gateway"
   fi
   lan_link ra 10 board
-  lan_link rb 20 laptop
+  lan_link rb 20 laptop "$random_ports"
+  if [ -n "$stealth" ]; then
+    # Like most home routers: a connection nobody inside asked for is dropped without an answer (no RST), so a
+    # hole punch's SYN that arrives before the other side's has gone out is just sent again a second later.
+    for n in ra rb; do
+      ip netns exec "$(ns "$n")" nft add chain inet filter input '{ type filter hook input priority filter; policy accept; }'
+      ip netns exec "$(ns "$n")" nft add rule inet filter input iifname wan ct state new drop
+    done
+  fi
   [ "$mapping" = none ] && return 0
   local natpmp=yes upnp=yes
   [ "$mapping" = upnp ] && natpmp=no

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """One real Kademlia DHT node (py-libp2p 0.8.1, server mode) on loopback, for the DHT discovery tests.
 
-  py_dht.py node [--bootstrap <multiaddr/p2p/id>]... [--records FILE] [--permissive] [--relay] [--ip A] [--timeout S]
+  py_dht.py node [--bootstrap <multiaddr/p2p/id>]... [--records FILE] [--permissive] [--relay [--relay-delay MS] [--relay-cut BYTES]]
+                 [--ip A] [--timeout S]
   py_dht.py put --to <multiaddr/p2p/id> (--key HEX --value HEX | --forge valid|expired|other-key)
 
 node: prints "LISTEN <multiaddr>/p2p/<id>", joins the DHT through the bootstrap peers (adds them to its routing
@@ -18,7 +19,9 @@ any key (the /sd-pair/ record setting).
 
 --relay: the node also serves circuit relay v2 (py-libp2p's own CircuitV2Protocol with hop allowed, as its docs set
 it up), with the limits public IPFS nodes apply to a relayed connection: 2 minutes and 128 KiB. Its identify answer
-then lists the hop protocol, which is how a board finds it.
+then lists the hop protocol, which is how a board finds it. --relay-delay MS: a relay far away, each chunk it passes
+on waits MS first (so that a direct connection is measurably faster than the relayed one). --relay-cut BYTES: the
+first relayed connection is reset once it has carried BYTES bytes (a relay dropping a stream mid-pairing).
 
 put: sends one raw PUT_VALUE to a node and prints STORED (the node echoed the record) or REFUSED (it reset the
 stream). --forge makes an IPNS record with a fresh key of its own: valid, expired (end of life an hour ago), or
@@ -75,6 +78,36 @@ def accept_go_ipns_keys():
     KadDHT._do_handle_stream = namespace["_do_handle_stream"]
 
 
+def distant_relay(delay_ms):
+    """The relay far away: each chunk it reads waits `delay_ms` before it goes on (this kernel has no tc netem)."""
+    from libp2p.relay.circuit_v2.protocol import CircuitV2Protocol
+    read = CircuitV2Protocol._read_stream_with_retry
+
+    async def delayed(self, stream, *args, **kwargs):
+        data = await read(self, stream, *args, **kwargs)
+        if data:
+            await trio.sleep(delay_ms / 1000)
+        return data
+
+    CircuitV2Protocol._read_stream_with_retry = delayed
+
+
+def cutting_relay(cut_bytes):
+    """A relay that drops a connection mid-pairing: the first circuit it opens is reset once it has carried
+    `cut_bytes` bytes (both ways together; its own data limit, lowered), the later ones pass."""
+    from libp2p.relay.circuit_v2.protocol import CircuitV2Protocol
+    relay_data = CircuitV2Protocol._relay_data
+    first = []
+
+    async def cut(self, src, dst, peer_id, deadline=None, circuit_data_limit=None):
+        if circuit_data_limit is not None and not first:
+            first.append(circuit_data_limit)
+            circuit_data_limit[0] = cut_bytes
+        return await relay_data(self, src, dst, peer_id, deadline, circuit_data_limit)
+
+    CircuitV2Protocol._relay_data = cut
+
+
 def relay_service(host, enabled):
     from contextlib import nullcontext
     if not enabled:
@@ -89,6 +122,10 @@ async def node(args):
     if not args.permissive:
         accept_go_ipns_keys()
     host = new_host(key_pair=create_new_key_pair())
+    if args.relay_delay:
+        distant_relay(args.relay_delay)
+    if args.relay_cut:
+        cutting_relay(args.relay_cut)
     async with host.run(listen_addrs=[multiaddr.Multiaddr(f"/ip4/{args.ip}/tcp/0")]):
         dht = KadDHT(host, DHTMode.SERVER, strict_validation=not args.permissive)
         print_listen_lines(host)
@@ -172,6 +209,8 @@ def main():
     p.add_argument("--records")
     p.add_argument("--permissive", action="store_true")
     p.add_argument("--relay", action="store_true", help="also serve circuit relay v2")
+    p.add_argument("--relay-delay", type=int, default=0, help="a distant relay: milliseconds each relayed chunk waits")
+    p.add_argument("--relay-cut", type=int, default=0, help="reset the first relayed connection after this many bytes")
     p.add_argument("--ip", default="127.0.0.1", help="the address to listen on (a lab's internet address)")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--to")

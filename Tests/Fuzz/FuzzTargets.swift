@@ -12,7 +12,7 @@ import Wire
 /// also checks what must then hold (re-encoding gives the same bytes, a parsed code round-trips).
 enum FuzzTarget: CaseIterable {
     case multistream, noise, yamux, protobuf, kad, multiaddr, peerid, pairing, bip39, registry, config, txt, advert,
-        control, connection, text, ipns, portmap, identify, relay
+        control, connection, text, ipns, portmap, identify, relay, holepunch
 
     var name: String {
         switch self {
@@ -36,6 +36,7 @@ enum FuzzTarget: CaseIterable {
         case .portmap: "portmap"
         case .identify: "identify"
         case .relay: "relay"
+        case .holepunch: "holepunch"
         }
     }
 
@@ -63,6 +64,7 @@ enum FuzzTarget: CaseIterable {
         case .portmap: Self.portmap(data)
         case .identify: Self.identify(data)
         case .relay: Self.relay(data)
+        case .holepunch: Self.holepunch(data)
         }
     }
 
@@ -342,6 +344,25 @@ enum FuzzTarget: CaseIterable {
             for cut in [0, used / 2, used - 1] where cut < used {
                 check((try? CircuitRelay.read(kind, UnsafeRawBufferPointer(rebasing: data[0..<cut]))) == .needMore, "a cut relay message did not ask for more")
             }
+        }
+    }
+
+    /// A DCUtR message, complete or cut; one that reads writes back to a message that reads the same (one address,
+    /// the first we can dial).
+    static func holepunch(_ data: UnsafeRawBufferPointer) {
+        guard case .message(let m, let used)? = try? HolePunch.read(data) else { return }
+        check(used <= data.count, "a hole punch message used more bytes than it had")
+        for cut in [0, used / 2, used - 1] where cut < used {
+            check((try? HolePunch.read(UnsafeRawBufferPointer(rebasing: data[0..<cut]))) == .needMore, "a cut hole punch message did not ask for more")
+        }
+        var out = [UInt8](repeating: 0, count: 128)
+        out.withUnsafeMutableBytes { raw in
+            let n = HolePunch.write(m.kind, m.address, into: raw)
+            check(n != nil, "a hole punch message read but could not be written")
+            guard let n, case .message(let again, _)? = try? HolePunch.read(UnsafeRawBufferPointer(rebasing: raw[0..<n])) else {
+                return check(false, "a written hole punch message did not read")
+            }
+            check(again == m, "a hole punch message changed on its way back")
         }
     }
 

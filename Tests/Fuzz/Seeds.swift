@@ -195,6 +195,14 @@ enum Seeds {
             add(.multiaddr, "text-\(files.count)", Array(address.utf8))
         }
 
+        // DCUtR: our CONNECT (with and without an address) and SYNC (last: the seeds above are numbered by position).
+        let board = Multiaddr(host: .ip4(FixedBytes<4>([51, 20, 0, 2])!), port: 40_123)
+        for (name, kind, address) in [("connect", HolePunch.Kind.connect, Optional(board)), ("connect-no-address", .connect, nil), ("sync", .sync, nil)] {
+            var out = [UInt8](repeating: 0, count: 64)
+            let n = out.withUnsafeMutableBytes { HolePunch.write(kind, address, into: $0) ?? 0 }
+            add(.holepunch, name, Array(out[0..<n]))
+        }
+
         for (target, name, bytes) in files {
             let dir = directory + "/" + target
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -11,7 +11,8 @@
 - noise: a NoiseHandshakePayload signed by a py-libp2p key; peerid, multiaddr: py's binary encodings;
 - yamux: frames laid out as py-libp2p's yamux writes them (header struct ">BBHII");
 - relay: circuit relay v2 messages as py-libp2p's relay builds them (a reservation with its address, voucher and
-  limits; a refusal; a stop connect), length-prefixed as on the stream.
+  limits; a refusal; a stop connect), length-prefixed as on the stream;
+- holepunch: DCUtR messages from py-libp2p's HolePunch class (a CONNECT with a QUIC and a TCP address; SYNC).
 Every step is bounded in time; the script ends by itself.
 """
 import os
@@ -187,12 +188,22 @@ def relay_seeds(corpus):
         write(corpus, "relay", name, varint(len(body)) + body)
 
 
+def holepunch_seeds(corpus):
+    from libp2p.relay.circuit_v2.pb.dcutr_pb2 import HolePunch
+
+    addresses = [multiaddr.Multiaddr(a).to_bytes() for a in ("/ip4/51.20.0.3/udp/4001/quic-v1", "/ip4/51.20.0.3/tcp/4001")]
+    for name, message in {"py-connect": HolePunch(type=HolePunch.CONNECT, ObsAddrs=addresses), "py-sync": HolePunch(type=HolePunch.SYNC)}.items():
+        body = message.SerializeToString()
+        write(corpus, "holepunch", name, varint(len(body)) + body)
+
+
 async def main(corpus):
     with trio.fail_after(60):
         await capture_dial(corpus)
         await capture_kad(corpus)
     yamux_seeds(corpus)
     relay_seeds(corpus)
+    holepunch_seeds(corpus)
     print("captured py-libp2p seeds under " + corpus)
 
 

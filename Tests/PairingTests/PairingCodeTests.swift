@@ -1,3 +1,4 @@
+import Foundation
 import Crypto
 import Wire
 import TestSupport
@@ -6,16 +7,29 @@ import XCTest
 @testable import Pairing
 
 final class WordlistTests: XCTestCase {
-    /// The embedded table is byte-for-byte the standard BIP39 English list.
+    /// The embedded table is byte-for-byte the standard BIP39 English list, read word by word (random access, from
+    /// the nearest start) and as one walk; both agree on every word.
     func testEmbeddedListIsTheStandardList() {
         var text: [UInt8] = []
         for i in 0..<Wordlist.count {
-            text.append(contentsOf: Wordlist.bytes(at: i))
+            text.append(contentsOf: Wordlist.bytes(at: i).withUnsafeBytes { Array($0) })
             text.append(0x0A)
         }
         let digest = text.withUnsafeBytes { SHA256.hash($0) }
         XCTAssertEqual(Hex.encode(digest), "2f5eed53a4727b4bf8880d8f3f199efc90e58503646d9ff8eff3a2ed3b24dbda")
         XCTAssertEqual(Hex.encode(digest), BIP39Wordlist.sourceSHA256.description)
+        var walked: [UInt8] = []
+        var indices: [Int] = []
+        Wordlist.forEach { i, word in
+            indices.append(i)
+            walked.append(contentsOf: word)
+            walked.append(0x0A)
+        }
+        XCTAssertEqual(indices, Array(0..<2048))
+        XCTAssertEqual(walked, text)
+        let source = try? Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Data/bip39-english.txt"))
+        XCTAssertEqual(source.map { [UInt8]($0) }, text, "Data/bip39-english.txt")
     }
 
     func index(_ s: String) -> Int? { Array(s.utf8).withUnsafeBytes { Wordlist.index(of: $0) } }

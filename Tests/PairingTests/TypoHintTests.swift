@@ -19,7 +19,10 @@ final class TypoHintTests: XCTestCase {
 
     static let rows: [[UInt8]] = [Array("qwertyuiop".utf8), Array("asdfghjkl".utf8), Array("zxcvbnm".utf8)]
 
-    static func word(_ i: Int) -> [UInt8] { Array(Wordlist.bytes(at: i)) }
+    /// Decoded once: the table is front-coded, and the measurement looks at every word many times.
+    static let words: [[UInt8]] = (0..<Wordlist.count).map { i in Wordlist.bytes(at: i).withUnsafeBytes { Array($0) } }
+
+    static func word(_ i: Int) -> [UInt8] { words[i] }
 
     /// List words one keyboard slip away from word `i`.
     static func slips(_ i: Int) -> [Int] {

@@ -31,6 +31,20 @@ uint64_t sd_monotonic_ns(void);
 /// the library computes from gettimeofday, into the loop's monotonic deadlines.
 uint64_t sd_realtime_ms(void);
 
+/// A place in the BIP39 English wordlist (bip39.c, over the front-coded table of bip39_table.c): word `index`, its
+/// `length` letters in `word`. Each word depends on the one before, so a walk over the list is one call a word.
+typedef struct {
+    uint32_t bit;
+    int index;
+    int length;
+    uint8_t word[8];
+} sd_bip39_cursor;
+
+/// Decodes word `index` (clamped to 0…2047) into the cursor: at most 31 other words are decoded on the way.
+void sd_bip39_seek(sd_bip39_cursor *c, int index);
+/// Moves to the next word; 0 (and no change) after the last.
+int sd_bip39_next(sd_bip39_cursor *c);
+
 /// Opens a non-blocking TCP listener on a literal IPv4 or IPv6 address (port 0 = any) and writes the bound port.
 /// Returns the fd, or -errno.
 int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port);
@@ -38,6 +52,11 @@ int sd_tcp_listen(const char *ip, uint16_t port, uint16_t *bound_port);
 /// Starts a non-blocking TCP connect to a literal address. Returns the fd (the connect may still be in progress:
 /// wait for POLLOUT, then check sd_socket_error), or -errno.
 int sd_tcp_connect(const char *ip, uint16_t port);
+
+/// A non-blocking TCP socket bound to a free port (reported in bound_port), connected later with sd_tcp_connect_from.
+int sd_tcp_bind_any(int ipv6, uint16_t *bound_port);
+/// Connects a socket from sd_tcp_bind_any: 0 when under way (poll for writable), or -errno.
+int sd_tcp_connect_from(int fd, const char *ip, uint16_t port);
 
 /// The host's addresses worth advertising (interfaces up, not loopback, IPv6 not link-local): up to `max` slots
 /// of 17 bytes (family 4 or 6, then the address). Returns the count, or -errno.
