@@ -351,7 +351,7 @@ public final class Node {
         if evictions > 0 { next = min(next, evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds) }
         if let d = dht, d.phase == .resting { next = min(next, max(d.retryAt, now)) }
         if let at = nextDialAt { next = min(next, max(at, now)) }
-        if holePunch.dialAt != 0 { next = min(next, max(holePunch.dialAt, now)) }
+        if holePunch.session.dialAt != 0 { next = min(next, max(holePunch.session.dialAt, now)) }
         switch task {
         case .serve(let window?, _): next = min(next, window.deadline.milliseconds)
         case .join(let session, _): next = min(next, session.deadline.milliseconds)
@@ -601,6 +601,7 @@ public final class Node {
         case .streamReset(let id):
             if links[i].kad != nil { return kadRefused(i) }
             if links[i].unconfirmedStream == id { warnUnconfirmed(i) }
+            if i == holePunch.link && id == holePunch.stream { holePunchLinkGone(i, "") }  // the other side gave up
             guard let s = stream(i, id), !relayStreamEnded(i, s) else { return }
             releaseStream(i, s)
         case .streamAccepted, .pong:

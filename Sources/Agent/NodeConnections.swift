@@ -213,7 +213,7 @@ extension Node {
         if links[i].holePunch {
             // The other NAT let nothing through: the connect timed out (tick's text names the handshake's timeout).
             let timedOut = links[i].connecting && MonotonicClock.milliseconds() >= links[i].deadline
-            holePunchLinkGone(i, timedOut ? "no answer in " + String(HolePunchState.connectMilliseconds / 1000) + " s" : reason)
+            holePunchLinkGone(i, timedOut ? "no answer in " + String(HolePunchSession.connectMilliseconds / 1000) + " s" : reason)
             return dropQuietly(i)
         }
         if i == holePunch.link { holePunchLinkGone(i, reason) }

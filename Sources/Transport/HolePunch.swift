@@ -77,7 +77,7 @@ public enum HolePunch {
             }
         }
         guard let kind else { throw .malformed }
-        address?.peer = nil
+        address?.peer = nil  // an address ending in /p2p/<id> (or a circuit) is still the host and port we dial
         address?.relay = nil
         return .message(Message(kind: kind, address: address), used: used)
     }
