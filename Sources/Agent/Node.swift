@@ -402,7 +402,7 @@ public final class Node {
                 events.emit(.expired)
                 finish(.failed("pairing code expired before pairing completed"
                     + (dht?.unreachable == true ? ": the device was found through the DHT but is not reachable from outside its network (no port mapping on its router)"
-                        : dht?.phase == .found ? ": the device was found through the DHT but did not answer at its public address"
+                        : dht?.opened != nil ? ": the device was found through the DHT but did not answer at its public address"
                             + (relayFailure.map { ", and its relay " + $0 } ?? " (its log says whether its router maps or forwards the port)") : "")))
             } else if peer == nil {
                 dialNextCandidates(now)

@@ -62,6 +62,8 @@ struct DHTState {
     var rounds = 0
     /// Joiner: the advertisement opened, but none of its addresses can be dialled from this network.
     var unreachable = false
+    /// Joiner: the sequence of the newest record opened (nil: none yet). Only a higher one brings new candidates.
+    var opened: UInt64? = nil
 
     /// A request that gets no complete answer in this time counts as failed (unreachable peers are skipped).
     static let requestTimeoutMilliseconds: UInt64 = 5_000
@@ -111,7 +113,8 @@ extension Node {
         let key = state.recordKey
         let n = state.record.withUnsafeMutableBytes { out in
             Rendezvous.record(
-                settings.records, key: key, advertisement: ad, advertKey: window.advertKey, ipnsSeed: ipnsSeed, sequence: state.sequence,
+                settings.records, key: key, advertisement: ad, advertKey: window.advertKey, ipnsSeed: ipnsSeed,
+                sequence: settings.records == .ipns ? state.sequence : 0,  // an `/sd-pair/` record has no sequence to read back
                 random: &rng, into: out)
         }
         guard let n else {
@@ -229,7 +232,16 @@ extension Node {
             if !relay.decided { log("relay: no answer in 10 s; the record goes out without it") }
             beginPutting(&state, now)
             dht = state
-        case .stored, .found:
+        case .found:
+            // Every address of the record failed while the code is still valid: the device may have moved (its relay
+            // went away and it published again), so look again, now and then, until something is dialled.
+            guard now >= state.retryAt, candidatesInFlight == 0, discovery?.hasCandidate(skipping: { _ in false }) != true,
+                let settings = dhtSettings else { return }
+            state.lookup = Self.lookup(state.recordKey, settings, own: peerID)
+            state.phase = .getting
+            state.rounds += 1
+            dht = state
+        case .stored:
             break
         }
     }
@@ -408,7 +420,10 @@ extension Node {
             switch open(value, state) {
             case .failure(let e):
                 log("DHT: ignoring a record: " + e.text)
-            case .success(let ad):
+            case .success(let (ad, sequence)):
+                // The record seen already (every peer of a round has it) or an older one: its addresses are queued
+                // or were tried.
+                if let seen = state.opened, sequence <= seen { break }
                 // Private addresses of another network lead nowhere (or into ours): dial only what can work.
                 var dialable = 0
                 for a in ad.addresses where AddressScope.isDialable(a.host) {
@@ -417,14 +432,14 @@ extension Node {
                     discovery?.fromDHT.push(Candidate(address: address, source: .dht))
                     dialable += 1
                 }
-                if state.phase != .found {
-                    log("DHT: found the advertisement of '" + ad.device.name.string + "' (" + String(ad.addresses.count) + " address(es), "
-                        + String(ad.addresses.count - dialable) + " private to another network)")
-                    if dialable == 0 {
-                        log("DHT: the device lists only addresses of its own network: it is not reachable from outside (its log says why)")
-                    }
+                log("DHT: " + (state.opened == nil ? "found" : "a newer record: the device published again;") + " the advertisement of '" + ad.device.name.string + "' ("
+                    + String(ad.addresses.count) + " address(es), " + String(ad.addresses.count - dialable) + " private to another network)")
+                if dialable == 0 {
+                    log("DHT: the device lists only addresses of its own network: it is not reachable from outside (its log says why)")
                 }
+                state.opened = sequence
                 state.phase = .found
+                state.retryAt = MonotonicClock.milliseconds() + DHTState.retryMilliseconds
                 state.unreachable = dialable == 0
             }
         default:
@@ -433,7 +448,7 @@ extension Node {
         dht = state
     }
 
-    func open(_ value: UnsafeRawBufferPointer, _ state: DHTState) -> Result<Advertisement, RendezvousError> {
+    func open(_ value: UnsafeRawBufferPointer, _ state: DHTState) -> Result<(advertisement: Advertisement, sequence: UInt64), RendezvousError> {
         let kind = dhtSettings?.records ?? .ipns
         do {
             return .success(try Rendezvous.open(

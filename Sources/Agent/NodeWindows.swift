@@ -122,7 +122,7 @@ extension Node {
                 : "avahi-daemon is not reachable"
         }
         let rounds = dht.map {
-            $0.phase == .found ? "found"
+            $0.opened != nil ? "found"
                 : String($0.rounds) + " lookup round(s), " + ($0.answers == 0 ? "no DHT peer answered" : String($0.answers) + " answer(s) from DHT peers") + ", no record yet"
         }
         return "mDNS" + (interfaces && discovery?.mdns != nil ? " (on " + Self.multicastInterfaces + ")" : "") + ": " + mdns + "; DHT: "

@@ -92,11 +92,12 @@ public enum Rendezvous {
         }
     }
 
-    /// The joiner: opens a value found under `key`, with its own clock `now` (Unix seconds).
+    /// The joiner: opens a value found under `key`, with its own clock `now` (Unix seconds). Also returns the
+    /// record's IPNS sequence (0 for `/sd-pair/` records), which a board raises when it publishes again.
     public static func open(
         _ kind: RendezvousKind, _ value: UnsafeRawBufferPointer, key: RecordKey, advertKey: SymmetricKey,
         ipnsPublicKey: Ed25519.PublicKey, now: UInt64
-    ) throws(RendezvousError) -> Advertisement {
+    ) throws(RendezvousError) -> (advertisement: Advertisement, sequence: UInt64) {
         var sealed = value
         var sequence: UInt64 = 0
         if kind == .ipns {
@@ -118,7 +119,7 @@ public enum Rendezvous {
             }
         } catch { throw .advertisement(error) }
         guard ad.expires &+ 2 * clockTolerance >= now else { throw .advertisement(.expired) }
-        return ad
+        return (ad, sequence)
     }
 
     /// record key ‖ sequence (8 bytes, big-endian).

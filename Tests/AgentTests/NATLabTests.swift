@@ -33,11 +33,11 @@ final class NATLab {
     /// also serves circuit relay v2 (py-libp2p's relay, with the public nodes' limits).
     /// `relayDelay`: the relay is far away, each chunk it passes on waits that many milliseconds. `relayCut`: the
     /// relay resets the first relayed connection once it has carried that many bytes.
-    /// `bothRelays`: the second node serves circuit relay too.
+    /// `bothRelays`: the second node serves circuit relay too (without the first one's delay or cut).
     func startDHT(relay: Bool = false, relayDelay: Int = 0, relayCut: Int = 0, bothRelays: Bool = false) throws {
         for i in 0..<2 {
             let p = try run("inet", URL(fileURLWithPath: "/usr/bin/env"), ["python3", DHTTests.fixture, "node", "--ip", "51.20.0.1", "--timeout", "150"]
-                + (i > 0 ? ["--bootstrap", bootstrap[0]] : []) + ((relay && i == 0) || bothRelays ? ["--relay", "--relay-delay", String(relayDelay), "--relay-cut", String(relayCut)] : []))
+                + (i > 0 ? ["--bootstrap", bootstrap[0]] : []) + (relay && i == 0 ? ["--relay", "--relay-delay", String(relayDelay), "--relay-cut", String(relayCut)] : bothRelays ? ["--relay"] : []))
             nodes.append(p)
             guard let address = p.line(startingWith: "LISTEN ", within: 30) else {
                 XCTFail("DHT node \(i): " + p.stderr)
@@ -73,9 +73,9 @@ final class NATLab {
 
 final class NATLabTests: AgentTestCase {
     /// `invite` on the board (the Embedded build), listening on all its addresses, port 4001.
-    func invite(_ lab: NATLab, expiry: String = "60") throws -> (Spawned, String) {
+    func invite(_ lab: NATLab, expiry: String = "60", _ extra: [String] = []) throws -> (Spawned, String) {
         let inv = try lab.run("board", agent, ["invite", "--no-mdns", "--listen", "/ip4/0.0.0.0/tcp/4001", "--dht-bootstrap", lab.bootstrap[0],
-                                               "--state-dir", stateDirectory(), "--name", "Home NAS", "--expiry", expiry])
+                                               "--state-dir", stateDirectory(), "--name", "Home NAS", "--expiry", expiry] + extra)
         guard let words = inv.line(startingWith: "CODE: ") else {
             XCTFail("invite: " + inv.stderr)
             throw CocoaError(.featureUnsupported)
@@ -245,6 +245,30 @@ final class NATLabTests: AgentTestCase {
         XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
         XCTAssertTrue(j.stderr.contains("paired through the relay " + circuit(other) + "/p2p/"), j.stderr)
         XCTAssertFalse(j.stderr.contains("trying " + circuit(first)), j.stderr)
+    }
+
+    /// The laptop found the record while the board's relay was there, and the relay goes away while the laptop is
+    /// still getting through it (a slow relay, given with `--relay` so that the board takes it first: each chunk waits
+    /// 2 s). The board moves to the other relay and publishes again; the laptop, its addresses used up, looks again,
+    /// opens the newer record (a higher IPNS sequence) and pairs through the new relay.
+    func testAJoinerWithTheOldRecordLooksAgainAndFollowsTheDevice() throws {
+        let lab = try NATLab(["--mapping", "none"])
+        defer { lab.down() }
+        try lab.startDHT(relay: true, relayDelay: 2_000, bothRelays: true)
+        let slow = lab.bootstrap[0] + "/p2p-circuit", other = lab.bootstrap[1] + "/p2p-circuit"
+        let (inv, words) = try invite(lab, ["--relay", lab.bootstrap[0]])
+        defer { inv.stop() }
+        XCTAssertTrue(inv.waitForLog("relay: reservation on " + slow, within: 20), inv.stderr)
+        XCTAssertTrue(inv.waitForLog("DHT: advertisement stored on", within: 20), inv.stderr)
+        let j = try join(lab, words)
+        defer { j.stop() }
+        XCTAssertTrue(j.waitForLog("trying " + slow + "/p2p/", within: 30), j.stderr)
+        lab.nodes[0].stop()
+        XCTAssertTrue(inv.waitForLog("relay: reservation on " + other, within: 20), inv.stderr)
+        XCTAssertEqual(j.wait(seconds: 50), 0, "join: " + j.stderr)
+        XCTAssertEqual(inv.wait(seconds: 10), 0, "invite: " + inv.stderr)
+        XCTAssertTrue(j.stderr.contains("DHT: a newer record: the device published again; the advertisement of 'Home NAS'"), j.stderr)
+        XCTAssertTrue(j.stderr.contains("paired through the relay " + other + "/p2p/"), j.stderr)
     }
 
     /// The same, but the laptop's router gives every connection a port of its own: the port the laptop named is not

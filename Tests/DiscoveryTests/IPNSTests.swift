@@ -105,7 +105,7 @@ final class IPNSTests: XCTestCase {
     func open(_ s: CodeSecrets, _ key: RecordKey, _ value: [UInt8], now: UInt64) -> Result<Advertisement, RendezvousError> {
         value.withUnsafeBytes { raw in
             do {
-                return .success(try Rendezvous.open(.ipns, raw, key: key, advertKey: s.advertKey, ipnsPublicKey: Rendezvous.ipnsKeys(seed: s.ipnsSeed).publicKey, now: now))
+                return .success(try Rendezvous.open(.ipns, raw, key: key, advertKey: s.advertKey, ipnsPublicKey: Rendezvous.ipnsKeys(seed: s.ipnsSeed).publicKey, now: now).advertisement)
             } catch { return .failure(error as! RendezvousError) }
         }
     }
