@@ -1,7 +1,9 @@
 import CSupport
 
 /// One word of the list, decoded (the table is front-coded, so no word lies in memory as letters): up to 8 ASCII
-/// letters, by value. A code's words decoded here sit on the stack, which `sd_scrub_stack` clears when a window ends.
+/// letters, by value. A code's words decoded here are stack copies: in the daemon `sd_scrub_stack` clears them when
+/// the window ends (HostilePeerTests looks for the words in its memory afterwards); a joiner's process ends with its
+/// join.
 public struct Word {
     var cursor: sd_bip39_cursor
 
