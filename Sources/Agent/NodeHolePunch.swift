@@ -45,6 +45,8 @@ extension Node {
             m = message
             consume(i, s, used)
         } catch {
+            // Ends the hole punch this stream carries; a stray stream's garbage ends only that stream.
+            guard holePunch.link == i && holePunch.stream == links[i].streams[s].id else { return resetStream(i, s) }
             return holePunchEnd("the peer's DCUtR message was malformed")
         }
         if holePunch.link != i {
