@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "SDPairCore", targets: ["Wire", "Crypto", "Pairing", "Transport"]),
         // The agent for a vendor's own Swift daemon: startPairingAsInitiator / startPairingAsJoiner with a callback.
         .library(name: "SDPair", targets: ["SDPair"]),
+        // The same agent for C (and anything with a C FFI): libsdpair.so with Sources/SDPairC/include/sd_pair.h.
+        .library(name: "sdpair", type: .dynamic, targets: ["SDPairC"]),
     ],
     targets: [
         .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
@@ -43,8 +45,11 @@ let package = Package(
             name: "Agent", dependencies: ["Discovery", "Pairing", "Transport", "EventLoop", "Registry", "Crypto", "Wire", "CSupport"], path: "Sources/Agent",
             linkerSettings: [.linkedLibrary("sodium")]),
         .target(
-            name: "SDPair", dependencies: ["Agent", "Discovery", "Registry", "Pairing", "Transport", "EventLoop", "Crypto"], path: "Sources/SDPair",
+            name: "SDPair", dependencies: ["Agent", "Discovery", "Registry", "Pairing", "Transport", "EventLoop", "Crypto", "CSupport"], path: "Sources/SDPair",
             linkerSettings: [.linkedLibrary("sodium")]),
+        .target(
+            name: "SDPairC", dependencies: ["SDPair", "Agent", "Discovery", "Pairing", "CSupport"], path: "Sources/SDPairC",
+            exclude: ["include"], linkerSettings: [.linkedLibrary("sodium")]),
         .executableTarget(
             name: "sd-pair", dependencies: ["Agent", "Registry", "Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",
             linkerSettings: [.linkedLibrary("sodium")]),
@@ -76,5 +81,9 @@ let package = Package(
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "Transport", "Pairing", "Crypto", "Wire"], path: "Tests/DiscoveryTests"),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Pairing", "Crypto", "Wire"], path: "Tests/RegistryTests"),
         .testTarget(name: "CLITests", dependencies: ["sd-pair"], path: "Tests/CLITests"),
+        // The deterministic simulator: many nodes over a simulated network with a virtual clock, from a seed.
+        .testTarget(
+            name: "SimulationTests", dependencies: ["Discovery", "Transport", "Crypto", "Wire"], path: "Tests/SimulationTests",
+            exclude: ["regression-seeds.txt"]),
     ]
 )

@@ -9,7 +9,9 @@ export PATH="/opt/swift/usr/bin:$PATH"
 ours="${1:-500}"
 theirs="${2:-20}"
 
-swift build -c release --product sd-pair --product connection-bench >&2
+# One product per call: given several, swift build builds only the last.
+swift build -c release --product sd-pair >&2
+swift build -c release --product connection-bench >&2
 state="$(mktemp -d)"
 log="$state/listener.out"
 .build/release/sd-pair invite --listen /ip4/127.0.0.1/tcp/0 --no-mdns --no-dht --state-dir "$state/agent" --expiry 600 >"$log" 2>/dev/null &

@@ -240,8 +240,36 @@ public final class Node {
 
     // MARK: The loop
 
+    /// The slots one `poll()` round gave each source (`prepare` fills them, `step` reads them back).
+    struct Round {
+        var signals: SignalPipe? = nil
+        var signal = -1
+        var listeners = InlineArray<8, Int>(repeating: -1)
+        var links = InlineArray<4, Int>(repeating: -1)
+    }
+    var round = Round()
+    /// When `step` is due at the latest (monotonic milliseconds), as the last `prepare` computed it.
+    public private(set) var wakeAt: UInt64 = 0
+
+    /// The agent's own loop: `start`, then `prepare`, `poll()`, `step` until an outcome. A program with a loop of its
+    /// own makes the same three calls from it (SDPair's `PairingSession`, the C library's `sd_pair_step`).
     public func run(signals: SignalPipe?) -> NodeOutcome {
-        let now = MonotonicClock.milliseconds()
+        start(signals: signals, now: MonotonicClock.milliseconds())
+        var set = PollSet()
+        while true {
+            let now = MonotonicClock.milliseconds()
+            if let outcome = prepare(&set, now: now) { return outcome }
+            if case .failure(let e) = set.wait(timeoutMilliseconds: Int32(wakeAt > now ? min(wakeAt - now, 1000) : 0)) {
+                return .failed("poll failed: " + e.name)
+            }
+            if let outcome = step(set, now: MonotonicClock.milliseconds()) { return outcome }
+        }
+    }
+
+    /// Begins the task: the joiner dials or starts looking, an initiator advertises its window. `signals` (SIGINT and
+    /// SIGTERM end the run, SIGUSR1 opens a window) is watched from here on.
+    public func start(signals: SignalPipe?, now: UInt64) {
+        round.signals = signals
         switch task {
         case .join(_, let peer?):
             dialCandidate(Candidate(address: peer, source: .dht), now: now)
@@ -256,74 +284,86 @@ public final class Node {
         case .serve:
             break
         }
-        var set = PollSet()
-        while true {
-            let now = MonotonicClock.milliseconds()
-            tick(now)
-            onTick?(now)
-            if outcome != nil && (now >= lingerUntil || (!hasPendingOutput && !awaitingConfirmation)) {
-                for i in 0..<links.count where links[i].unconfirmed != nil { warnUnconfirmed(i) }
-                return outcome!
-            }
-            set.reset()
-            let signalSlot = signals.flatMap { set.add($0.fd, readable: true, writable: false) }
-            var listenerSlots = InlineArray<8, Int>(repeating: -1)
-            for (i, fd) in listeners.enumerated() where i < Self.maxListeners {
-                // At capacity with nothing to evict, stop accepting: the kernel's backlog holds the rest, memory
-                // stays fixed (and poll does not spin on a listener we cannot serve).
-                if hasFreeLink || hasEvictableLink, outcome == nil { listenerSlots[i] = set.add(fd, readable: true, writable: false) ?? -1 }
-            }
-            var linkSlots = InlineArray<4, Int>(repeating: -1)
-            for i in 0..<links.count where links[i].carrier >= 0 { flush(i) }  // what a full carrier held back
-            for i in 0..<links.count where links[i].fd >= 0 {
-                let wantWrite = links[i].connecting || !(links[i].connection?.pendingOutput.isEmpty ?? true)
-                linkSlots[i] = set.add(links[i].fd, readable: !links[i].connecting, writable: wantWrite) ?? -1
-            }
-            discovery?.register(into: &set)
-            control?.register(into: &set)
-            portMapper?.register(into: &set)
-            let deadline = nextDeadline(now)
-            let timeout = Int32(deadline > now ? min(deadline - now, 1000) : 0)
-            if case .failure(let e) = set.wait(timeoutMilliseconds: timeout) {
-                return .failed("poll failed: " + e.name)
-            }
-            if scrubStack {
-                // A window ended: clear the stack below this frame, where copies of its words may linger in the
-                // frames of the calls that showed them (finding 11; the heap copies are wiped where they are made).
-                scrubStack = false
-                sd_scrub_stack()
-            }
-            discovery?.dispatch(set, now: MonotonicClock.milliseconds())
-            portMapper?.dispatch(set, now: MonotonicClock.milliseconds())
-            if let control {
-                control.dispatch(set, now: MonotonicClock.milliseconds())
-                answer(control)
-            }
-            if let slot = signalSlot, set.isReadable(slot), let signals {
-                while let s = signals.next() {
-                    if s == SignalPipe.interrupt || s == SignalPipe.terminate {
-                        log("interrupted; shutting down")
-                        // A window open at Ctrl-C ends here too: a UI that follows the events must hear of it.
-                        if case .serve(_?, _) = task, outcome == nil { events.emit(.windowClosed) }
-                        releasePortMapping(MonotonicClock.milliseconds())
-                        return .interrupted
-                    }
-                    if s == SignalPipe.user1, var opened = requestWindow() { opened.words.wipe() }
+    }
+
+    /// Does what is due at `now` (timeouts, the next dial, a window's expiry), then fills `set` with the descriptors
+    /// the node waits on and sets `wakeAt`. Returns the outcome once the run is over: the caller stops stepping.
+    public func prepare(_ set: inout PollSet, now: UInt64) -> NodeOutcome? { prepareRound(&set, now: now) }
+
+    /// Handles what `set` (as `prepare` filled it, with poll's results) says is ready. Returns the outcome when the
+    /// run ends here (a signal); otherwise the next `prepare` says whether it is over.
+    public func step(_ set: PollSet, now: UInt64) -> NodeOutcome? {
+        if scrubStack {
+            // A window ended: clear the stack below this frame, where copies of its words may linger in the frames
+            // of the calls that showed them (finding 11; the heap copies are wiped where they are made). `prepare`
+            // and `step` are thin frames over the work (never inlined into them), so that every frame that could
+            // hold words lay below this one, whichever loop (ours or an embedder's) calls the two.
+            scrubStack = false
+            sd_scrub_stack()
+        }
+        return stepRound(set, now: now)
+    }
+
+    @inline(never)
+    func prepareRound(_ set: inout PollSet, now: UInt64) -> NodeOutcome? {
+        tick(now)
+        onTick?(now)
+        if outcome != nil && (now >= lingerUntil || (!hasPendingOutput && !awaitingConfirmation)) {
+            for i in 0..<links.count where links[i].unconfirmed != nil { warnUnconfirmed(i) }
+            return outcome!
+        }
+        set.reset()
+        round.signal = round.signals.flatMap { set.add($0.fd, readable: true, writable: false) } ?? -1
+        for (i, fd) in listeners.enumerated() where i < Self.maxListeners {
+            // At capacity with nothing to evict, stop accepting: the kernel's backlog holds the rest, memory
+            // stays fixed (and poll does not spin on a listener we cannot serve).
+            round.listeners[i] = (hasFreeLink || hasEvictableLink) && outcome == nil ? set.add(fd, readable: true, writable: false) ?? -1 : -1
+        }
+        for i in 0..<links.count where links[i].carrier >= 0 { flush(i) }  // what a full carrier held back
+        for i in 0..<links.count {
+            let wantWrite = links[i].connecting || !(links[i].connection?.pendingOutput.isEmpty ?? true)
+            round.links[i] = links[i].fd >= 0 ? set.add(links[i].fd, readable: !links[i].connecting, writable: wantWrite) ?? -1 : -1
+        }
+        discovery?.register(into: &set)
+        control?.register(into: &set)
+        portMapper?.register(into: &set)
+        wakeAt = nextDeadline(now)
+        return nil
+    }
+
+    @inline(never)
+    func stepRound(_ set: PollSet, now: UInt64) -> NodeOutcome? {
+        discovery?.dispatch(set, now: now)
+        portMapper?.dispatch(set, now: now)
+        if let control {
+            control.dispatch(set, now: now)
+            answer(control)
+        }
+        if round.signal >= 0, set.isReadable(round.signal), let signals = round.signals {
+            while let s = signals.next() {
+                if s == SignalPipe.interrupt || s == SignalPipe.terminate {
+                    log("interrupted; shutting down")
+                    // A window open at Ctrl-C ends here too: a UI that follows the events must hear of it.
+                    if case .serve(_?, _) = task, outcome == nil { events.emit(.windowClosed) }
+                    releasePortMapping(now)
+                    return .interrupted
                 }
-            }
-            for (i, fd) in listeners.enumerated() where i < Self.maxListeners && listenerSlots[i] >= 0 && set.isReadable(listenerSlots[i]) {
-                acceptAll(fd, now: MonotonicClock.milliseconds())
-            }
-            for i in 0..<links.count where linkSlots[i] >= 0 {
-                let slot = linkSlots[i]
-                if links[i].connecting {
-                    if set.isWritable(slot) { finishConnect(i) }
-                    continue
-                }
-                if set.isReadable(slot) { readFrom(i) }
-                if !links[i].isFree && set.isWritable(slot) { flush(i) }
+                if s == SignalPipe.user1, var opened = requestWindow() { opened.words.wipe() }
             }
         }
+        for (i, fd) in listeners.enumerated() where i < Self.maxListeners && round.listeners[i] >= 0 && set.isReadable(round.listeners[i]) {
+            acceptAll(fd, now: now)
+        }
+        for i in 0..<links.count where round.links[i] >= 0 {
+            let slot = round.links[i]
+            if links[i].connecting {
+                if set.isWritable(slot) { finishConnect(i) }
+                continue
+            }
+            if set.isReadable(slot) { readFrom(i) }
+            if !links[i].isFree && set.isWritable(slot) { flush(i) }
+        }
+        return nil
     }
 
     var hasFreeLink: Bool { links.contains { $0.isFree } }

@@ -144,8 +144,7 @@ extension Node {
         }
         guard let i = pick else { return nil }
         if links[i].established { establishedEvictions += 1 }
-        for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
-        dropQuietly(i)
+        dropQuietly(i)  // its handshake ends with it (release): an outstanding challenge no longer counts
         evictions += 1
         if now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
         return i
@@ -216,17 +215,12 @@ extension Node {
             holePunchLinkGone(i, timedOut ? "no answer in " + String(HolePunchSession.connectMilliseconds / 1000) + " s" : reason)
             return dropQuietly(i)
         }
-        if i == holePunch.link { holePunchLinkGone(i, reason) }
-        detach(i)
         let wasEstablished = links[i].established
         let joiner = links[i].joiner  // the link's exchange outlives it just long enough to be told
         let (paired, address, candidate, relayed) = (links[i].paired, links[i].dialled, links[i].candidate, links[i].carrier >= 0)
         links[i].joiner = nil
         warnUnconfirmed(i)
-        for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
-        links[i].connection?.close()
-        Net.close(links[i].fd)
-        links[i] = Link()
+        release(i, reason)
         // Said once: a candidate's end is the joiner's "candidate failed" line (with the address); a paired
         // connection's close after PAIRED is no news.
         if outcome == nil && joiner == nil && !paired { log("connection dropped: " + reason) }

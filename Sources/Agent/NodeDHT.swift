@@ -334,12 +334,19 @@ extension Node {
 
     /// Closes a request's connection; an unanswered request counts as a failed peer.
     func dropQuietly(_ i: Int) {
-        guard !links[i].isFree else { return }
-        if i == holePunch.link || i == holePunch.direct { holePunchLinkGone(i, "closed") }
+        if !links[i].isFree { release(i, "closed") }
+    }
+
+    /// Frees link `i`; every end of a connection comes here. What rides on it lets go first (the hole punch it
+    /// carries or is, the connections it carries, its stream on its carrier), then the exchanges on it end: an
+    /// initiator's handshakes (an outstanding challenge no longer counts), a joiner's copy of the session (wiped), a
+    /// Kademlia request (its peer failed). Then the socket closes and the slot is free.
+    func release(_ i: Int, _ reason: String) {
+        if i == holePunch.link || i == holePunch.direct { holePunchLinkGone(i, reason) }
         detach(i)
         links[i].joiner?.wipe()
         if let request = links[i].kad, !request.done { dht?.lookup.failed(request.entry) }
-        links[i].kad = nil
+        for s in 0..<4 where links[i].streams[s].handshake != nil { closeHandshake(i, s) }
         links[i].connection?.close()
         Net.close(links[i].fd)
         links[i] = Link()

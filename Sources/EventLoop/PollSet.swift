@@ -31,6 +31,11 @@ public struct PollSet {
         return n < 0 ? .failure(SystemError(-n)) : .success(Int(n))
     }
 
+    /// For a program that polls in its own loop (the embedding API): the descriptor and events of `slot`, to copy
+    /// into its own `pollfd` array, and `returned` to hand back what its poll reported for that slot.
+    public func entry(_ slot: Int) -> pollfd { entries[slot] }
+    public mutating func returned(_ slot: Int, events: Int16) { entries[slot].revents = events }
+
     public func isReadable(_ slot: Int) -> Bool { entries[slot].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 }
     public func isWritable(_ slot: Int) -> Bool { entries[slot].revents & Int16(POLLOUT | POLLERR | POLLHUP) != 0 }
     public func hasError(_ slot: Int) -> Bool { entries[slot].revents & Int16(POLLERR | POLLNVAL) != 0 }

@@ -93,11 +93,26 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
     /// Opens one pairing window with a new code, advertised on the enabled discovery paths, and waits until a device
     /// pairs, the code expires or burns, or `cancel()`. `onState` first gets `.waiting` with the code to show.
     public func startPairingAsInitiator(onState: @escaping (PairingState) -> Void) -> PairingResult {
-        guard begin() else { return .failed(reason: "a pairing is already running on this agent") }
-        defer {
-            bound.withLock { $0 = [] }
-            running.store(false, ordering: .releasing)
+        do { return try beginPairingAsInitiator(onState: onState).run() } catch { return .failed(reason: error.message) }
+    }
+
+    /// Pairs with the device showing `code` (12 words, any case, 4-letter prefixes accepted, found by mDNS and the
+    /// DHT; or a short code's 12 digits, dashes optional, found by mDNS), or dialled at `peer` (a multiaddr, `/p2p/<id>` checked) when given. Waits until paired, failed, expired
+    /// or cancelled.
+    public func startPairingAsJoiner(code text: String, peer: String? = nil, onState: @escaping (PairingState) -> Void)
+        throws(PairingAgentError) -> PairingResult
+    {
+        do { return try beginPairingAsJoiner(code: text, peer: peer, onState: onState).run() } catch {
+            if case .busy = error { return .failed(reason: error.message) }
+            throw error
         }
+    }
+
+    /// `startPairingAsInitiator` for a program with its own loop: opens the window (`onState` gets `.waiting` before
+    /// this returns) and hands back the session to step. Throws `.busy` while another pairing runs on this agent,
+    /// `.system` when a listener cannot be opened.
+    public func beginPairingAsInitiator(onState: @escaping (PairingState) -> Void) throws(PairingAgentError) -> PairingSession {
+        guard begin() else { throw .busy }
         let policy = try! configuration.policy()  // checked in init
         let short = configuration.codeMode == .short
         var (window, words) = InitiatorWindow.open(device: device, policy: policy, short: short)
@@ -110,22 +125,24 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         node.events = events
         node.portMapping = configuration.portMapping
         node.configuredRelays = relays
+        let session = PairingSession(node: node, completed: completed, release: end)
         for address in listen {
             switch node.listen(address) {
             case .success(let address): bound.withLock { $0.append(address.text) }
-            case .failure(let e): return .failed(reason: "cannot listen on " + address.text + ": " + e.name)
+            case .failure(let e): throw .system("cannot listen on " + address.text + ": " + e.name)  // the session's end frees the agent
             }
         }
         // The String handed to the callback is the embedder's copy (ours is wiped when this call returns).
         onState(.waiting(code: words.string, sessionID: window.sessionID.uuidString, expiresIn: policy.expirySeconds))
-        return Self.result(node.run(signals: wake.reader), completed.value)
+        node.start(signals: wake.reader, now: PairingSession.now())
+        return session
     }
 
-    /// Pairs with the device showing `code` (12 words, any case, 4-letter prefixes accepted, found by mDNS and the
-    /// DHT; or a short code's 12 digits, dashes optional, found by mDNS), or dialled at `peer` (a multiaddr, `/p2p/<id>` checked) when given. Waits until paired, failed, expired
-    /// or cancelled.
-    public func startPairingAsJoiner(code text: String, peer: String? = nil, onState: @escaping (PairingState) -> Void)
-        throws(PairingAgentError) -> PairingResult
+    /// `startPairingAsJoiner` for a program with its own loop: checks the code, starts looking (or dialling `peer`)
+    /// and hands back the session to step. Throws as `startPairingAsJoiner` does, and `.busy` while another pairing
+    /// runs on this agent.
+    public func beginPairingAsJoiner(code text: String, peer: String? = nil, onState: @escaping (PairingState) -> Void)
+        throws(PairingAgentError) -> PairingSession
     {
         var code: PairingCode
         do { code = try PairingCode.parse(text) } catch { throw .invalidCode(error.message) }
@@ -137,8 +154,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         } else if !configuration.mdns && (dht == nil || code.isShort) {
             throw .invalidSetting("no way to find the device: give peer, or enable mDNS or DHT bootstrap peers")
         }
-        guard begin() else { return .failed(reason: "a pairing is already running on this agent") }
-        defer { running.store(false, ordering: .releasing) }
+        guard begin() else { throw .busy }
         let policy = try! configuration.policy()
         let session = JoinerSession(
             code: code, identity: identity.keys, localDevice: device, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()))
@@ -148,7 +164,8 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
             handshakeTimeoutMilliseconds: UInt64(configuration.handshakeTimeoutSeconds) * 1000,
             discovery: address == nil ? discovery() : nil, dht: address == nil && !code.isShort ? dht : nil, say: { _ in }, log: configuration.log)
         node.events = events
-        return Self.result(node.run(signals: wake.reader), completed.value)
+        node.start(signals: wake.reader, now: PairingSession.now())
+        return PairingSession(node: node, completed: completed, release: end)
     }
 
     /// Ends the running pairing (its result: `.cancelled`). Safe from any thread and from a signal handler; a
@@ -164,13 +181,19 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         return true
     }
 
+    /// A session's end: the agent is free for the next pairing.
+    private func end() {
+        bound.withLock { $0 = [] }
+        running.store(false, ordering: .releasing)
+    }
+
     private func discovery() -> Discovery? {
         guard configuration.mdns || dht != nil else { return nil }
         return Discovery(mdns: configuration.mdns, log: configuration.log)
     }
 
     /// The paired device, caught from the `completed` event (the node's outcome only says "paired").
-    private final class Completed {
+    final class Completed {
         var value: (deviceID: String, deviceName: String)? = nil
     }
 
@@ -183,7 +206,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         return (sink, completed)
     }
 
-    private static func result(_ outcome: NodeOutcome, _ completed: (deviceID: String, deviceName: String)?) -> PairingResult {
+    static func result(_ outcome: NodeOutcome, _ completed: (deviceID: String, deviceName: String)?) -> PairingResult {
         switch outcome {
         case .paired: completed.map { .paired(deviceID: $0.deviceID, deviceName: $0.deviceName) } ?? .failed(reason: "paired without a device")
         case .interrupted: .cancelled
@@ -212,6 +235,16 @@ public enum PairingAgentError: Error, Equatable, Sendable {
     /// The code is not 12 BIP39 words with a valid checksum (the message names the word).
     case invalidCode(String)
     case system(String)
+    /// Another pairing runs on this agent (one at a time).
+    case busy
+
+    /// The sentence: what the blocking calls report as `.failed(reason:)`.
+    public var message: String {
+        switch self {
+        case .busy: "a pairing is already running on this agent"
+        case .stateDirectory(let m), .invalidSetting(let m), .invalidCode(let m), .system(let m): m
+        }
+    }
 }
 
 /// What an embedded agent is; the defaults are the `sd-pair` command's.
