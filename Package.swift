@@ -49,7 +49,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sodium")]),
         .target(
             name: "SDPairC", dependencies: ["SDPair", "Agent", "Discovery", "Pairing", "CSupport"], path: "Sources/SDPairC",
-            exclude: ["include"], linkerSettings: [.linkedLibrary("sodium")]),
+            exclude: ["include", "exports.map"], linkerSettings: [.linkedLibrary("sodium")]),
         .executableTarget(
             name: "sd-pair", dependencies: ["Agent", "Registry", "Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",
             linkerSettings: [.linkedLibrary("sodium")]),

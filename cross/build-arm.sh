@@ -2,9 +2,17 @@
 # Cross-builds sd-pair as Embedded Swift for an ARM board through a Swift SDK artifact bundle generated here
 # (cross/.cache/sdks/, never committed) around a Debian sysroot (cross/make-sysroot.sh).
 #
-#   cross/build-arm.sh aarch64|armv7      prints the built binary's path as its last line
+#   cross/build-arm.sh aarch64|armv7 [sdpair]   prints the built binary's path as its last line; with `sdpair`, the C
+#                                               library libsdpair.so (sd_pair.h) instead of the command
 set -euo pipefail
 arch="${1:-}"
+product="${2:-sd-pair}"
+case "$product" in
+  sd-pair) out=sd-pair; extra=() ;;
+  # The library exports the C API only (exports.map); -z defs: an unresolved symbol fails here, not on the board.
+  sdpair) out=libsdpair.so; extra=(-Xlinker "--version-script=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/Sources/SDPairC/exports.map" -Xlinker -z -Xlinker defs) ;;
+  *) echo "build-arm: the product is sd-pair or sdpair" >&2; exit 2 ;;
+esac
 case "$arch" in
   aarch64) debarch=arm64; triple=aarch64-none-none-elf; gnu=aarch64-linux-gnu; cflags=() ;;
   armv7) debarch=armhf; triple=armv7-none-none-eabi; gnu=arm-linux-gnueabihf; cflags=(-mfloat-abi=hard) ;;
@@ -60,11 +68,13 @@ JSON
 
 scratch="$root/.build-$arch"
 swift build -c release --package-path "$root" --scratch-path "$scratch" --swift-sdks-path "$sdks" --swift-sdk "$id" \
-  --product sd-pair >&2
-bin="$scratch/release/sd-pair"
-[ -x "$bin" ] || bin="$(find "$scratch" -path '*release/sd-pair' -type f | head -n 1)"
+  --product "$product" ${extra[@]+"${extra[@]}"} >&2
+bin="$scratch/release/$out"
+# For a triple without an OS, SwiftPM names a shared library lib<name>.elf; on the board it is a .so like any other.
+[ "$product" = sd-pair ] || cp "$scratch/release/libsdpair.elf" "$bin"
+[ -x "$bin" ] || bin="$(find "$scratch" -path "*release/$out" -type f | head -n 1)"
 [ -x "$bin" ] || { echo "build-arm: no binary" >&2; exit 1; }
 stripped="$(mktemp)"; trap 'rm -f "$stripped"' EXIT
 /opt/swift/usr/bin/llvm-objcopy --strip-all "$bin" "$stripped"
-echo "build-arm: $arch sd-pair: $(stat -c %s "$stripped") bytes stripped; $(file -b "$bin" | cut -d, -f1-2); needs: $(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')" >&2
+echo "build-arm: $arch $out: $(stat -c %s "$stripped") bytes stripped; $(file -b "$bin" | cut -d, -f1-2); needs: $(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')" >&2
 echo "$bin"

@@ -6,6 +6,7 @@ import Pairing
 import Registry
 import Synchronization
 import Transport
+import Wire
 
 /// The agent as a library, for a vendor's own Swift daemon: the seed's two entry points, `startPairingAsInitiator`
 /// and `startPairingAsJoiner`, each running one pairing on the calling thread in the agent's own `poll()` loop and
@@ -18,7 +19,7 @@ import Transport
 ///     }
 ///
 /// One pairing at a time per agent (a second start, from any thread, is refused); `cancel()` ends it from any thread.
-public final class PairingAgent: @unchecked Sendable {  // mutable state: `running` (atomic), `bound` (mutex); the rest is fixed after init
+public final class PairingAgent: @unchecked Sendable {  // mutable state: `running` (atomic), `boundList` (behind `boundBusy`); the rest is fixed after init
     public let configuration: PairingConfiguration
     private var identity: DeviceIdentity
     private let device: DeviceInfo
@@ -27,11 +28,15 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
     private let relays: [Multiaddr]
     private let wake: WakePipe
     private let running = Atomic<Bool>(false)
-    private let bound = Mutex<[String]>([])
+    /// `listeningAddresses` is read from any thread while the pairing's thread writes it. Each critical section is a
+    /// copy or an append, so a spin on an atomic flag is enough (and Embedded Swift, which the C library can be built
+    /// with, has no `Mutex` on Linux).
+    private let boundBusy = Atomic<Bool>(false)
+    private var boundList: [String] = []
 
     /// The listeners' addresses of the running initiator (with their bound ports and our peer id), for a joiner
     /// that is told where to dial instead of discovering. Empty while no window is open.
-    public var listeningAddresses: [String] { bound.withLock { $0 } }
+    public var listeningAddresses: [String] { withBound { $0 } }
 
     /// Checks every setting, then loads the identity from the state directory (creating both on first use). The
     /// settings come first, so that a bad one touches nothing on disk and no secret is loaded only to be wiped.
@@ -61,7 +66,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
             throw .invalidSetting("dhtProtocol must be a protocol id like /ipfs/kad/1.0.0")
         }
         dht = bootstrap.isEmpty ? nil : DHTSettings(bootstrap: bootstrap, protocolID: configuration.dhtProtocol, records: configuration.dhtRecords)
-        guard (try? configuration.policy()) != nil else {
+        guard configuration.policy() != nil else {
             throw .invalidSetting("expirySeconds must be 60–600 and maxFailedAttempts 1–100")
         }
         guard let pipe = WakePipe() else { throw .system("cannot create a pipe") }
@@ -113,7 +118,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
     /// `.system` when a listener cannot be opened.
     public func beginPairingAsInitiator(onState: @escaping (PairingState) -> Void) throws(PairingAgentError) -> PairingSession {
         guard begin() else { throw .busy }
-        let policy = try! configuration.policy()  // checked in init
+        let policy = configuration.policy()!  // checked in init
         let short = configuration.codeMode == .short
         var (window, words) = InitiatorWindow.open(device: device, policy: policy, short: short)
         defer { words.wipe() }
@@ -128,7 +133,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         let session = PairingSession(node: node, completed: completed, release: end)
         for address in listen {
             switch node.listen(address) {
-            case .success(let address): bound.withLock { $0.append(address.text) }
+            case .success(let address): withBound { $0.append(address.text) }
             case .failure(let e): throw .system("cannot listen on " + address.text + ": " + e.name)  // the session's end frees the agent
             }
         }
@@ -155,7 +160,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
             throw .invalidSetting("no way to find the device: give peer, or enable mDNS or DHT bootstrap peers")
         }
         guard begin() else { throw .busy }
-        let policy = try! configuration.policy()
+        let policy = configuration.policy()!
         let session = JoinerSession(
             code: code, identity: identity.keys, localDevice: device, policy: policy, now: Instant(milliseconds: MonotonicClock.milliseconds()))
         let (events, completed) = Self.sink(onState)
@@ -181,9 +186,15 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         return true
     }
 
+    private func withBound<T>(_ body: (inout [String]) -> T) -> T {
+        while !boundBusy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {}
+        defer { boundBusy.store(false, ordering: .releasing) }
+        return body(&boundList)
+    }
+
     /// A session's end: the agent is free for the next pairing.
     private func end() {
-        bound.withLock { $0 = [] }
+        withBound { $0 = [] }
         running.store(false, ordering: .releasing)
     }
 
@@ -288,8 +299,9 @@ public struct PairingConfiguration: Sendable {
 
     public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
 
-    func policy() throws -> WindowPolicy {
-        guard (60...600).contains(expirySeconds), (1...120).contains(handshakeTimeoutSeconds) else { throw PairingAgentError.invalidSetting("") }
-        return try WindowPolicy(expirySeconds: expirySeconds, maxFailedAttempts: maxFailedAttempts)
+    /// nil when a setting is out of range.
+    func policy() -> WindowPolicy? {
+        guard (60...600).contains(expirySeconds), (1...120).contains(handshakeTimeoutSeconds) else { return nil }
+        return try? WindowPolicy(expirySeconds: expirySeconds, maxFailedAttempts: maxFailedAttempts)
     }
 }

@@ -36,6 +36,13 @@ final class Handle {
         return status
     }
 
+    /// The session's state callback. It holds the handle unretained: the handle owns the session, which owns the
+    /// callback, so the handle outlives every call (a retained one would be a cycle; Embedded Swift has no `unowned`).
+    var events: (PairingEvent) -> Void {
+        let handle = Unmanaged.passUnretained(self)
+        return { handle.takeUnretainedValue().state($0) }
+    }
+
     func state(_ event: PairingEvent) {
         if case .waiting(let code, _, _) = event, let (pointer, size) = codeOut { _ = copy(code, into: pointer, size) }
         guard let onEvent else { return }
@@ -142,7 +149,8 @@ public func sd_pair_start_initiator(_ p: OpaquePointer?, _ code: UnsafeMutablePo
     guard let code, codeSize >= 128 else { return h.fail(-6, "the code buffer needs SD_PAIR_CODE_SIZE (128) bytes") }
     h.codeOut = (code, codeSize)
     defer { h.codeOut = nil }
-    return h.started { () throws(PairingAgentError) in try h.agent.beginPairingAsInitiator { [unowned h] in h.state($0) } }
+    let events = h.events
+    return h.started { () throws(PairingAgentError) in try h.agent.beginPairingAsInitiator(onState: events) }
 }
 
 @_cdecl("sd_pair_start_joiner")
@@ -151,7 +159,8 @@ public func sd_pair_start_joiner(_ p: OpaquePointer?, _ code: UnsafePointer<CCha
     guard let code else { return h.fail(-2, "code is NULL") }
     let text = String(cString: code)
     let address = peer.map { String(cString: $0) }
-    return h.started { () throws(PairingAgentError) in try h.agent.beginPairingAsJoiner(code: text, peer: address) { [unowned h] in h.state($0) } }
+    let events = h.events
+    return h.started { () throws(PairingAgentError) in try h.agent.beginPairingAsJoiner(code: text, peer: address, onState: events) }
 }
 
 @_cdecl("sd_pair_prepare")

@@ -2,12 +2,14 @@ import Agent
 import Discovery
 import Pairing
 import SDPair
+import Wire
 
 /// sd_pair_new's `settings`: the configuration file's syntax and checks (`ConfigText`), for the keys that concern
 /// one pairing. The daemon's own keys (display, events, window-at-start, state-dir) are refused by name: a program
-/// that embeds the agent shows the code and follows the events itself.
+/// that embeds the agent shows the code and follows the events itself. Text is compared byte for byte
+/// (`isExactly`), as everywhere in the Embedded build: `String ==` would pull in Unicode normalisation tables.
 enum Settings {
-    /// Applies `text` to `c`; returns what is wrong ("line N: …"), or nil.
+    /// Applies `text` to `c`; returns what is wrong ("settings line N: …"), or nil.
     static func apply(_ text: String, to c: inout PairingConfiguration) -> String? {
         var text = text
         let parsed = text.withUTF8 { ConfigText.parse(UnsafeRawBufferPointer($0)) }
@@ -21,26 +23,54 @@ enum Settings {
         for entry in entries {
             let key = ConfigText.text(ConfigText.keys[entry.key].name)
             let value = entry.value
-            switch key {
-            case "name": c.deviceName = value
-            case "device-type": c.deviceType = [DeviceType.desktop, .laptop, .mobile, .server, .other].first { $0.name == value } ?? .other
-            case "listen": listen.append(value)
-            case "expiry": c.expirySeconds = UInt32(value)!  // ConfigText checked the range
-            case "max-attempts": c.maxFailedAttempts = Int(value)!
-            case "handshake-timeout": c.handshakeTimeoutSeconds = Int(value)!
-            case "no-mdns": c.mdns = value != "true"
-            case "no-dht": noDHT = value == "true"
-            case "no-port-mapping": c.portMapping = value != "true"
-            case "dht-bootstrap": c.dhtBootstrap.append(value)
-            case "dht-protocol": c.dhtProtocol = value
-            case "dht-records": c.dhtRecords = value == "sd-pair" ? .sdPair : .ipns
-            case "relay": c.relays.append(value)
-            case "code": c.codeMode = value == "short" ? .short : .words
-            default: return "settings line " + String(entry.line) + ": " + key + " is for the sd-pair daemon, not the library"
+            let yes = value.isExactly("true")  // flags: ConfigText let only "true" and "false" through
+            if key.isExactly("name") {
+                c.deviceName = value
+            } else if key.isExactly("device-type") {
+                c.deviceType = [DeviceType.desktop, .laptop, .mobile, .server, .other].first { value.isExactly($0.label) } ?? .other
+            } else if key.isExactly("listen") {
+                listen.append(value)
+            } else if key.isExactly("expiry") {
+                c.expirySeconds = UInt32(value)!  // ConfigText checked the range
+            } else if key.isExactly("max-attempts") {
+                c.maxFailedAttempts = Int(value)!
+            } else if key.isExactly("handshake-timeout") {
+                c.handshakeTimeoutSeconds = Int(value)!
+            } else if key.isExactly("no-mdns") {
+                c.mdns = !yes
+            } else if key.isExactly("no-dht") {
+                noDHT = yes
+            } else if key.isExactly("no-port-mapping") {
+                c.portMapping = !yes
+            } else if key.isExactly("dht-bootstrap") {
+                c.dhtBootstrap.append(value)
+            } else if key.isExactly("dht-protocol") {
+                c.dhtProtocol = value
+            } else if key.isExactly("dht-records") {
+                c.dhtRecords = value.isExactly("sd-pair") ? .sdPair : .ipns
+            } else if key.isExactly("relay") {
+                c.relays.append(value)
+            } else if key.isExactly("code") {
+                c.codeMode = value.isExactly("short") ? .short : .words
+            } else {
+                return "settings line " + String(entry.line) + ": " + key + " is for the sd-pair daemon, not the library"
             }
         }
         if !listen.isEmpty { c.listen = listen }
         if noDHT { c.dhtBootstrap = [] }
         return nil
+    }
+}
+
+extension DeviceType {
+    /// The configuration file's word for the type.
+    var label: StaticString {
+        switch self {
+        case .desktop: "desktop"
+        case .laptop: "laptop"
+        case .mobile: "mobile"
+        case .server: "server"
+        case .other: "other"
+        }
     }
 }

@@ -121,6 +121,45 @@ final class ARMTests: XCTestCase {
         }
     }
 
+    /// The C library as a board gets it (Embedded, aarch64, Scripts/test passes SDPAIR_ARM_LIB="aarch64:lib:sysroot"):
+    /// Tests/Embed/embed.c cross-compiled against it and run under qemu pairs with the host's command in both roles.
+    func testTheCLibraryOnABoardPairsInBothRoles() throws {
+        guard let spec = ProcessInfo.processInfo.environment["SDPAIR_ARM_LIB"], !spec.isEmpty else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("SDPAIR_ARM_LIB is not set; run through Scripts/test") }
+            throw XCTSkip("SDPAIR_ARM_LIB not set (Scripts/test builds the library)")
+        }
+        let f = spec.split(separator: ":").map(String.init)
+        let (library, sysroot) = (URL(fileURLWithPath: f[1]), f[2])
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let program = stateDirectory() + "-embed"
+        let cc = try Spawned(URL(fileURLWithPath: "/opt/swift/usr/bin/clang"), [
+            "--target=aarch64-linux-gnu", "--sysroot=" + sysroot, "-fuse-ld=lld", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+            "-I", root.appendingPathComponent("Sources/SDPairC/include").path, root.appendingPathComponent("Tests/Embed/embed.c").path,
+            "-L", library.deletingLastPathComponent().path, "-lsdpair", "-L" + sysroot + "/usr/lib/aarch64-linux-gnu", "-L" + sysroot + "/lib/aarch64-linux-gnu",
+            "-Wl,-rpath-link," + sysroot + "/usr/lib/aarch64-linux-gnu", "-o", program,
+        ])
+        XCTAssertEqual(cc.wait(seconds: 60), 0, cc.stderr)
+        let board = ["qemu-aarch64", "-L", sysroot, "-E", "LD_LIBRARY_PATH=" + library.deletingLastPathComponent().path, program]
+
+        let nas = try Spawned(env, board + ["initiator", stateDirectory(), "name = Board Lib;listen = /ip4/127.0.0.1/tcp/0;no-mdns = true;no-dht = true"])
+        guard let address = nas.line(startingWith: "LISTEN "), let code = nas.line(startingWith: "CODE: ") else {
+            return XCTFail("the library's initiator did not start: " + nas.stdout + nas.stderr)
+        }
+        let laptop = try Spawned(host, ["join", code, "--peer", address, "--state-dir", stateDirectory(), "--name", "Host Laptop"])
+        XCTAssertEqual(laptop.wait(seconds: 60), 0, laptop.stderr)
+        XCTAssertEqual(nas.wait(seconds: 30), 0, nas.stdout + nas.stderr)
+        XCTAssertTrue(nas.stdout.contains("PAIRED ") && nas.stdout.contains(" Host Laptop"), nas.stdout)
+
+        let inv = try Spawned(host, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory(), "--name", "Host NAS"])
+        guard let address2 = inv.line(startingWith: "LISTEN "), let code2 = inv.line(startingWith: "CODE: ") else {
+            return XCTFail("invite did not start: " + inv.stderr)
+        }
+        let phone = try Spawned(env, board + ["joiner", stateDirectory(), "name = Board Phone;no-mdns = true", code2, address2])
+        XCTAssertEqual(phone.wait(seconds: 60), 0, phone.stdout + phone.stderr)
+        XCTAssertEqual(inv.wait(seconds: 30), 0, inv.stderr)
+        XCTAssertTrue(inv.stdout.contains(" Board Phone"), inv.stdout)
+    }
+
     func testNativeInvitePairsWithARMJoin() throws {
         for t in try targets() {
             let inv = try Spawned(host, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory()])

@@ -7,23 +7,35 @@ import Glibc
 #endif
 
 /// The step-wise embedding API: a C program (Tests/Embed/embed.c) with its own poll() loop, linked against
-/// libsdpair.so through sd_pair.h, pairs with the `sd-pair` command in both roles; and a Swift loop of this test's
-/// own steps a `PairingSession`. Real TCP on loopback, the real registry files; nothing is mocked.
+/// libsdpair.so (the host build and the Embedded one) through sd_pair.h, pairs with the `sd-pair` command in both
+/// roles; a Swift loop of this test's own steps a `PairingSession`. Real TCP on loopback, the real registry files;
+/// nothing is mocked. (The aarch64 library under qemu: ARMTests.)
 final class EmbeddingTests: AgentTestCase {
-    /// Builds embed.c against the library `swift build` made beside the test binaries (once per run).
-    func embedProgram() throws -> URL {
-        let products = host.deletingLastPathComponent()
-        let library = products.appendingPathComponent("libsdpair.so")
-        guard FileManager.default.fileExists(atPath: library.path) else {
-            XCTFail("no " + library.path + ": `swift build --build-tests` builds every product, the library too")
+    /// The libraries under test: the host build `swift build` made beside the test binaries, and the Embedded build
+    /// (no Swift runtime: what a board gets) when Scripts/test made it, which CI requires.
+    func libraries() throws -> [URL] {
+        let hostLibrary = host.deletingLastPathComponent().appendingPathComponent("libsdpair.so")
+        guard FileManager.default.fileExists(atPath: hostLibrary.path) else {
+            XCTFail("no " + hostLibrary.path + ": `swift build --build-tests` builds every product, the library too")
             throw CocoaError(.fileNoSuchFile)
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        if let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_LIB"], !path.isEmpty {
+            return [hostLibrary, URL(fileURLWithPath: path)]
+        }
+        if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("SDPAIR_EMBEDDED_LIB is not set; run through Scripts/test") }
+        return [hostLibrary]
+    }
+
+    static var root: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+
+    /// Builds embed.c against `library` (linked by its directory, found there at run time).
+    func embedProgram(_ library: URL) throws -> URL {
+        let directory = library.deletingLastPathComponent().path
         let output = URL(fileURLWithPath: stateDirectory() + "-embed")
         directories.append(output)
         let cc = try Spawned(URL(fileURLWithPath: "/usr/bin/cc"), [
-            "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I", root.appendingPathComponent("Sources/SDPairC/include").path,
-            root.appendingPathComponent("Tests/Embed/embed.c").path, "-L", products.path, "-lsdpair", "-Wl,-rpath," + products.path,
+            "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I", Self.root.appendingPathComponent("Sources/SDPairC/include").path,
+            Self.root.appendingPathComponent("Tests/Embed/embed.c").path, "-L", directory, "-lsdpair", "-Wl,-rpath," + directory,
             "-o", output.path,
         ])
         XCTAssertEqual(cc.wait(seconds: 60), 0, cc.stderr)
@@ -33,8 +45,12 @@ final class EmbeddingTests: AgentTestCase {
     static let localOnly = "listen = /ip4/127.0.0.1/tcp/0;no-mdns = true;no-dht = true"
 
     func testACProgramWithItsOwnLoopPairsAsTheInitiator() throws {
+        for library in try libraries() { try pairAsInitiator(try embedProgram(library)) }
+    }
+
+    func pairAsInitiator(_ program: URL) throws {
         let state = stateDirectory()
-        let nas = try Spawned(try embedProgram(), ["initiator", state, "name = C NAS;" + Self.localOnly])
+        let nas = try Spawned(program, ["initiator", state, "name = C NAS;" + Self.localOnly])
         defer { nas.stop() }
         guard let address = nas.line(startingWith: "LISTEN "), let code = nas.line(startingWith: "CODE: ") else {
             return XCTFail("the C program opened no window: " + nas.stdout + nas.stderr)
@@ -57,13 +73,17 @@ final class EmbeddingTests: AgentTestCase {
     }
 
     func testACProgramWithItsOwnLoopPairsAsTheJoiner() throws {
+        for library in try libraries() { try pairAsJoiner(try embedProgram(library)) }
+    }
+
+    func pairAsJoiner(_ program: URL) throws {
         let box = try Spawned(agent, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory(), "--name", "Box"])
         defer { box.stop() }
         guard let address = box.line(startingWith: "LISTEN "), let code = box.line(startingWith: "CODE: ") else {
             return XCTFail("invite did not start: " + box.stderr)
         }
         let state = stateDirectory()
-        let phone = try Spawned(try embedProgram(), ["joiner", state, "name = C Phone;no-mdns = true", code.uppercased(), address])
+        let phone = try Spawned(program, ["joiner", state, "name = C Phone;no-mdns = true", code.uppercased(), address])
         XCTAssertEqual(phone.wait(), 0, phone.stdout + phone.stderr)
         XCTAssertEqual(box.wait(), 0, box.stderr)
         XCTAssertEqual(
@@ -74,7 +94,7 @@ final class EmbeddingTests: AgentTestCase {
         XCTAssertTrue(box.stdout.contains(" C Phone"), box.stdout)
 
         // The window is closed now: the same code again fails, with the reason.
-        let again = try Spawned(try embedProgram(), ["joiner", stateDirectory(), "no-mdns = true", code, address])
+        let again = try Spawned(program, ["joiner", stateDirectory(), "no-mdns = true", code, address])
         XCTAssertEqual(again.wait(), 1, again.stdout + again.stderr)
         XCTAssertTrue(again.stdout.contains("RESULT 4 "), again.stdout)
     }
@@ -82,7 +102,10 @@ final class EmbeddingTests: AgentTestCase {
     /// A cancel from the program's own input ends the window; bad settings and a bad code are refused at once, by
     /// name, before anything listens.
     func testCancelAndRefusals() throws {
-        let program = try embedProgram()
+        for library in try libraries() { try cancelAndRefusals(try embedProgram(library)) }
+    }
+
+    func cancelAndRefusals(_ program: URL) throws {
         let nas = try Spawned(program, ["initiator", stateDirectory(), Self.localOnly], input: "cancel\n")
         XCTAssertEqual(nas.wait(), 3, nas.stdout + nas.stderr)
         XCTAssertTrue(nas.stdout.contains("RESULT 3 cancelled"), nas.stdout)
@@ -142,10 +165,9 @@ final class EmbeddingTests: AgentTestCase {
         guard let address = box.line(startingWith: "LISTEN "), let code = box.line(startingWith: "CODE: ") else {
             return XCTFail("invite did not start: " + box.stderr)
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let python = try Spawned(URL(fileURLWithPath: "/usr/bin/python3"), [
-            root.appendingPathComponent("Tests/Embed/doc_snippet.py").path, root.appendingPathComponent("Docs/ARCHITECTURE.md").path,
-            host.deletingLastPathComponent().appendingPathComponent("libsdpair.so").path, stateDirectory(), code, address,
+            Self.root.appendingPathComponent("Tests/Embed/doc_snippet.py").path, Self.root.appendingPathComponent("Docs/ARCHITECTURE.md").path,
+            try libraries().last!.path, stateDirectory(), code, address,
         ])
         XCTAssertEqual(python.wait(), 0, python.stderr)
         XCTAssertTrue(python.stdout.hasSuffix(" Box\n"), "the example prints the paired device: " + python.stdout)
