@@ -59,20 +59,6 @@ public final class Node {
         var fd: Int32 = -1
         var connection: SecureConnection<SystemRandom>? = nil
         var connecting = false
-        var established = false
-        /// Accepted from a listener (not dialled by us): subject to the idle timeout and to eviction.
-        var inbound = false
-        /// An inbound connection whose pairing request proved the code for the open window: the only kind a newcomer
-        /// can never replace (nobody without the code can reach this state, so no flood can hold a slot this way).
-        var provenPairing = false
-        /// The network an inbound connection comes from (IPv4 /32, IPv6 /64): under pressure a source holding more
-        /// than its share of the table gives up a slot first.
-        var source: UInt64 = 0
-        /// How far its handshake has come (`SecureConnection.progress`; a connection that has sent nothing yet counts
-        /// as having agreed on the security protocol, so a dialler one round trip away is not singled out) and when
-        /// it last moved: its handshake advanced, or stream data came. Eviction takes the connection stuck longest.
-        var progress = 1
-        var movedAt: UInt64 = 0
         /// Handshake deadline; once established: for an inbound connection the idle deadline (only stream data
         /// moves it, keep-alives do not), for one we dialled the deadline for the peer's next answer.
         var deadline: UInt64 = 0
@@ -113,6 +99,9 @@ public final class Node {
     let log: (String) -> Void
     let say: (String) -> Void
     var links: [Link]
+    /// What each link is to admission (inbound, proven, its source, how far it came and when it last moved): the
+    /// state `Admission` decides on, slot for slot with `links`.
+    var slots = Admission.Table(repeating: Admission.Slot())
     let arena: UnsafeMutableRawBufferPointer
     var listeners: [Int32] = []
     var random = SystemRandom()
@@ -314,10 +303,11 @@ public final class Node {
         }
         set.reset()
         round.signal = round.signals.flatMap { set.add($0.fd, readable: true, writable: false) } ?? -1
+        // At capacity with nothing to evict, stop accepting: the kernel's backlog holds the rest, memory stays fixed
+        // (and poll does not spin on a listener we cannot serve).
+        let accepting = (hasFreeLink || hasEvictableLink) && outcome == nil
         for (i, fd) in listeners.enumerated() where i < Self.maxListeners {
-            // At capacity with nothing to evict, stop accepting: the kernel's backlog holds the rest, memory
-            // stays fixed (and poll does not spin on a listener we cannot serve).
-            round.listeners[i] = (hasFreeLink || hasEvictableLink) && outcome == nil ? set.add(fd, readable: true, writable: false) ?? -1 : -1
+            round.listeners[i] = accepting ? set.add(fd, readable: true, writable: false) ?? -1 : -1
         }
         for i in 0..<links.count where links[i].carrier >= 0 { flush(i) }  // what a full carrier held back
         for i in 0..<links.count {
@@ -405,22 +395,21 @@ public final class Node {
     }
 
     func tick(_ now: UInt64) {
-        for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && !links[i].established && now >= links[i].deadline {
-            // A TCP connect nobody answered (a black hole, a host that is off) is not a handshake that stalled.
-            drop(i, reason: links[i].connecting ? "no answer in " + String(handshakeTimeout / 1000) + " s"
-                : "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
-        }
-        for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && links[i].established && now >= links[i].deadline {
-            if links[i].toRelay && links[i].joiner == nil {
+        for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && now >= links[i].deadline {
+            if !slots[i].established {
+                // A TCP connect nobody answered (a black hole, a host that is off) is not a handshake that stalled.
+                drop(i, reason: links[i].connecting ? "no answer in " + String(handshakeTimeout / 1000) + " s"
+                    : "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
+            } else if links[i].toRelay && links[i].joiner == nil {
                 // A relay connection lives while it holds the reservation or carries a connection.
                 if !links[i].reservation && !carries(i) { dropQuietly(i) }
-                continue
+            } else {
+                // Inbound: a peer that sends no stream data (keep-alives are not data) only holds a slot. Dialled: the
+                // device we asked stopped answering (a spoofed candidate that goes silent after the handshake): give
+                // up on it so that the joiner can try the next one.
+                drop(i, reason: slots[i].inbound ? "idle for " + String(idleTimeout / 1000) + " s"
+                    : "no answer for " + String(handshakeTimeout / 1000) + " s (the device accepted the connection, then went silent)")
             }
-            // Inbound: a peer that sends no stream data (keep-alives are not data) only holds a slot. Dialled: the
-            // device we asked stopped answering (a spoofed candidate that goes silent after the handshake): give up
-            // on it so that the joiner can try the next one.
-            drop(i, reason: links[i].inbound ? "idle for " + String(idleTimeout / 1000) + " s"
-                : "no answer for " + String(handshakeTimeout / 1000) + " s (the device accepted the connection, then went silent)")
         }
         if evictions > 0 && now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
         dhtTick(now)
@@ -492,7 +481,7 @@ public final class Node {
         let staggered = lastDialAt + AgentLimits.dialStaggerMilliseconds
         if candidatesInFlight < AgentLimits.parallelDials && freeLink() != nil { return staggered }
         var oldest: UInt64? = nil
-        for link in links where link.joiner != nil && link.connecting && link.candidate?.patient == false { oldest = min(oldest ?? .max, link.movedAt) }
+        for (i, link) in links.enumerated() where link.joiner != nil && link.connecting && link.candidate?.patient == false { oldest = min(oldest ?? .max, slots[i].movedAt) }
         return oldest.map { max(staggered, $0 + AgentLimits.slowConnectMilliseconds) }
     }
 
@@ -501,7 +490,7 @@ public final class Node {
     func slowestConnect(_ now: UInt64) -> Int? {
         var pick: Int? = nil
         for i in 0..<links.count where links[i].joiner != nil && links[i].connecting && links[i].candidate?.patient == false
-            && now >= links[i].movedAt + AgentLimits.slowConnectMilliseconds && links[i].movedAt < (pick.map { links[$0].movedAt } ?? .max) { pick = i }
+            && now >= slots[i].movedAt + AgentLimits.slowConnectMilliseconds && slots[i].movedAt < (pick.map { slots[$0].movedAt } ?? .max) { pick = i }
         return pick
     }
 
@@ -589,8 +578,8 @@ public final class Node {
     func handle(_ event: ConnectionEvent, on i: Int) {
         switch event {
         case .established:
-            links[i].established = true
-            links[i].deadline = MonotonicClock.milliseconds() + (links[i].inbound ? idleTimeout : handshakeTimeout)
+            slots[i].established = true
+            links[i].deadline = MonotonicClock.milliseconds() + (slots[i].inbound ? idleTimeout : handshakeTimeout)
             established(i)
         case .streamOpened(let id):
             guard links[i].kad == nil, let s = freeStream(i) else {
@@ -611,8 +600,8 @@ public final class Node {
             if case .active(.circuit) = links[i].streams[s].kind { return deliver(links[i].streams[s].carried, bytes) }
             // Only stream data is activity: yamux pings and window updates never reach here, so they keep nothing open.
             if links[i].kad == nil {
-                links[i].movedAt = MonotonicClock.milliseconds()
-                links[i].deadline = links[i].movedAt + (links[i].inbound ? idleTimeout : handshakeTimeout)
+                slots[i].movedAt = MonotonicClock.milliseconds()
+                links[i].deadline = slots[i].movedAt + (slots[i].inbound ? idleTimeout : handshakeTimeout)
             }
             let room = links[i].streams[s].buffer.count - links[i].streams[s].count
             guard bytes.count <= room else {
@@ -997,7 +986,7 @@ public final class Node {
                 }
                 peer.sessionKeys.wipe()
             } else if let event = step.event {
-                if case .challengeSent = event { links[i].provenPairing = true }
+                if case .challengeSent = event { slots[i].proven = true }
                 initiatorEvent(event, from: peerAddress(i))
             }
         case .join:

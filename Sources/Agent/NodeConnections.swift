@@ -23,9 +23,8 @@ extension Node {
         if links[i].carrier < 0 { links[i] = Link() }
         links[i].fd = fd
         links[i].connecting = connecting
-        links[i].inbound = role == .listener
         links[i].deadline = now + handshakeTimeout
-        links[i].movedAt = now
+        slots[i] = Admission.Slot(inbound: role == .listener, movedAt: now)
         links[i].connection = SecureConnection(role: role, identity: identity, random: &random, rx: rx, tx: tx)
         if !connecting { start(i) }
     }
@@ -79,71 +78,21 @@ extension Node {
                     return
                 }
                 setUp(i, fd: fd, role: .listener, connecting: false, now: now)
-                links[i].source = source
+                slots[i].source = source
             }
         }
     }
 
-    /// How readily a newcomer may replace link `i`: 0 = an accepted connection still in its handshake, 1 = an
-    /// accepted, established one that has not proved the code (idle, keep-alives only, an ordinary libp2p peer, a
-    /// wrong guess); nil = never (our own dials, and a joiner whose request proved the code for the open window).
-    func evictionRank(_ i: Int) -> Int? {
-        guard !links[i].isFree, links[i].inbound, !links[i].provenPairing else { return nil }
-        return links[i].established ? 1 : 0
-    }
-
-    /// Whether a newcomer could get a slot by replacing someone (see `victim`).
-    var hasEvictableLink: Bool { links.indices.contains { evictionRank($0) != nil } }
-
-    /// The most replaceable link (`source` given: only that source's): the lowest rank; within it the least
-    /// handshake progress; among equals the one stuck longest — whose handshake last moved, or whose stream data last
-    /// came, longest ago. Not the oldest: under a flood the oldest unfinished connection is the real joiner, which
-    /// moves on every round trip, while a flood connection stops after its first bytes and stays stuck.
-    func victim(among source: UInt64?) -> Int? {
-        var best: Int? = nil
-        for i in 0..<links.count {
-            guard let key = evictionKey(i, source) else { continue }
-            if let b = best, let bestKey = evictionKey(b, source), bestKey <= key { continue }
-            best = i
-        }
-        return best
-    }
-
-    /// (rank, progress, when it last moved): lower = more replaceable; nil = not a candidate.
-    func evictionKey(_ i: Int, _ source: UInt64?) -> (Int, Int, UInt64)? {
-        guard let rank = evictionRank(i), source == nil || links[i].source == source else { return nil }
-        return (rank, links[i].established ? 0 : links[i].progress, links[i].movedAt)
-    }
-
-    /// Inbound links from `source` now in the table.
-    func count(from source: UInt64) -> Int {
-        var n = 0
-        for i in 0..<links.count where !links[i].isFree && links[i].inbound && links[i].source == source { n += 1 }
-        return n
-    }
+    /// Whether a newcomer could get a slot by replacing someone (`Admission`).
+    var hasEvictableLink: Bool { Admission.hasReplaceable(slots) }
 
     /// Frees a slot for a newcomer from `source` when the table is full, so that nobody — a burst of silent
     /// connections, or peers that finish the handshake and then only send keep-alives — can hold the table against
-    /// a real joiner. Fair between sources: a newcomer whose source already holds its share replaces one of that
-    /// source's own connections (or is refused when none is replaceable); otherwise the heaviest source over its share
-    /// gives one up, and only then anyone. The share applies only under pressure, so several devices behind one
-    /// home or carrier NAT can still pair while the table has room. Counted, and logged once per interval.
+    /// a real joiner; `Admission` decides which. Counted, and logged once per interval.
     func evict(for source: UInt64, now: UInt64) -> Int? {
-        let share = AgentLimits.connectionsPerSource
-        let pick: Int?
-        if count(from: source) >= share {
-            pick = victim(among: source)
-        } else {
-            var heaviest: UInt64? = nil
-            var most = 0
-            for i in 0..<links.count where evictionRank(i) != nil {
-                let n = count(from: links[i].source)
-                if n > most { (heaviest, most) = (links[i].source, n) }
-            }
-            pick = (most >= share ? heaviest.flatMap { victim(among: $0) } : nil) ?? victim(among: nil)
-        }
+        let pick = Admission.victim(for: source, share: AgentLimits.connectionsPerSource, in: slots)
         guard let i = pick else { return nil }
-        if links[i].established { establishedEvictions += 1 }
+        if slots[i].established { establishedEvictions += 1 }
         dropQuietly(i)  // its handshake ends with it (release): an outstanding challenge no longer counts
         evictions += 1
         if now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
@@ -177,7 +126,7 @@ extension Node {
             case .wouldBlock:
                 return
             case .closed:
-                drop(i, reason: links[i].established ? "peer closed the connection" : "peer closed the connection during the handshake")
+                drop(i, reason: slots[i].established ? "peer closed the connection" : "peer closed the connection during the handshake")
                 return
             case .failed(let e):
                 drop(i, reason: "read failed: " + e.name)
@@ -188,9 +137,9 @@ extension Node {
 
     /// Its handshake advanced: it moved (what eviction looks at).
     func noteProgress(_ i: Int) {
-        if !links[i].isFree, let progress = links[i].connection?.progress, progress > links[i].progress {
-            links[i].progress = progress
-            links[i].movedAt = MonotonicClock.milliseconds()
+        if !links[i].isFree, let progress = links[i].connection?.progress, progress > slots[i].progress {
+            slots[i].progress = progress
+            slots[i].movedAt = MonotonicClock.milliseconds()
         }
     }
 
@@ -215,7 +164,7 @@ extension Node {
             holePunchLinkGone(i, timedOut ? "no answer in " + String(HolePunchSession.connectMilliseconds / 1000) + " s" : reason)
             return dropQuietly(i)
         }
-        let wasEstablished = links[i].established
+        let wasEstablished = slots[i].established
         let joiner = links[i].joiner  // the link's exchange outlives it just long enough to be told
         let (paired, address, candidate, relayed) = (links[i].paired, links[i].dialled, links[i].candidate, links[i].carrier >= 0)
         links[i].joiner = nil

@@ -350,6 +350,7 @@ extension Node {
         links[i].connection?.close()
         Net.close(links[i].fd)
         links[i] = Link()
+        slots[i] = Admission.Slot()
     }
 
     /// Noise and yamux are up on a request's connection: open the Kademlia stream.

@@ -226,9 +226,9 @@ extension Node {
             return resetStream(i, s)
         }
         stopAnswer(i, id, .ok)
-        links[v].source = source
         links[v].dialled = relay.circuit  // its address in log lines: the relay's circuit
         carry(v, in: i, s, role: .listener, now: now)
+        slots[v].source = source
     }
 
     func stopAnswer(_ i: Int, _ id: UInt32, _ status: CircuitRelay.Status) {
