@@ -244,6 +244,13 @@ public final class Node {
     /// own makes the same three calls from it (SDPair's `PairingSession`, the C library's `sd_pair_step`).
     public func run(signals: SignalPipe?) -> NodeOutcome {
         start(signals: signals, now: MonotonicClock.milliseconds())
+        return loop()
+    }
+
+    /// `run` for a node already started: `prepare`, `poll()`, `step` until an outcome. (Inlined into `run`: the
+    /// board build has no other caller.)
+    @inline(__always)
+    public func loop() -> NodeOutcome {
         var set = PollSet()
         while true {
             let now = MonotonicClock.milliseconds()

@@ -67,16 +67,10 @@ public final class PairingSession {
         return nil
     }
 
-    /// The blocking calls: the loop above with `poll()` itself.
+    /// The blocking calls: the node's own loop over the same `prepare` and `step`, with `poll()` itself.
     func run() -> PairingResult {
-        while true {
-            let now = Self.now()
-            if let result = prepare(now: now) { return result }
-            for k in 0..<count { storage[k].revents = 0 }
-            let rc = sd_poll(storage.baseAddress, UInt(count), Int32(deadline > now ? min(deadline - now, 1000) : 0))
-            if rc < 0 && rc != -EINTR { return finish(.failed("poll failed: " + SystemError(-rc).name)) }
-            if let result = step(now: Self.now()) { return result }
-        }
+        guard result == nil, let node else { return result! }
+        return finish(node.loop())
     }
 
     private func finish(_ outcome: NodeOutcome) -> PairingResult {

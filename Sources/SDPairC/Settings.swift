@@ -27,7 +27,7 @@ enum Settings {
             if key.isExactly("name") {
                 c.deviceName = value
             } else if key.isExactly("device-type") {
-                c.deviceType = [DeviceType.desktop, .laptop, .mobile, .server, .other].first { value.isExactly($0.label) } ?? .other
+                c.deviceType = DeviceType(name: value) ?? .other  // ConfigText let only the five names through
             } else if key.isExactly("listen") {
                 listen.append(value)
             } else if key.isExactly("expiry") {
@@ -59,18 +59,5 @@ enum Settings {
         if !listen.isEmpty { c.listen = listen }
         if noDHT { c.dhtBootstrap = [] }
         return nil
-    }
-}
-
-extension DeviceType {
-    /// The configuration file's word for the type.
-    var label: StaticString {
-        switch self {
-        case .desktop: "desktop"
-        case .laptop: "laptop"
-        case .mobile: "mobile"
-        case .server: "server"
-        case .other: "other"
-        }
     }
 }
