@@ -48,7 +48,7 @@ let package = Package(
             name: "SDPair", dependencies: ["Agent", "Discovery", "Registry", "Pairing", "Transport", "EventLoop", "Crypto", "CSupport"], path: "Sources/SDPair",
             linkerSettings: [.linkedLibrary("sodium")]),
         .target(
-            name: "SDPairC", dependencies: ["SDPair", "Agent", "Discovery", "Pairing", "CSupport"], path: "Sources/SDPairC",
+            name: "SDPairC", dependencies: ["SDPair", "Agent", "Discovery", "Pairing", "Crypto", "Wire", "CSupport"], path: "Sources/SDPairC",
             exclude: ["include", "exports.map"], linkerSettings: [.linkedLibrary("sodium")]),
         .executableTarget(
             name: "sd-pair", dependencies: ["Agent", "Registry", "Pairing", "Transport", "EventLoop", "Crypto", "Wire", "CSupport"], path: "Sources/sd-pair",

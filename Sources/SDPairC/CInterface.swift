@@ -1,5 +1,6 @@
 import Agent
 import CSupport
+import Crypto
 import Discovery
 import Pairing
 import SDPair
@@ -48,11 +49,13 @@ final class Handle {
         guard let onEvent else { return }
         var line = event.json(time: sd_unix_time())
         line.withUTF8 { bytes in
-            // One NUL-ended copy on the stack (events are short, and rare: a few a pairing).
+            // One NUL-ended copy on the stack (events are short, and rare: a few a pairing), cleared after the call:
+            // the `waiting` event carries the code.
             withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { c in
                 for k in 0..<bytes.count { c[k] = CChar(bitPattern: bytes[k]) }
                 c[bytes.count] = 0
                 onEvent(context, c.baseAddress)
+                Sodium.wipe(UnsafeMutableRawBufferPointer(c))
             }
         }
     }

@@ -61,7 +61,8 @@ sd_pair *sd_pair_new(const char *state_dir, const char *settings, char *error, s
 void sd_pair_free(sd_pair *p);
 
 /* Each state change of a pairing, as one JSON object (the `--events json` lines, e.g.
- * {"event":"completed","device_id":"…","device_name":"…","path":"direct","time":…}), on the stepping thread. */
+ * {"event":"completed","device_id":"…","device_name":"…","path":"direct","time":…}), on the stepping thread. The
+ * string lives during the call only, and is cleared after it (the `waiting` event carries the code). */
 typedef void (*sd_pair_event_fn)(void *context, const char *json);
 void sd_pair_on_event(sd_pair *p, sd_pair_event_fn fn, void *context);
 
