@@ -37,8 +37,10 @@ final class AdmissionSimulationTests: XCTestCase {
     typealias Policy = (UInt64, Admission.Table) -> Int?
 
     static let boards = 100
-    /// How long a joiner may wait from its first connect to its proven request: one handshake timeout.
-    static let patience = AgentLimits.handshakeTimeoutMilliseconds
+    /// How long a joiner may wait from its first connect to its proven request: two handshake timeouts (20 s). The
+    /// slowest joiner of a run took 3.7–9.2 s over 20 seeds (a joiner replaced several times in a row during its
+    /// first round trips); the table before the fix keeps one out for 29 s.
+    static let patience = 2 * AgentLimits.handshakeTimeoutMilliseconds
     static let hostilePerBoard = 50
     /// Handshake steps before Noise and yamux are up (`SecureConnection.progress` climbs through them).
     static let handshakeSteps = 4

@@ -16,6 +16,8 @@ final class PairingSimulationTests: XCTestCase {
         case open(Int)
         case frame(Int, toBoard: Bool, [UInt8])
         case giveUp(Int)
+        /// The joiner closed attempt `a`: the board ends its handshake (the window stops counting its challenge).
+        case close(Int)
     }
 
     struct Board {
@@ -96,9 +98,14 @@ final class PairingSimulationTests: XCTestCase {
                 return try? MessageCodec.decode(UnsafeRawBufferPointer(rebasing: wire[range]))
             }
         }
-        /// The joiner's next candidate, or nothing left.
+        /// The joiner's next candidate; when all have been tried, the first again 2 s later (the agent's joiner keeps
+        /// finding the device, by mDNS and the DHT, until the code expires).
         func dial(_ j: Int) {
-            guard joiners[j].paired == nil, joiners[j].next < joiners[j].candidates.count else { return }
+            guard joiners[j].paired == nil, world.now < UInt64(policy.expirySeconds) * 1000 else { return }
+            guard joiners[j].next < joiners[j].candidates.count else {
+                joiners[j].next = 0
+                return world.schedule(.giveUp(-1 - j), for: j, at: world.now + 2_000)
+            }
             let b = joiners[j].candidates[joiners[j].next]
             joiners[j].next += 1
             joiners[j].attempts += 1
@@ -119,6 +126,7 @@ final class PairingSimulationTests: XCTestCase {
             guard !attempts[a].done else { return }
             attempts[a].done = true
             attempts[a].session.wipe()
+            world.send(.close(a), from: attempts[a].joiner, to: n + attempts[a].board)
             dial(attempts[a].joiner)
         }
 
@@ -131,6 +139,8 @@ final class PairingSimulationTests: XCTestCase {
                 dial(-1 - a)
             case .giveUp(let a):
                 if !attempts[a].done && joiners[attempts[a].joiner].paired == nil { end(a) }
+            case .close(let a):
+                boards[attempts[a].board].window.connectionClosed(&attempts[a].handshake)
             case .open(let a):
                 world.send(.frame(a, toBoard: true, []), from: n + attempts[a].board, to: attempts[a].joiner)  // the handshake's answer
             case .frame(let a, true, let bytes) where bytes.isEmpty:
