@@ -158,6 +158,39 @@ final class EmbeddingTests: AgentTestCase {
         XCTAssertNoThrow(try agent.beginPairingAsJoiner(code: code, peer: address) { _ in })
     }
 
+    /// "No allocation in the caller's hot path": an initiator waiting in a C program's loop is stepped for 0.5 s
+    /// and for 3 s (its own 20 ms timer wakes the loop: about 25 and 150 turns), then cancelled; the whole process
+    /// allocates the same number of times either way (an LD_PRELOAD malloc counter, as `testNoHeapAllocationPerMessage`
+    /// uses). The Embedded library, what a board gets; the host debug build of Swift allocates per turn.
+    func testSteppingAllocatesNothing() throws {
+        guard let path = ProcessInfo.processInfo.environment["SDPAIR_EMBEDDED_LIB"], !path.isEmpty else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("SDPAIR_EMBEDDED_LIB is not set; run through Scripts/test") }
+            throw XCTSkip("needs the Embedded library (Scripts/test)")
+        }
+        let program = try embedProgram(URL(fileURLWithPath: path))
+        let counter = stateDirectory() + "-malloc_count.so"
+        directories.append(URL(fileURLWithPath: counter))
+        let cc = try Spawned(URL(fileURLWithPath: "/usr/bin/cc"), ["-shared", "-fPIC", "-O2", Self.root.appendingPathComponent("Tests/Support/malloc_count.c").path, "-o", counter])
+        XCTAssertEqual(cc.wait(), 0, cc.stderr)
+        func allocations(ticks: Int) throws -> (count: Int, ticks: Int) {
+            let file = stateDirectory() + "-count"
+            directories.append(URL(fileURLWithPath: file))
+            let nas = try Spawned(program, ["initiator", stateDirectory(), Self.localOnly], environment: [
+                "LD_PRELOAD": counter, "MALLOC_COUNT_FILE": file, "EMBED_CANCEL_AFTER_TICKS": String(ticks),
+            ])
+            XCTAssertEqual(nas.wait(), 3, "cancelled by its own timer: " + nas.stdout + nas.stderr)
+            let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            let count = Int(text.replacingOccurrences(of: "malloc-count:", with: "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            return (count, nas.line(startingWith: "TICKS ").flatMap { Int($0) } ?? 0)
+        }
+        let short = try allocations(ticks: 25)
+        let long = try allocations(ticks: 150)
+        print("allocations of a C program's whole run: \(short.count) over \(short.ticks) timer turns, \(long.count) over \(long.ticks)")
+        XCTAssertGreaterThan(short.count, 0, "the counter works")
+        XCTAssertGreaterThanOrEqual(long.ticks, 150)
+        XCTAssertEqual(long.count, short.count, "125 more turns of prepare, poll and step must not allocate")
+    }
+
     /// The ctypes example in Docs/ARCHITECTURE.md, run as written (doc_snippet.py swaps in this run's paths), pairs.
     func testThePythonExampleInTheDocsPairs() throws {
         let box = try Spawned(agent, ["invite", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--no-dht", "--state-dir", stateDirectory(), "--name", "Box"])

@@ -5,7 +5,8 @@
  *   embed initiator <state-dir> <settings>           prints LISTEN <multiaddr> and CODE: <code>, then pairs
  *   embed joiner <state-dir> <settings> <code> [peer]
  *
- * <settings> is sd_pair_new's text with ';' for newlines. A line "cancel" on stdin calls sd_pair_cancel. Each
+ * <settings> is sd_pair_new's text with ';' for newlines. A line "cancel" on stdin calls sd_pair_cancel, and so
+ * does the timer's Nth expiry with EMBED_CANCEL_AFTER_TICKS=N (the allocation test's fixed-length waits). Each
  * event is printed as EVENT <json>; the end as RESULT <status> <message> and TICKS <n> (timer expiries served).
  * Exit: 0 paired, 1 expired or failed, 2 usage or set-up, 3 cancelled. */
 #include "sd_pair.h"
@@ -65,6 +66,8 @@ int main(int argc, char **argv) {
     timerfd_settime(timer, 0, &every, NULL);
     struct pollfd fds[2 + SD_PAIR_MAX_FDS];
     unsigned long ticks = 0;
+    const char *cancel_after = getenv("EMBED_CANCEL_AFTER_TICKS");
+    unsigned long cancel_at = cancel_after ? strtoul(cancel_after, NULL, 10) : 0;
     int stdin_open = 1;
     int status;
     for (int turns = 0;; turns++) {
@@ -83,6 +86,10 @@ int main(int argc, char **argv) {
         if (fds[0].revents & POLLIN) {
             uint64_t expired;
             if (read(timer, &expired, sizeof expired) == sizeof expired) ticks += expired;
+            if (cancel_at > 0 && ticks >= cancel_at) {
+                sd_pair_cancel(p);
+                cancel_at = 0;
+            }
         }
         if (fds[1].revents & (POLLIN | POLLHUP)) {
             char line[64];

@@ -17,7 +17,8 @@
  *         sd_pair_step(p, sd_pair_now(), fds, n);
  *     }
  *
- * Calls on one handle come from one thread, except sd_pair_cancel. Nothing is allocated per step. Functions return
+ * Calls on one handle come from one thread, except sd_pair_cancel. Nothing is allocated per step (the Embedded build,
+ * cross/build-embedded.sh <arch> sdpair, which EmbeddingTests counts; a host debug build of Swift does allocate). Functions return
  * a status (>= 0) or an SD_PAIR_ERR_* (< 0); sd_pair_message says why in a sentence. Strings are UTF-8, NUL-ended.
  */
 #ifndef SD_PAIR_H
