@@ -86,6 +86,30 @@ public enum ControlProtocol {
         return .failure(.unknown)
     }
 
+    /// What the daemon does with a request, sans-IO (`Node.answer` carries it out). `windowDeadline`: the open
+    /// window's deadline in monotonic milliseconds, nil when none is open.
+    public enum Answer: Equatable {
+        /// Send this line, then close the connection.
+        case reply(ControlReply)
+        /// Open a window: its code and lifetime go to this client, which then follows the window until it closes.
+        /// When no window can be opened, the reply is `cannotOpen`.
+        case openWindow
+    }
+
+    @inline(__always)
+    public static func answer(_ request: Result<ControlRequest, ControlProtocolError>, windowDeadline: UInt64?, now: UInt64) -> Answer {
+        switch request {
+        case .failure(.oversized): .reply(ControlReply(.error, "request too long"))
+        case .failure(.unknown): .reply(ControlReply(.error, "unknown request (expected invite or status)"))
+        case .success(.status): .reply(ControlReply(.status, windowDeadline.map { "open " + String(($0 > now ? $0 - now : 0) / 1000) } ?? "idle"))
+        case .success(.invite):
+            windowDeadline == nil ? .openWindow : .reply(ControlReply(.error, "a pairing window is already open (its code is in the daemon's log)"))
+        }
+    }
+
+    /// `openWindow` could not: this agent has no windows to open (not a daemon), or making one failed.
+    public static var cannotOpen: ControlReply { ControlReply(.error, "this agent cannot open a pairing window") }
+
     public static func encode(_ request: ControlRequest) -> StaticString {
         switch request {
         case .invite: "invite\n"

@@ -133,8 +133,8 @@ public final class Node {
     let discovery: Discovery?
     /// A window ended since the loop last cleared the stack below its frame.
     var scrubStack = false
-    /// When the joiner last started dialling a candidate (they start `dialStaggerMilliseconds` apart).
-    var lastDialAt: UInt64 = 0
+    /// The joiner's dialling: when the last candidate started (they start `dialStaggerMilliseconds` apart).
+    var dialling = Dialling()
     /// The port of the first listener: what a window advertises.
     var advertisedPort: UInt16 = 0
     /// Bound listener addresses (the DHT advertisement lists them).
@@ -312,7 +312,7 @@ public final class Node {
         round.signal = round.signals.flatMap { set.add($0.fd, readable: true, writable: false) } ?? -1
         // At capacity with nothing to evict, stop accepting: the kernel's backlog holds the rest, memory stays fixed
         // (and poll does not spin on a listener we cannot serve).
-        let accepting = (hasFreeLink || hasEvictableLink) && outcome == nil
+        let accepting = !listeners.isEmpty && outcome == nil && (hasFreeLink || hasEvictableLink)
         for (i, fd) in listeners.enumerated() where i < Self.maxListeners {
             round.listeners[i] = accepting ? set.add(fd, readable: true, writable: false) ?? -1 : -1
         }
@@ -334,7 +334,7 @@ public final class Node {
         portMapper?.dispatch(set, now: now)
         if let control {
             control.dispatch(set, now: now)
-            answer(control)
+            answer(control, now: now)
         }
         if round.signal >= 0, set.isReadable(round.signal), let signals = round.signals {
             while let s = signals.next() {
@@ -452,53 +452,45 @@ public final class Node {
         }
     }
 
-    /// Links dialling a candidate for the joiner.
-    var candidatesInFlight: Int { links.reduce(0) { $0 + ($1.joiner != nil ? 1 : 0) } }
+    /// What the joiner's dialling (`Dialling`) reads of the table, in one pass.
+    var attempts: Dialling.Attempts {
+        var a = Dialling.Attempts()
+        for i in 0..<links.count where links[i].joiner != nil {
+            a.add(i, impatientSince: links[i].connecting && links[i].candidate?.patient == false ? slots[i].movedAt : nil)
+        }
+        return a
+    }
 
-    /// Discovery mode, dialling like Happy Eyeballs (RFC 8305): the next candidate starts `dialStaggerMilliseconds`
-    /// after the previous one while that is still pending, up to `parallelDials` at once, so a dead address (a black
-    /// hole, a stale answer, a device that goes silent) costs a quarter of a second, not a timeout. A device's
-    /// addresses race their TCP connects; the first that connects goes on (Noise, pairing) and the others are put
-    /// back, so one exchange per device runs at a time. With every dial slot held by connects nobody has answered
-    /// for `slowConnectMilliseconds` while other addresses wait, the oldest is put back too (its next try waits the
-    /// full timeout). The first candidate that completes the pairing wins; the others are closed.
+    /// Discovery mode: starts the candidates `Dialling` says are due (a dial that fails at once makes room for the
+    /// next in the same turn). A device's addresses race their TCP connects; the first that connects goes on (Noise,
+    /// pairing) and the others are put back (`connected`), so one exchange per device runs at a time. The first
+    /// candidate that completes the pairing wins; the others are closed.
     func dialNextCandidates(_ now: UInt64) {
         for _ in 0..<AgentLimits.parallelDials {
-            guard outcome == nil, case .join(let session, nil) = task, session.state == .discovering,
-                candidatesInFlight == 0 || now >= lastDialAt + AgentLimits.dialStaggerMilliseconds,
-                let discovery, discovery.hasCandidate(skipping: { self.isBeingDialled($0) })
-            else { return }
-            if candidatesInFlight >= AgentLimits.parallelDials || freeLink() == nil {
-                guard let slow = slowestConnect(now) else { return }
+            guard outcome == nil, case .join(let session, nil) = task, session.state == .discovering, let discovery else { return }
+            switch dialling.next(now: now, attempts, waiting: discovery.hasCandidate(skipping: { self.isBeingDialled($0) }), freeSlot: freeLink() != nil) {
+            case .wait:
+                return
+            case .makeRoom(let slow):
                 log(Self.at(links[slow].dialled, "no answer in " + String(AgentLimits.slowConnectMilliseconds) + " ms; trying the other addresses first, this one again after them"))
                 putBack(slow)
+            case .dial:
+                break
             }
             guard freeLink() != nil, let candidate = discovery.nextCandidate(skipping: { self.isBeingDialled($0) }) else { return }
-            log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")")
+            logTrying(candidate)
             dialCandidate(candidate, now: now)
         }
     }
 
-    /// When the joiner can start its next dial: a candidate waits, and either a dial slot is free (after the
-    /// stagger) or an unanswered connect can make room. Nil otherwise: a loop woken for nothing would spin.
-    var nextDialAt: UInt64? {
-        guard case .join(_, nil) = task, outcome == nil, candidatesInFlight > 0,
-            discovery?.hasCandidate(skipping: { self.isBeingDialled($0) }) == true
-        else { return nil }
-        let staggered = lastDialAt + AgentLimits.dialStaggerMilliseconds
-        if candidatesInFlight < AgentLimits.parallelDials && freeLink() != nil { return staggered }
-        var oldest: UInt64? = nil
-        for (i, link) in links.enumerated() where link.joiner != nil && link.connecting && link.candidate?.patient == false { oldest = min(oldest ?? .max, slots[i].movedAt) }
-        return oldest.map { max(staggered, $0 + AgentLimits.slowConnectMilliseconds) }
-    }
+    /// Not inlined: in the loop above, the line's concatenation would be unrolled in place (board size).
+    @inline(never)
+    func logTrying(_ candidate: Candidate) { log("trying " + candidate.address.text + " (found by " + candidate.sourceName + ")") }
 
-    /// The joiner's attempt whose TCP connect has waited longest, if that is `slowConnectMilliseconds` or more and
-    /// it has not been put back before.
-    func slowestConnect(_ now: UInt64) -> Int? {
-        var pick: Int? = nil
-        for i in 0..<links.count where links[i].joiner != nil && links[i].connecting && links[i].candidate?.patient == false
-            && now >= slots[i].movedAt + AgentLimits.slowConnectMilliseconds && slots[i].movedAt < (pick.map { slots[$0].movedAt } ?? .max) { pick = i }
-        return pick
+    /// When the joiner can start its next dial (nil: only news can make it due).
+    var nextDialAt: UInt64? {
+        guard case .join(_, nil) = task, outcome == nil, let discovery else { return nil }
+        return dialling.wakeAt(attempts, waiting: discovery.hasCandidate(skipping: { self.isBeingDialled($0) }), freeSlot: freeLink() != nil)
     }
 
     /// Ends attempt `i` without a verdict: its candidate goes back to the end of the queue, marked patient.
@@ -529,7 +521,7 @@ public final class Node {
     /// Dials one candidate with its own copy of the joiner's exchange.
     func dialCandidate(_ candidate: Candidate, now: UInt64) {
         guard case .join(let session, _) = task else { return }
-        lastDialAt = now
+        dialling.started(now: now)
         var joiner = session
         let step = joiner.connecting(now: Instant(milliseconds: now))
         if case .stateChanged(let state)? = step.event, let event = PairingEvent(joinerState: state) { events.emit(event) }

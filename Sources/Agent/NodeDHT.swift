@@ -235,7 +235,7 @@ extension Node {
         case .found:
             // Every address of the record failed while the code is still valid: the device may have moved (its relay
             // went away and it published again), so look again, now and then, until something is dialled.
-            guard now >= state.retryAt, candidatesInFlight == 0, discovery?.hasCandidate(skipping: { _ in false }) != true,
+            guard now >= state.retryAt, attempts.inFlight == 0, discovery?.hasCandidate(skipping: { _ in false }) != true,
                 let settings = dhtSettings else { return }
             state.lookup = Self.lookup(state.recordKey, settings, own: peerID)
             state.phase = .getting

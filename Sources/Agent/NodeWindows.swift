@@ -30,32 +30,27 @@ extension Node {
         return nil
     }
 
-    /// Answers the control socket's requests; cancels the window whose `invite` client hung up.
-    func answer(_ control: ControlServer) {
+    /// Carries out the control socket's requests (`ControlProtocol.answer` decides); cancels the window whose
+    /// `invite` client hung up.
+    func answer(_ control: ControlServer, now: UInt64) {
         while let (client, request) = control.nextRequest() {
-            switch request {
-            case .failure(.oversized): control.reply(client, ControlReply(.error, "request too long"), close: true)
-            case .failure(.unknown): control.reply(client, ControlReply(.error, "unknown request (expected invite or status)"), close: true)
-            case .success(.status):
-                let now = MonotonicClock.milliseconds()
-                let left = openWindowDeadline.map { "open " + String(($0 > now ? $0 - now : 0) / 1000) }
-                control.reply(client, ControlReply(.status, left ?? "idle"), close: true)
-            case .success(.invite):
-                if openWindowDeadline != nil {
-                    control.reply(client, ControlReply(.error, "a pairing window is already open (its code is in the daemon's log)"), close: true)
-                } else if var opened = requestWindow() {
-                    // As ControlProtocol.encode would write them, but in fixed storage (the words are secret).
-                    var line = SecretLine()
-                    line.append("code ")
-                    line.append(opened.words)
-                    line.appendText("\nexpires " + String(opened.expiry) + "\n")
-                    line.withUnsafeBytes { control.reply(client, bytes: $0, close: false) }
-                    line.wipe()
-                    opened.words.wipe()
-                    control.follow(client)
-                } else {
-                    control.reply(client, ControlReply(.error, "this agent cannot open a pairing window"), close: true)
+            switch ControlProtocol.answer(request, windowDeadline: openWindowDeadline, now: now) {
+            case .reply(let reply):
+                control.reply(client, reply, close: true)
+            case .openWindow:
+                guard var opened = requestWindow() else {
+                    control.reply(client, ControlProtocol.cannotOpen, close: true)
+                    continue
                 }
+                // As ControlProtocol.encode would write them, but in fixed storage (the words are secret).
+                var line = SecretLine()
+                line.append("code ")
+                line.append(opened.words)
+                line.appendText("\nexpires " + String(opened.expiry) + "\n")
+                line.withUnsafeBytes { control.reply(client, bytes: $0, close: false) }
+                line.wipe()
+                opened.words.wipe()
+                control.follow(client)
             }
         }
         if control.takeFollowerLeft() {

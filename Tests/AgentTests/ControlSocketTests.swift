@@ -168,6 +168,23 @@ final class ControlSocketTests: AgentTestCase {
         }
     }
 
+    /// The daemon's answers, decided without a socket (`ControlProtocol.answer`; the tests above see the same lines
+    /// from real processes).
+    func testTheDaemonsAnswers() {
+        let open: UInt64 = 301_500
+        XCTAssertEqual(ControlProtocol.answer(.success(.status), windowDeadline: nil, now: 1_000), .reply(ControlReply(.status, "idle")))
+        XCTAssertEqual(ControlProtocol.answer(.success(.status), windowDeadline: open, now: 1_000), .reply(ControlReply(.status, "open 300")))
+        XCTAssertEqual(ControlProtocol.answer(.success(.status), windowDeadline: open, now: 302_000), .reply(ControlReply(.status, "open 0")),
+                       "a window past its deadline that the loop has not closed yet says 0, not a wrapped number")
+        XCTAssertEqual(ControlProtocol.answer(.success(.invite), windowDeadline: nil, now: 1_000), .openWindow)
+        XCTAssertEqual(ControlProtocol.answer(.success(.invite), windowDeadline: open, now: 1_000),
+                       .reply(ControlReply(.error, "a pairing window is already open (its code is in the daemon's log)")))
+        XCTAssertEqual(ControlProtocol.answer(.failure(.oversized), windowDeadline: nil, now: 0), .reply(ControlReply(.error, "request too long")))
+        XCTAssertEqual(ControlProtocol.answer(.failure(.unknown), windowDeadline: open, now: 0),
+                       .reply(ControlReply(.error, "unknown request (expected invite or status)")))
+        XCTAssertEqual(ControlProtocol.encode(ControlProtocol.cannotOpen), "error this agent cannot open a pairing window\n")
+    }
+
     /// Review finding 9: the state directory holds the identity key and the control socket, so it is trusted only if
     /// nobody else could have put anything there: another user's directory (with a planted identity whose seed the
     /// attacker knows) and a directory others can write are refused with the cause; a service user's directory under
