@@ -386,7 +386,7 @@ public final class Node {
         var next = now + 1000
         for link in links where !link.isFree { next = min(next, link.deadline) }
         if evictions > 0 { next = min(next, evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds) }
-        if let d = dht, d.phase == .resting { next = min(next, max(d.retryAt, now)) }
+        if let at = dht?.schedule.wakeAt { next = min(next, max(at, now)) }
         if let at = nextDialAt { next = min(next, max(at, now)) }
         if holePunch.session.dialAt != 0 { next = min(next, max(holePunch.session.dialAt, now)) }
         switch task {

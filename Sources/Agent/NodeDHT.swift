@@ -32,20 +32,10 @@ public struct DHTSettings {
 /// advertisement) or one joining session (GET_VALUE until a record opens with the code). Fixed-size: one lookup
 /// table, one record buffer; each request is one short libp2p connection with its own deadline.
 struct DHTState {
-    enum Phase: Equatable {
-        case finding      // initiator: FIND_NODE toward the key
-        case reserving    // initiator: waiting (briefly) for a relay reservation, whose address goes into the record
-        case putting      // initiator: PUT_VALUE to the closest that answered
-        case stored       // initiator: done for this window
-        case getting      // joiner: GET_VALUE toward the key
-        case resting      // joiner: nothing found yet; next round at `retryAt`
-        case found        // joiner: a record opened; its addresses are candidates
-    }
-
-    var phase: Phase
+    /// Which requests, and what comes after a round (`DHTSchedule`).
+    var schedule: DHTSchedule
     var lookup: KadLookup
     var recordKey: RecordKey
-    var retryAt: UInt64 = 0
     /// Initiator: the record to PUT (an IPNS record, or the sealed advertisement itself for `/sd-pair/`).
     var record = FixedBytes<1100>()
     var recordLength = 0
@@ -59,7 +49,6 @@ struct DHTState {
     var refused = 0
     /// Requests DHT peers answered, over every round (the joiner's failure summary says it).
     var answers = 0
-    var rounds = 0
     /// Joiner: the advertisement opened, but none of its addresses can be dialled from this network.
     var unreachable = false
     /// Joiner: the sequence of the newest record opened (nil: none yet). Only a higher one brings new candidates.
@@ -67,9 +56,6 @@ struct DHTState {
 
     /// A request that gets no complete answer in this time counts as failed (unreachable peers are skipped).
     static let requestTimeoutMilliseconds: UInt64 = 5_000
-    /// The joiner asks again this often until its code expires (the initiator may not have stored it yet).
-    static let retryMilliseconds: UInt64 = 2_000
-
     mutating func wipe() {
         advertKey.wipe()
         record.withUnsafeMutableBytes { Sodium.wipe($0) }
@@ -97,7 +83,7 @@ extension Node {
         stopDHT()
         observedAddresses = ObservedAddresses()
         for a in configuredRelays { relay.note(a) }  // first in the list: asked before those the lookup finds
-        dht = DHTState(phase: .finding, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
+        dht = DHTState(schedule: .publishing, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
         log("DHT: looking for the peers closest to " + (settings.records == .ipns ? "/ipns/… (the window's name)" : window.sessionID.dhtKey))
     }
 
@@ -131,12 +117,11 @@ extension Node {
         var ipnsSeed = session.ipnsSeed
         defer { ipnsSeed.wipe() }
         let recordKey = Self.recordKey(settings.records, session.sessionID, ipnsSeed)
-        var state = DHTState(phase: .getting, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
+        var state = DHTState(schedule: .searching, lookup: Self.lookup(recordKey, settings, own: peerID), recordKey: recordKey)
         state.advertKey = session.advertKey
         var keys = Rendezvous.ipnsKeys(seed: ipnsSeed)
         state.ipnsPublicKey = keys.publicKey
         keys.wipe()
-        state.rounds = 1
         stopDHT()
         dht = state
     }
@@ -215,58 +200,45 @@ extension Node {
             dropQuietly(i)
         }
         guard var state = dht else { return }
-        switch state.phase {
-        case .finding, .getting, .putting:
+        if state.schedule.request != nil {
             startRequests(now)
             guard var current = dht, current.lookup.isFinished else { return }
             finishRound(&current, now)
             dht = current
-        case .resting:
-            guard now >= state.retryAt, let settings = dhtSettings else { return }
-            state.lookup = Self.lookup(state.recordKey, settings, own: peerID)
-            state.phase = .getting
-            state.rounds += 1
-            dht = state
-        case .reserving:
-            guard relay.decided || now >= state.retryAt else { return }
-            if !relay.decided { log("relay: no answer in 10 s; the record goes out without it") }
-            beginPutting(&state, now)
-            dht = state
-        case .found:
-            // Every address of the record failed while the code is still valid: the device may have moved (its relay
-            // went away and it published again), so look again, now and then, until something is dialled.
-            guard now >= state.retryAt, attempts.inFlight == 0, discovery?.hasCandidate(skipping: { _ in false }) != true,
-                let settings = dhtSettings else { return }
-            state.lookup = Self.lookup(state.recordKey, settings, own: peerID)
-            state.phase = .getting
-            state.rounds += 1
-            dht = state
-        case .stored:
-            break
+            return
         }
+        let idle = attempts.inFlight == 0 && discovery?.hasCandidate(skipping: { _ in false }) != true
+        switch state.schedule.due(now: now, relayDecided: relay.decided, idle: idle) {
+        case .nothing:
+            return
+        case .lookAgain:
+            // A joiner resting, or one whose record's addresses all failed while the code is still valid (the device
+            // may have moved: its relay went away and it published again).
+            guard let settings = dhtSettings else { return }
+            state.lookup = Self.lookup(state.recordKey, settings, own: peerID)
+        case .put(let relayTimedOut):
+            if relayTimedOut { log("relay: no answer in 10 s; the record goes out without it") }
+            beginPutting(&state, now)
+        }
+        dht = state
     }
 
     private func finishRound(_ state: inout DHTState, _ now: UInt64) {
-        switch state.phase {
-        case .finding:
-            var targets = InlineArray<20, Int>(repeating: 0)
+        var targets = InlineArray<20, Int>(repeating: 0)
+        let answered = state.lookup.closestAnswered(&targets)
+        switch state.schedule.roundEnded(now: now, answered: answered) {
+        case .noPeerAnswered:
             sayReachabilityAfterLookup()
-            guard state.lookup.closestAnswered(&targets) > 0 else {
-                log("DHT: no peer answered; the advertisement is not stored (mDNS may still work)")
-                state.phase = .stored
-                return
-            }
+            log("DHT: no peer answered; the advertisement is not stored (mDNS may still work)")
+        case .closestFound:
+            sayReachabilityAfterLookup()
             if needsRelay {
                 // Not reachable from outside: a relay's address in the record lets devices elsewhere in anyway.
-                if startReservation(now) {
-                    state.phase = .reserving
-                    state.retryAt = now + RelayState.waitMilliseconds
-                    return
-                }
+                if startReservation(now) { return state.schedule.reserving(until: now + RelayState.waitMilliseconds) }
                 relayNone()
             }
             beginPutting(&state, now)
-        case .putting:
+        case .stored:
             if state.stored == 0 && state.refused > 0 {
                 // Name the likely causes: the two ways a well-behaved DHT refuses what we send.
                 log("DHT: the advertisement was refused by " + String(state.refused) + " peer(s) and stored nowhere (with --dht-records sd-pair: the public"
@@ -274,11 +246,7 @@ extension Node {
             } else {
                 log("DHT: advertisement stored " + (state.sequence > 0 ? "again (with the new relay) on " : "on ") + String(state.stored) + " peer(s)" + (state.refused > 0 ? ", refused by " + String(state.refused) : ""))
             }
-            state.phase = .stored
-        case .getting:
-            state.phase = .resting
-            state.retryAt = now + DHTState.retryMilliseconds
-        default:
+        case .resting, .none:
             break
         }
     }
@@ -287,25 +255,21 @@ extension Node {
     private func beginPutting(_ state: inout DHTState, _ now: UInt64) {
         var targets = InlineArray<20, Int>(repeating: 0)
         let n = state.lookup.closestAnswered(&targets)
-        guard sealRecord(&state, now: now) else {
-            state.phase = .stored
-            return
-        }
+        guard sealRecord(&state, now: now) else { return state.schedule.stored() }
         for j in 0..<n { state.lookup.reset(targets[j]) }
         state.stored = 0
         state.refused = 0
-        state.phase = .putting
+        state.schedule.putting()
     }
 
     /// Dials the next peers the lookup wants asked, keeping one connection free for pairing.
     private func startRequests(_ now: UInt64) {
         for _ in 0..<KadLookup.alpha {
-            guard var state = dht, linksFree > 1 else { return }
+            guard var state = dht, let kind = state.schedule.request, linksFree > 1 else { return }
             // PUT_VALUE reuses the lookup: the closest that answered FIND_NODE were reset to unasked for it.
             let i = state.lookup.next()
             dht = state
             guard let entry = i, let peer = dht?.lookup.entry(entry)?.peer else { return }
-            let kind: KadMessage.Kind = state.phase == .finding ? .findNode : state.phase == .putting ? .putValue : .getValue
             guard let link = dialQuietly(peer.address, now: now) else {
                 dht?.lookup.failed(entry)
                 continue
@@ -446,8 +410,7 @@ extension Node {
                     log("DHT: the device lists only addresses of its own network: it is not reachable from outside (its log says why)")
                 }
                 state.opened = sequence
-                state.phase = .found
-                state.retryAt = MonotonicClock.milliseconds() + DHTState.retryMilliseconds
+                state.schedule.found(now: MonotonicClock.milliseconds())
                 state.unreachable = dialable == 0
             }
         default:
@@ -484,7 +447,7 @@ extension Node {
 
     /// A PUT_VALUE refused (py-libp2p resets the stream) or a peer that refuses the protocol.
     func kadRefused(_ i: Int) {
-        if dht?.phase == .putting { dht?.refused += 1 }
+        if dht?.schedule.phase == .putting { dht?.refused += 1 }
         dropQuietly(i)
     }
 }

@@ -57,7 +57,7 @@ extension Node {
     func askIdentify(_ i: Int) {
         // The board while it finds its closest peers, the joiner while it looks for the record (and the relay it
         // dials): a hole punch names the address they agree on.
-        guard let phase = dht?.phase, phase == .finding || phase == .getting || phase == .found, let s = freeStream(i) else { return }
+        guard let phase = dht?.schedule.phase, phase == .finding || phase == .getting || phase == .found, let s = freeStream(i) else { return }
         openStream(i, proposal: Protocols.identify, purpose: .identifyClient)
         // The fourth stream buffer: the Kademlia stream uses the first three.
         if links[i].streams[s].id != 0 { links[i].streams[s].buffer = streamBuffer(i, 3) }

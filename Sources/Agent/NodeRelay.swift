@@ -112,15 +112,14 @@ extension Node {
         log("relay: " + Self.at(address, (lost ? "lost the reservation: " : "no reservation: ") + reason))
         relay.reserved = false
         let now = MonotonicClock.milliseconds()
-        if dht?.phase == .stored && lost {
+        if dht?.schedule.phase == .stored && lost {
             relay.decided = false
             guard startReservation(now) else { return log("relay: no other relay to ask; the record keeps the lost one until the window closes") }
-            dht?.phase = .reserving
-            dht?.retryAt = now + RelayState.waitMilliseconds
+            dht?.schedule.reserving(until: now + RelayState.waitMilliseconds)
             dht?.sequence += 1
             return
         }
-        guard dht?.phase == .reserving else { return }
+        guard dht?.schedule.phase == .reserving else { return }
         if !startReservation(now) { relayNone() }
     }
 

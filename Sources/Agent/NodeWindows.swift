@@ -118,7 +118,7 @@ extension Node {
         }
         let rounds = dht.map {
             $0.opened != nil ? "found"
-                : String($0.rounds) + " lookup round(s), " + ($0.answers == 0 ? "no DHT peer answered" : String($0.answers) + " answer(s) from DHT peers") + ", no record yet"
+                : String($0.schedule.rounds) + " lookup round(s), " + ($0.answers == 0 ? "no DHT peer answered" : String($0.answers) + " answer(s) from DHT peers") + ", no record yet"
         }
         return "mDNS" + (interfaces && discovery?.mdns != nil ? " (on " + Self.multicastInterfaces + ")" : "") + ": " + mdns + "; DHT: "
             + (rounds ?? (dhtSettings == nil ? "off" : "no bootstrap peers"))
