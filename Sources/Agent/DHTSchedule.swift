@@ -60,10 +60,11 @@ public struct DHTSchedule: Equatable {
     }
 
     /// What is due at `now` between rounds. `relayDecided`: the relay reservation the board waits for has an
-    /// outcome; `idle`: the joiner dials no candidate and none waits.
-    public mutating func due(now: UInt64, relayDecided: Bool, idle: Bool) -> Due {
+    /// outcome; `idle`: the joiner dials no candidate and none waits (asked only when it matters: it scans the
+    /// node's table and queues, and a board's loop turns here all window long).
+    public mutating func due(now: UInt64, relayDecided: Bool, idle: @autoclosure () -> Bool) -> Due {
         switch phase {
-        case .resting where now >= retryAt, .found where now >= retryAt && idle:
+        case .resting where now >= retryAt, .found where now >= retryAt && idle():
             phase = .getting
             rounds += 1
             return .lookAgain

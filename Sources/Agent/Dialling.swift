@@ -46,10 +46,11 @@ public struct Dialling {
     /// A dial started at `now`.
     public mutating func started(now: UInt64) { lastDialAt = now }
 
-    /// What to do at `now`. `waiting`: a candidate waits in the queue that no connected attempt's device holds;
+    /// What to do at `now`. `waiting`: a candidate waits in the queue that no connected attempt's device holds
+    /// (asked only when the rest allows a dial: it scans the queues, on every turn of a joiner's loop);
     /// `freeSlot`: the connection table has a free link.
-    public func next(now: UInt64, _ a: Attempts, waiting: Bool, freeSlot: Bool) -> Next {
-        guard waiting, a.inFlight == 0 || now >= lastDialAt + AgentLimits.dialStaggerMilliseconds else { return .wait }
+    public func next(now: UInt64, _ a: Attempts, waiting: @autoclosure () -> Bool, freeSlot: Bool) -> Next {
+        guard a.inFlight == 0 || now >= lastDialAt + AgentLimits.dialStaggerMilliseconds, waiting() else { return .wait }
         if a.inFlight < AgentLimits.parallelDials && freeSlot { return .dial }
         guard a.slowest >= 0, now >= a.slowestSince + AgentLimits.slowConnectMilliseconds else { return .wait }
         return .makeRoom(a.slowest)
@@ -57,8 +58,8 @@ public struct Dialling {
 
     /// When `next` can say something other than `.wait` without any other change: nil when only news (an answer,
     /// an attempt's end, a new candidate) can, since a loop woken for nothing would spin.
-    public func wakeAt(_ a: Attempts, waiting: Bool, freeSlot: Bool) -> UInt64? {
-        guard waiting, a.inFlight > 0 else { return nil }
+    public func wakeAt(_ a: Attempts, waiting: @autoclosure () -> Bool, freeSlot: Bool) -> UInt64? {
+        guard a.inFlight > 0, waiting() else { return nil }
         let staggered = lastDialAt + AgentLimits.dialStaggerMilliseconds
         if a.inFlight < AgentLimits.parallelDials && freeSlot { return staggered }
         return a.slowest >= 0 ? max(staggered, a.slowestSince + AgentLimits.slowConnectMilliseconds) : nil

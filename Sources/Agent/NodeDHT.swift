@@ -207,8 +207,7 @@ extension Node {
             dht = current
             return
         }
-        let idle = attempts.inFlight == 0 && discovery?.hasCandidate(skipping: { _ in false }) != true
-        switch state.schedule.due(now: now, relayDecided: relay.decided, idle: idle) {
+        switch state.schedule.due(now: now, relayDecided: relay.decided, idle: attempts.inFlight == 0 && discovery?.hasCandidate(skipping: { _ in false }) != true) {
         case .nothing:
             return
         case .lookAgain:

@@ -289,6 +289,8 @@ final class DiallingSimulationTests: XCTestCase {
             result.longestStall = max(result.longestStall, j.stalled)
             if pairedAt - foundAt > bound(j) + j.stalled {
                 result.overBound += 1
+                // With SDPAIR_SIM_DEBUG set, each joiner over its bound: its time, bound, stall, answers ahead, lateness,
+                // DHT hold and its answers' kinds in the order found (how the stall finding was read).
                 if getenv("SDPAIR_SIM_DEBUG") != nil { print(pairedAt - foundAt, bound(j), j.stalled, j.ahead, j.late, j.heldLongest, j.addresses.map { "\($0.kind)" }) }
             }
         }
