@@ -56,6 +56,12 @@ final class PairingSimulationTests: XCTestCase {
         var windowsCharged = 0
         var slowest: UInt64 = 0
         var attempts = 0
+        /// Joiners whose board recorded them, but whose connection broke before the board's `Complete` arrived (a
+        /// message that TCP gave up on after its retries): the two generals' case. The agent's board says so (the
+        /// pairing "did not confirm", security review finding 10) and a new window repairs it; nothing can make both
+        /// sides sure over a connection that breaks at that moment.
+        var unconfirmed = 0
+        var lostForGood = 0
     }
 
     static func device(_ name: String, _ random: inout SimRandom) -> DeviceInfo {
@@ -179,10 +185,15 @@ final class PairingSimulationTests: XCTestCase {
             if boards[b].failedAttempts > 0 { result.windowsCharged += 1 }
         }
         for j in 0..<n {
+            if joiners[j].paired == nil, let peer = boards[j].paired, peer.publicKey.bytes == joiners[j].identity.publicKey.bytes,
+                attempts.contains(where: { $0.joiner == j && $0.board == j && $0.session.state == .responseSent }) {
+                result.unconfirmed += 1
+            }
             if let peer = joiners[j].paired, peer.publicKey.bytes != boards[j].identity.publicKey.bytes { result.crossed += 1 }
-            result.slowest = max(result.slowest, joiners[j].pairedAt ?? .max)
+            if let at = joiners[j].pairedAt { result.slowest = max(result.slowest, at) }
         }
         result.attempts = attempts.count
+        result.lostForGood = world.dropped
         return result
     }
 
@@ -190,8 +201,12 @@ final class PairingSimulationTests: XCTestCase {
         for seed in SimSeeds.forTest(test, fresh: 1) {
             let r = Self.run(seed: seed, pairs: pairs, loss: loss)
             let replay = SimSeeds.replay(seed, "SimulationTests.PairingSimulationTests/" + test)
-            print("pairing simulation, seed \(seed): \(pairs) windows and joiners, \(Int(loss * 100)) % loss: \(r.pairedRight) paired right, \(r.crossed) crossed, \(r.impostorAttempts) impostor attempts (\(r.windowsCharged) windows charged), last pairing at \(r.slowest) ms")
-            XCTAssertEqual(r.pairedRight, pairs, "not every joiner paired with its own board; " + replay)
+            print("pairing simulation, seed \(seed): \(pairs) windows and joiners, \(Int(loss * 100)) % loss: \(r.pairedRight) paired right, \(r.unconfirmed) unconfirmed (\(r.lostForGood) messages lost for good), \(r.crossed) crossed, \(r.impostorAttempts) impostor attempts (\(r.windowsCharged) windows charged), last pairing at \(r.slowest) ms")
+            XCTAssertEqual(r.pairedRight + r.unconfirmed, pairs, "not every joiner paired with its own board; " + replay)
+            // Unconfirmed only where a connection broke (a message lost for good), and rarely: 20 % loss loses a
+            // message for good about once in 15 600 (0.2^6), and only the last one of a pairing leaves this state.
+            if r.lostForGood == 0 { XCTAssertEqual(r.unconfirmed, 0, "unconfirmed without a broken connection; " + replay) }
+            XCTAssertLessThanOrEqual(r.unconfirmed, 2, "more unconfirmed pairings than lost messages explain; " + replay)
             XCTAssertEqual(r.crossed, 0, "a pairing crossed; " + replay)
             XCTAssertEqual(r.windowsCharged, 0, "an impostor attempt (another code) cost a window a failed attempt; " + replay)
             XCTAssertGreaterThan(r.impostorAttempts, pairs / 3, "the impostors were not met: the test would prove nothing")
