@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["sd-pair"], path: "Tests/CLITests"),
         // The deterministic simulator: many nodes over a simulated network with a virtual clock, from a seed.
         .testTarget(
-            name: "SimulationTests", dependencies: ["Agent", "Discovery", "Pairing", "Transport", "Crypto", "Wire"], path: "Tests/SimulationTests",
+            name: "SimulationTests", dependencies: ["Agent", "Discovery", "EventLoop", "CSodium", "Pairing", "Transport", "Crypto", "Wire"], path: "Tests/SimulationTests",
             exclude: ["regression-seeds.txt"]),
     ]
 )

@@ -237,6 +237,11 @@ public final class Node {
         var links = InlineArray<4, Int>(repeating: -1)
     }
     var round = Round()
+    /// The time of the turn being handled (monotonic milliseconds), as `start`, `prepare` or `step` was given it:
+    /// every decision and deadline below reads this, never the clock, so a turn is one instant and a caller (a
+    /// vendor's loop, a test) owns time. Only `run`'s own loop reads the clock, and the ping task, which prints
+    /// round trips to the microsecond.
+    @exclusivity(unchecked) var now: UInt64 = 0
     /// When `step` is due at the latest (monotonic milliseconds), as the last `prepare` computed it.
     public private(set) var wakeAt: UInt64 = 0
 
@@ -265,6 +270,7 @@ public final class Node {
     /// Begins the task: the joiner dials or starts looking, an initiator advertises its window. `signals` (SIGINT and
     /// SIGTERM end the run, SIGUSR1 opens a window) is watched from here on.
     public func start(signals: SignalPipe?, now: UInt64) {
+        self.now = now
         round.signals = signals
         switch task {
         case .join(_, let peer?):
@@ -302,6 +308,7 @@ public final class Node {
 
     @inline(never)
     func prepareRound(_ set: inout PollSet, now: UInt64) -> NodeOutcome? {
+        self.now = now
         tick(now)
         onTick?(now)
         if outcome != nil && (now >= lingerUntil || (!hasPendingOutput && !awaitingConfirmation)) {
@@ -330,6 +337,7 @@ public final class Node {
 
     @inline(never)
     func stepRound(_ set: PollSet, now: UInt64) -> NodeOutcome? {
+        self.now = now
         discovery?.dispatch(set, now: now)
         portMapper?.dispatch(set, now: now)
         if let control {
@@ -549,14 +557,14 @@ public final class Node {
             return
         }
         outcome = result
-        lingerUntil = MonotonicClock.milliseconds() + AgentLimits.lingerMilliseconds
+        lingerUntil = now + AgentLimits.lingerMilliseconds
         if case .serve(_?, _) = task {
             discovery?.withdraw()
             onWindowClosed?()
         }
         if case .join = task { discovery?.stopBrowsing() }
         stopDHT()
-        releasePortMapping(MonotonicClock.milliseconds())
+        releasePortMapping(now)
     }
 
     // MARK: Connection events
@@ -578,7 +586,7 @@ public final class Node {
         switch event {
         case .established:
             slots[i].established = true
-            links[i].deadline = MonotonicClock.milliseconds() + (slots[i].inbound ? idleTimeout : handshakeTimeout)
+            links[i].deadline = now + (slots[i].inbound ? idleTimeout : handshakeTimeout)
             established(i)
         case .streamOpened(let id):
             guard links[i].kad == nil, let s = freeStream(i) else {
@@ -599,7 +607,7 @@ public final class Node {
             if case .active(.circuit) = links[i].streams[s].kind { return deliver(links[i].streams[s].carried, bytes) }
             // Only stream data is activity: yamux pings and window updates never reach here, so they keep nothing open.
             if links[i].kad == nil {
-                slots[i].movedAt = MonotonicClock.milliseconds()
+                slots[i].movedAt = now
                 links[i].deadline = slots[i].movedAt + (slots[i].inbound ? idleTimeout : handshakeTimeout)
             }
             let room = links[i].streams[s].buffer.count - links[i].streams[s].count
@@ -909,7 +917,7 @@ public final class Node {
             guard var joiner = links[i].joiner, let noise = links[i].connection?.session else { return }
             let step = joiner.connected(
                 binding: ChannelBinding(handshakeHash: noise.handshakeHash, exporter: noise.exporter, remoteIdentity: noise.remoteIdentity),
-                now: Instant(milliseconds: MonotonicClock.milliseconds()))
+                now: Instant(milliseconds: now))
             links[i].joiner = joiner
             apply(step, i, s)
         default:
@@ -945,7 +953,7 @@ public final class Node {
         }
         guard let message = decoded else { return false }
         consume(i, s, frameLength)
-        let now = Instant(milliseconds: MonotonicClock.milliseconds())
+        let now = Instant(milliseconds: self.now)
         switch task {
         case .serve(var window?, let echo):
             guard var hs = links[i].streams[s].handshake else { return false }

@@ -139,7 +139,7 @@ extension Node {
     func noteProgress(_ i: Int) {
         if !links[i].isFree, let progress = links[i].connection?.progress, progress > slots[i].progress {
             slots[i].progress = progress
-            slots[i].movedAt = MonotonicClock.milliseconds()
+            slots[i].movedAt = now
         }
     }
 
@@ -160,7 +160,7 @@ extension Node {
         if links[i].toRelay && links[i].joiner == nil { return relayLost(i, reason: reason) }
         if links[i].holePunch {
             // The other NAT let nothing through: the connect timed out (tick's text names the handshake's timeout).
-            let timedOut = links[i].connecting && MonotonicClock.milliseconds() >= links[i].deadline
+            let timedOut = links[i].connecting && now >= links[i].deadline
             holePunchLinkGone(i, timedOut ? "no answer in " + String(HolePunchSession.connectMilliseconds / 1000) + " s" : reason)
             return dropQuietly(i)
         }
@@ -213,7 +213,7 @@ extension Node {
         guard outcome == nil, case .join(_, let peer) = task else { return }
         var step = JoinerStep()
         if var joiner {
-            step = joiner.connectionLost(now: Instant(milliseconds: MonotonicClock.milliseconds()))
+            step = joiner.connectionLost(now: Instant(milliseconds: now))
             joiner.wipe()
         }
         if step.proofExposed, countUnprovenPeer() { return }

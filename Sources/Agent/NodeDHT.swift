@@ -409,7 +409,7 @@ extension Node {
                     log("DHT: the device lists only addresses of its own network: it is not reachable from outside (its log says why)")
                 }
                 state.opened = sequence
-                state.schedule.found(now: MonotonicClock.milliseconds())
+                state.schedule.found(now: now)
                 state.unreachable = dialable == 0
             }
         default:

@@ -56,7 +56,7 @@ extension Node {
             holePunch.link = i
             holePunch.stream = links[i].streams[s].id
         }
-        holePunchDo(holePunch.session.received(m, now: MonotonicClock.milliseconds()))
+        holePunchDo(holePunch.session.received(m, now: now))
     }
 
     func holePunchTick(_ now: UInt64) {
@@ -80,7 +80,7 @@ extension Node {
                     holePunch.ours = Multiaddr(host: host, port: port)
                 }
             }
-            holePunchDo(holePunch.session.bound(named: holePunch.ours != nil, now: MonotonicClock.milliseconds()))
+            holePunchDo(holePunch.session.bound(named: holePunch.ours != nil, now: now))
         case .sendConnect(let named):
             holePunchSend(.connect, named ? holePunch.ours : nil)
         case .sendSync:
@@ -114,7 +114,6 @@ extension Node {
             return holePunchFailed(peer.text + ": " + e.name)
         }
         holePunchSay("dialling ", peer)
-        let now = MonotonicClock.milliseconds()
         setUp(d, fd: fd, role: holePunch.session.initiator ? .dialer : .listener, connecting: true, now: now)
         links[d].expected = PeerID(publicKey: session.remoteIdentity)
         links[d].dialled = peer

@@ -111,7 +111,6 @@ extension Node {
         let lost = relay.reserved
         log("relay: " + Self.at(address, (lost ? "lost the reservation: " : "no reservation: ") + reason))
         relay.reserved = false
-        let now = MonotonicClock.milliseconds()
         if dht?.schedule.phase == .stored && lost {
             relay.decided = false
             guard startReservation(now) else { return log("relay: no other relay to ask; the record keeps the lost one until the window closes") }
@@ -198,7 +197,7 @@ extension Node {
         links[v].joiner = links[i].joiner
         links[v].candidate = links[i].candidate
         links[i].joiner = nil
-        carry(v, in: i, s, role: .dialer, now: MonotonicClock.milliseconds())
+        carry(v, in: i, s, role: .dialer, now: now)
     }
 
     /// Board: the relay's stop stream says who connects through it. While a window is open, accept it as an
@@ -213,7 +212,6 @@ extension Node {
             consume(i, s, used)
         }
         let id = links[i].streams[s].id
-        let now = MonotonicClock.milliseconds()
         guard m.type == 0, let peer = m.peer else {
             stopAnswer(i, id, .unexpectedMessage)
             return resetStream(i, s)

@@ -65,7 +65,7 @@ extension Node {
 
     /// Publishes the open window where joiners look for it.
     func advertise(_ window: InitiatorWindow<SystemRandom>) {
-        advertiseOnDHT(window, now: MonotonicClock.milliseconds())
+        advertiseOnDHT(window, now: now)
         guard let discovery, advertisedPort != 0 else { return }
         // Every address of ours on the service's port, in the TXT record: Avahi hands a joiner only one per protocol.
         var hosts: [Multiaddr.Host] = []
@@ -92,7 +92,7 @@ extension Node {
         task = .serve(window: nil, echo: echo)
         discovery?.withdraw()
         stopDHT()
-        releasePortMapping(MonotonicClock.milliseconds())
+        releasePortMapping(now)
         onWindowClosed?()
         for i in 0..<links.count where !links[i].isFree {
             for s in 0..<4 where links[i].streams[s].handshake != nil {

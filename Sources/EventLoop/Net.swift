@@ -34,11 +34,55 @@ public enum IOResult: Equatable, Sendable {
     case failed(SystemError)
 }
 
+/// The system calls under `Net`'s listeners and connections, as C function pointers: the one seam between the
+/// agent and the network, as smoltcp's `Device` or libsodium's `randombytes_set_implementation`. The deterministic
+/// simulator (a test target) sets its own for a run, so that whole agents meet over a simulated network with a
+/// virtual clock; a program leaves `Net.calls` as it is.
+public struct NetCalls {
+    public var listen: @convention(c) (UnsafePointer<CChar>?, UInt16, UnsafeMutablePointer<UInt16>?) -> Int32
+    public var connect: @convention(c) (UnsafePointer<CChar>?, UInt16, UInt32) -> Int32
+    public var accept: @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int, UnsafeMutablePointer<UInt64>?) -> Int32
+    public var socketError: @convention(c) (Int32) -> Int32
+    public var read: @convention(c) (Int32, UnsafeMutableRawPointer?, Int) -> Int
+    public var write: @convention(c) (Int32, UnsafeRawPointer?, Int) -> Int
+    public var close: @convention(c) (Int32) -> Int32
+
+    public init(
+        listen: @convention(c) (UnsafePointer<CChar>?, UInt16, UnsafeMutablePointer<UInt16>?) -> Int32,
+        connect: @convention(c) (UnsafePointer<CChar>?, UInt16, UInt32) -> Int32,
+        accept: @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int, UnsafeMutablePointer<UInt64>?) -> Int32,
+        socketError: @convention(c) (Int32) -> Int32,
+        read: @convention(c) (Int32, UnsafeMutableRawPointer?, Int) -> Int,
+        write: @convention(c) (Int32, UnsafeRawPointer?, Int) -> Int,
+        close: @convention(c) (Int32) -> Int32
+    ) {
+        (self.listen, self.connect, self.accept, self.socketError) = (listen, connect, accept, socketError)
+        (self.read, self.write, self.close) = (read, write, close)
+    }
+
+    /// The kernel's.
+    public static var system: NetCalls {
+        @inline(__always) get {
+            NetCalls(listen: sd_tcp_listen, connect: sd_tcp_connect_scoped, accept: sd_tcp_accept, socketError: sd_socket_error,
+                read: sd_read, write: sd_write, close: { CSupport.close($0) })
+        }
+    }
+}
+
 /// Non-blocking TCP over literal IPv4/IPv6 addresses. Every call returns at once.
 public enum Net {
+    #if SDPAIR_BOARD
+    /// A board never runs the simulator: the calls fold into direct ones (the settable table costs ~700 bytes).
+    public static var calls: NetCalls { @inline(__always) get { .system } }
+    #else
+    /// What the calls below go through. Set only by the simulator, between runs, on one thread (so exclusivity is
+    /// not checked: it is read on every socket call).
+    @exclusivity(unchecked) nonisolated(unsafe) public static var calls = NetCalls.system
+    #endif
+
     public static func listen(host: String, port: UInt16) -> Result<(fd: Int32, port: UInt16), SystemError> {
         var bound: UInt16 = 0
-        let fd = host.withCString { sd_tcp_listen($0, port, &bound) }
+        let fd = host.withCString { calls.listen($0, port, &bound) }
         return fd < 0 ? .failure(SystemError(-fd)) : .success((fd, bound))
     }
 
@@ -58,7 +102,7 @@ public enum Net {
 
     /// `scope`: the interface index of an IPv6 link-local address (from mDNS); 0 for none.
     public static func connect(host: String, port: UInt16, scope: UInt32 = 0) -> Result<Int32, SystemError> {
-        let fd = host.withCString { sd_tcp_connect_scoped($0, port, scope) }
+        let fd = host.withCString { calls.connect($0, port, scope) }
         return fd < 0 ? .failure(SystemError(-fd)) : .success(fd)
     }
 
@@ -73,7 +117,7 @@ public enum Net {
         var text = InlineArray<64, CChar>(repeating: 0)
         var span = text.mutableSpan
         var source: UInt64 = 0
-        let result = span.withUnsafeMutableBufferPointer { buffer in sd_tcp_accept(fd, buffer.baseAddress, 64, &source) }
+        let result = span.withUnsafeMutableBufferPointer { buffer in calls.accept(fd, buffer.baseAddress, 64, &source) }
         if result == -EAGAIN || result == -EWOULDBLOCK { return .none }
         if result < 0 { return .failed(SystemError(-result)) }
         let peer = text.span.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -82,19 +126,19 @@ public enum Net {
 
     /// The result of a non-blocking connect, once the socket is writable.
     public static func connectResult(_ fd: Int32) -> SystemError? {
-        let code = sd_socket_error(fd)
+        let code = calls.socketError(fd)
         return code == 0 ? nil : SystemError(code)
     }
 
     public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         guard buffer.count > 0 else { return .wouldBlock }
-        let n = sd_read(fd, buffer.baseAddress, buffer.count)
+        let n = calls.read(fd, buffer.baseAddress, buffer.count)
         return classify(n, zeroMeansClosed: true)
     }
 
     public static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> IOResult {
         guard bytes.count > 0 else { return .bytes(0) }
-        return classify(sd_write(fd, bytes.baseAddress, bytes.count), zeroMeansClosed: false)
+        return classify(calls.write(fd, bytes.baseAddress, bytes.count), zeroMeansClosed: false)
     }
 
     static func classify(_ n: Int, zeroMeansClosed: Bool) -> IOResult {
@@ -106,6 +150,6 @@ public enum Net {
     }
 
     public static func close(_ fd: Int32) {
-        if fd >= 0 { _ = CSupport.close(fd) }
+        if fd >= 0 { _ = calls.close(fd) }
     }
 }

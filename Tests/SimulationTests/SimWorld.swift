@@ -33,6 +33,8 @@ struct SimWorld<Message> {
     /// The first retransmission timeout (doubling after each loss), and how many times a message is sent again.
     var retransmitAfter: UInt64 = 200
     var retries = 5
+    /// The longest TCP's retransmissions can delay a message that still arrives (with any loss at all).
+    var longestRetransmission: UInt64 { loss > 0 ? retransmitAfter * ((1 << UInt64(retries)) - 1) : 0 }
     /// Retransmissions so far.
     private(set) var retransmitted = 0
     /// Hosts that receive nothing (a dead address, a firewall that drops).
@@ -51,11 +53,14 @@ struct SimWorld<Message> {
 
     init(seed: UInt64) { random = SimRandom(seed: seed) }
 
-    mutating func send(_ message: Message, from: Int, to: Int) {
+    /// Sends `message`; returns when it arrives, or nil when it never will. `notBefore`: not earlier than this (a TCP
+    /// stream's bytes arrive in order: the next segment never overtakes the last).
+    @discardableResult
+    mutating func send(_ message: Message, from: Int, to: Int, notBefore: UInt64 = 0) -> UInt64? {
         sent += 1
         guard !blackHoles.contains(to), side[from, default: 0] == side[to, default: 0] else {
             dropped += 1
-            return
+            return nil
         }
         var delay = latency + (jitter > 0 ? random.below(jitter + 1) : 0)
         var timeout = retransmitAfter
@@ -64,14 +69,16 @@ struct SimWorld<Message> {
             attempt += 1
             guard attempt <= retries else {
                 dropped += 1
-                return
+                return nil
             }
             retransmitted += 1
             delay += timeout
             timeout *= 2
         }
-        push(Delivery(at: now + delay, sequence: sequence, from: from, to: to, message: message))
+        let at = max(now + delay, notBefore)
+        push(Delivery(at: at, sequence: sequence, from: from, to: to, message: message))
         sequence += 1
+        return at
     }
 
     /// A message to oneself at `at` (a timer): never lost, delivered in order with the rest.
@@ -90,6 +97,9 @@ struct SimWorld<Message> {
     }
 
     var isIdle: Bool { heap.isEmpty }
+
+    /// When the next delivery is due (nil: nothing in flight).
+    var nextAt: UInt64? { heap.first?.at }
 
     // A binary heap ordered by (at, sequence).
     private static func before(_ a: Delivery, _ b: Delivery) -> Bool { a.at != b.at ? a.at < b.at : a.sequence < b.sequence }
