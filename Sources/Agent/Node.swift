@@ -113,8 +113,9 @@ public final class Node {
     var establishedEvictions = 0
     var evictionLoggedAt: UInt64 = 0
 
-    /// `say` prints result lines on stdout; `log` prints one-line diagnostics on stderr.
-    let handshakeTimeout: UInt64
+    /// When a quiet connection is given up (`LinkTimeouts`). (`say` prints result lines on stdout; `log` prints
+    /// one-line diagnostics on stderr.)
+    let timeouts: LinkTimeouts
     /// Where completed pairings are recorded (nil: ping and tests that record nothing).
     let registry: DeviceRegistry?
     /// Daemon mode (`serve`): a window that ends does not end the run, and SIGUSR1 asks `openWindow` for a new one.
@@ -180,7 +181,7 @@ public final class Node {
         self.registry = registry
         self.daemon = daemon
         self.openWindow = openWindow
-        handshakeTimeout = handshakeTimeoutMilliseconds
+        timeouts = LinkTimeouts(handshake: handshakeTimeoutMilliseconds)
         self.task = task
         self.say = say
         self.log = log
@@ -384,8 +385,6 @@ public final class Node {
         log("warning: " + device + " did not confirm the pairing (its connection ended first); if that device does not list this one, run `sd-pair forget " + id + "` here and pair again")
     }
 
-    var idleTimeout: UInt64 { handshakeTimeout * AgentLimits.idleTimeoutFactor }
-
     var hasPendingOutput: Bool {
         links.contains { !$0.isFree && !($0.connection?.pendingOutput.isEmpty ?? true) }
     }
@@ -410,20 +409,16 @@ public final class Node {
     }
 
     func tick(_ now: UInt64) {
-        for i in 0..<links.count where !links[i].isFree && links[i].kad == nil && now >= links[i].deadline {
-            if !slots[i].established {
-                // A TCP connect nobody answered (a black hole, a host that is off) is not a handshake that stalled.
-                drop(i, reason: links[i].connecting ? "no answer in " + String(handshakeTimeout / 1000) + " s"
-                    : "handshake timeout (" + String(handshakeTimeout / 1000) + " s)")
-            } else if links[i].toRelay && links[i].joiner == nil {
-                // A relay connection lives while it holds the reservation or carries a connection.
-                if !links[i].reservation && !carries(i) { dropQuietly(i) }
-            } else {
-                // Inbound: a peer that sends no stream data (keep-alives are not data) only holds a slot. Dialled: the
-                // device we asked stopped answering (a spoofed candidate that goes silent after the handshake): give
-                // up on it so that the joiner can try the next one.
-                drop(i, reason: slots[i].inbound ? "idle for " + String(idleTimeout / 1000) + " s"
-                    : "no answer for " + String(handshakeTimeout / 1000) + " s (the device accepted the connection, then went silent)")
+        for i in 0..<links.count where !links[i].isFree && links[i].kad == nil {
+            let facts = LinkTimeouts.Facts(established: slots[i].established, inbound: slots[i].inbound, connecting: links[i].connecting,
+                toRelay: links[i].toRelay && links[i].joiner == nil)
+            switch LinkTimeouts.verdict(now: now, deadline: links[i].deadline, facts, holdsRelay: links[i].reservation || carries(i)) {
+            case .keep: break
+            case .unneeded: dropQuietly(i)
+            case .noAnswer: drop(i, reason: "no answer in " + String(timeouts.handshake / 1000) + " s")
+            case .handshakeStalled: drop(i, reason: "handshake timeout (" + String(timeouts.handshake / 1000) + " s)")
+            case .idle: drop(i, reason: "idle for " + String(timeouts.idle / 1000) + " s")
+            case .silent: drop(i, reason: "no answer for " + String(timeouts.handshake / 1000) + " s (the device accepted the connection, then went silent)")
             }
         }
         if evictions > 0 && now >= evictionLoggedAt + AgentLimits.evictionLogIntervalMilliseconds { logEvictions(now) }
@@ -444,10 +439,7 @@ public final class Node {
             if case .expired? = step.event {
                 if peer == nil { sayFailureSummary() }
                 events.emit(.expired)
-                finish(.failed("pairing code expired before pairing completed"
-                    + (dht?.unreachable == true ? ": the device was found through the DHT but is not reachable from outside its network (no port mapping on its router)"
-                        : dht?.opened != nil ? ": the device was found through the DHT but did not answer at its public address"
-                            + (relayFailure.map { ", and its relay " + $0 } ?? " (its log says whether its router maps or forwards the port)") : "")))
+                finish(.failed(RunEnding.joinerExpired(found: dht?.opened != nil, unreachable: dht?.unreachable == true, relayFailure: relayFailure)))
             } else if peer == nil {
                 dialNextCandidates(now)
                 if now >= progressAt {
@@ -586,7 +578,7 @@ public final class Node {
         switch event {
         case .established:
             slots[i].established = true
-            links[i].deadline = now + (slots[i].inbound ? idleTimeout : handshakeTimeout)
+            links[i].deadline = timeouts.moved(now, inbound: slots[i].inbound)
             established(i)
         case .streamOpened(let id):
             guard links[i].kad == nil, let s = freeStream(i) else {
@@ -608,7 +600,7 @@ public final class Node {
             // Only stream data is activity: yamux pings and window updates never reach here, so they keep nothing open.
             if links[i].kad == nil {
                 slots[i].movedAt = now
-                links[i].deadline = slots[i].movedAt + (slots[i].inbound ? idleTimeout : handshakeTimeout)
+                links[i].deadline = timeouts.moved(slots[i].movedAt, inbound: slots[i].inbound)
             }
             let room = links[i].streams[s].buffer.count - links[i].streams[s].count
             guard bytes.count <= room else {
@@ -976,12 +968,8 @@ public final class Node {
                 links[i].streams[s].handshake = nil
             }
             if case .paired(var peer)? = step.event {
-                if recordFailure == .deviceIDTaken {
-                    events.emit(.failed(reason: "refused: " + RegistryFailure.deviceIDTaken.message))
-                    finish(.failed("pairing refused: " + peer.deviceInfo.deviceID.uuidString + ": " + RegistryFailure.deviceIDTaken.message))
-                } else if let failure = recordFailure {
-                    events.emit(.failed(reason: "could not record the pairing: " + failure.message))
-                    finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
+                if let failure = recordFailure {
+                    unrecorded(failure, board: true, peer)
                 } else {
                     // Recorded here; confirmed once the joiner closes its end of the stream cleanly (warnUnconfirmed).
                     let id = peer.deviceInfo.deviceID.uuidString
@@ -1049,8 +1037,7 @@ public final class Node {
         switch event {
         case .paired(var peer):
             if let failure = recordFailure {
-                events.emit(.failed(reason: "could not record the pairing: " + failure.message))
-                finish(.failed("paired, but the pairing could not be recorded: " + failure.message))
+                unrecorded(failure, board: false, peer)
             } else {
                 if links[i].carrier >= 0, let a = peerAddress(i) { log("paired through the relay " + a.text) }
                 announcePaired(peer, relayed: links[i].carrier >= 0)
@@ -1134,6 +1121,13 @@ public final class Node {
         case .success: return nil
         case .failure(let f): return f
         }
+    }
+
+    /// The exchange paired but the registry did not keep it: say so as `RunEnding` words it, and end.
+    func unrecorded(_ failure: RegistryFailure, board: Bool, _ peer: PairedPeer) {
+        let ending = RunEnding.unrecorded(failure, board: board, deviceID: peer.deviceInfo.deviceID.uuidString)
+        events.emit(.failed(reason: ending.event))
+        finish(.failed(ending.outcome))
     }
 
     /// The result line, printed only once the pairing is durably recorded.

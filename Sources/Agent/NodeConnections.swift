@@ -23,7 +23,7 @@ extension Node {
         if links[i].carrier < 0 { links[i] = Link() }
         links[i].fd = fd
         links[i].connecting = connecting
-        links[i].deadline = now + handshakeTimeout
+        links[i].deadline = timeouts.opened(now)
         slots[i] = Admission.Slot(inbound: role == .listener, movedAt: now)
         links[i].connection = SecureConnection(role: role, identity: identity, random: &random, rx: rx, tx: tx)
         if !connecting { start(i) }

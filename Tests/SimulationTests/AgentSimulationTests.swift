@@ -462,6 +462,31 @@ final class AgentSimulationTests: XCTestCase {
         check("testWholeAgentsUnderTwentyPercentPacketLoss", pairs: 200, hostileHosts: 200, connectionsEach: 4, loss: 0.2)
     }
 
+    /// The timeout rules on their own (the runs above meet each of them in whole agents: silent and dripping
+    /// connections, established ones that only hold, dead addresses).
+    func testTheTimeouts() {
+        let t = LinkTimeouts(handshake: 10_000)
+        XCTAssertEqual(t.idle, 30_000)
+        XCTAssertEqual(t.opened(5), 10_005)
+        XCTAssertEqual(t.moved(5, inbound: true), 30_005)
+        XCTAssertEqual(t.moved(5, inbound: false), 10_005)
+        func verdict(_ now: UInt64, established: Bool = false, inbound: Bool = false, connecting: Bool = false, toRelay: Bool = false, holds: Bool = false) -> LinkTimeouts.Verdict {
+            LinkTimeouts.verdict(now: now, deadline: 100, LinkTimeouts.Facts(established: established, inbound: inbound, connecting: connecting, toRelay: toRelay), holdsRelay: holds)
+        }
+        XCTAssertEqual(verdict(99, connecting: true), .keep)
+        XCTAssertEqual(verdict(100, connecting: true), .noAnswer)
+        XCTAssertEqual(verdict(100, inbound: true), .handshakeStalled)
+        XCTAssertEqual(verdict(100), .handshakeStalled)
+        XCTAssertEqual(verdict(100, connecting: true, toRelay: true), .noAnswer, "a relay that never answered is reported")
+        XCTAssertEqual(verdict(100, established: true, inbound: true), .idle)
+        XCTAssertEqual(verdict(100, established: true), .silent)
+        XCTAssertEqual(verdict(100, established: true, toRelay: true, holds: true), .keep)
+        XCTAssertEqual(verdict(100, established: true, toRelay: true), .unneeded)
+        var asked = false
+        _ = LinkTimeouts.verdict(now: 100, deadline: 100, LinkTimeouts.Facts(established: true, inbound: true, connecting: false, toRelay: false), holdsRelay: { asked = true; return true }())
+        XCTAssertFalse(asked, "the relay scan is asked only of a relay connection")
+    }
+
     /// One seed is one run: the same deliveries at the same times, the same steps, the same pairings.
     func testOneSeedIsOneRun() {
         let seed = SimSeeds.forTest("testOneSeedIsOneRun", fresh: 1).last!
