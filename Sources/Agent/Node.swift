@@ -96,6 +96,7 @@ public final class Node {
 
     let identity: Ed25519.KeyPair
     var task: NodeTask
+    /// `say` prints result lines on stdout; `log` prints one-line diagnostics on stderr.
     let log: (String) -> Void
     let say: (String) -> Void
     var links: [Link]
@@ -113,8 +114,7 @@ public final class Node {
     var establishedEvictions = 0
     var evictionLoggedAt: UInt64 = 0
 
-    /// When a quiet connection is given up (`LinkTimeouts`). (`say` prints result lines on stdout; `log` prints
-    /// one-line diagnostics on stderr.)
+    /// When a quiet connection is given up (`LinkTimeouts`).
     let timeouts: LinkTimeouts
     /// Where completed pairings are recorded (nil: ping and tests that record nothing).
     let registry: DeviceRegistry?

@@ -107,12 +107,6 @@ final class AgentSimulationTests: XCTestCase {
     static let port: UInt16 = 4001
     static let wakeMarker = -1
 
-    static func device(_ name: String, _ random: inout SimRandom) -> DeviceInfo {
-        var id = FixedBytes<16>()
-        id.withUnsafeMutableBytes { random.fill($0) }
-        return try! DeviceInfo.make(deviceID: DeviceID(bytes: id), name: name, type: .server, osVersion: "sim", appVersion: "0")
-    }
-
     static func ip4(_ host: Int) -> Multiaddr.Host {
         var bytes = FixedBytes<4>()
         bytes.withUnsafeMutableBytes { $0[0] = 10; $0[1] = 0; $0[2] = UInt8(host >> 8); $0[3] = UInt8(host & 255) }
@@ -159,7 +153,7 @@ final class AgentSimulationTests: XCTestCase {
             entropy.withUnsafeMutableBytes { net.world.random.fill($0) }
             let code = PairingCode(entropy: entropy)
             let identity = Ed25519.KeyPair.generate(using: &net.world.random)
-            let device = device("Board " + String(b), &net.world.random)
+            let device = PairingSimulationTests.device("Board " + String(b), &net.world.random)
             devices.append(device.deviceID.uuidString)
             let window = InitiatorWindow(code: code, localDevice: device, policy: policy, now: Instant(milliseconds: epoch), random: SystemRandom())
             weak var me: Agent?
@@ -182,7 +176,7 @@ final class AgentSimulationTests: XCTestCase {
         // Joiners: hosts n..<2n, starting into the flood (between 0.5 and 8 s, one in ten between 20 and 40 s); joiner j types board j's code.
         for j in 0..<n {
             let identity = Ed25519.KeyPair.generate(using: &net.world.random)
-            let device = device("Joiner " + String(j), &net.world.random)
+            let device = PairingSimulationTests.device("Joiner " + String(j), &net.world.random)
             devices.append(device.deviceID.uuidString)
             // One joiner in ten comes late, so that its board meets the flood for longer than its timeouts.
             let startAt = epoch + (net.world.random.chance(0.1) ? 20_000 + net.world.random.below(20_000) : 500 + net.world.random.below(7_500))
