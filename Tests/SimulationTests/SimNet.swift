@@ -177,7 +177,7 @@ final class SimNet {
         touched.insert(sockets[s].host)
     }
 
-    /// Applies one delivery; returns the socket it concerned.
+    /// Applies one delivery to the sockets it concerns, and notes whose agent has news (`touched`).
     func deliver(_ event: Event) {
         switch event {
         case .syn(let c):
