@@ -85,7 +85,17 @@ final class Spawned: @unchecked Sendable {  // its mutable state is guarded by `
         process.waitUntilExit()
     }
 
-    deinit { stop() }
+    /// The pipes' read ends close here: a handle with a readability handler stays open (its dispatch source holds it)
+    /// until the handler is taken away. Left open, a suite's thousands of processes piled up hundreds of descriptors
+    /// in the test process, and `Process.run` reads `/proc/self/fd` with a known over-read (swift-corelibs-foundation
+    /// PR #5472, fixed after Swift 6.3.1) that crashes more often the longer that directory is.
+    deinit {
+        stop()
+        for pipe in [out, err] {
+            pipe.fileHandleForReading.readabilityHandler = nil
+            try? pipe.fileHandleForReading.close()
+        }
+    }
 }
 
 /// A blocking client with a receive timeout, for hostile-peer and control-socket tests: TCP on loopback or a unix
