@@ -39,7 +39,7 @@ final class FaultInjectionTests: AgentTestCase {
         // How long a whole join takes here: the kills below fall inside it on a fast machine and a slow one alike (a
         // fixed span once let two thirds of the joiners finish first on a fast machine, and the test proved little).
         var shortest = UInt32.max
-        for _ in 0..<3 {
+        for _ in 0..<5 {
             let (invite, words) = try window(state)
             let started = Date()
             let joiner = try Spawned(host, ["join", words, "--peer", address, "--state-dir", stateDirectory()])
@@ -50,7 +50,7 @@ final class FaultInjectionTests: AgentTestCase {
             XCTAssertEqual(invite.wait(), 0, invite.stderr)
         }
         let completed = try listed(state).count
-        XCTAssertEqual(completed, 3)
+        XCTAssertEqual(completed, 5)
         var rng = SystemRandomNumberGenerator()
         var killed = 0
         // 30 joiners, each SIGKILLed at a random moment of its run (process start, connect, Noise, the pairing
@@ -58,7 +58,7 @@ final class FaultInjectionTests: AgentTestCase {
         for _ in 0..<30 {
             let (invite, words) = try window(state)
             let joiner = try Spawned(host, ["join", words, "--peer", address, "--state-dir", stateDirectory()])
-            usleep(UInt32.random(in: 0...(shortest / 10 * 9), using: &rng))
+            usleep(UInt32.random(in: 0...(shortest / 4 * 3), using: &rng))
             if joiner.process.isRunning {
                 kill(joiner.process.processIdentifier, SIGKILL)
                 killed += 1
@@ -68,7 +68,7 @@ final class FaultInjectionTests: AgentTestCase {
             _ = invite.wait()
         }
         print("killed \(killed) of 30 joiners mid-run (a whole join took \(shortest / 1000) ms)")
-        XCTAssertGreaterThan(killed, 15, "most joiners died mid-run (a whole join took \(shortest) µs)")
+        XCTAssertGreaterThan(killed, 10, "too few joiners died mid-run for this to test anything (a whole join took \(shortest) µs)")
         // The daemon goes on, has closed every dead connection, and its registry parses.
         let deadline = Date().addingTimeInterval(15)
         while openFDs(pid) > baseline && Date() < deadline { usleep(100_000) }
