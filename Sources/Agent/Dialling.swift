@@ -1,3 +1,5 @@
+import Transport
+
 /// The joiner's dialling decisions, sans-IO: when the next candidate starts, and which unanswered connect gives up
 /// its place to it. Dialling works like Happy Eyeballs (RFC 8305, section 5): the next candidate starts
 /// `dialStaggerMilliseconds` after the previous one while that one is still pending, up to `parallelDials` at once.
@@ -28,6 +30,35 @@ public struct Dialling {
             if let since = impatientSince, since < slowestSince { (slowest, slowestSince) = (slot, since) }
         }
     }
+
+    /// One attempt as the table holds it, for the race between a device's addresses.
+    public struct Attempt {
+        /// The peer id it expects to meet; through a relay, the device at the circuit's far end.
+        public var expected: PeerID?
+        public var circuitTarget: PeerID?
+        /// Its TCP connect is still under way.
+        public var connecting: Bool
+
+        @inline(__always)
+        public init(expected: PeerID?, circuitTarget: PeerID?, connecting: Bool) {
+            (self.expected, self.circuitTarget, self.connecting) = (expected, circuitTarget, connecting)
+        }
+
+        /// The device it reaches.
+        public var device: PeerID? { circuitTarget ?? expected }
+
+        @inline(__always)
+        func leads(to device: PeerID) -> Bool { expected == device || circuitTarget == device }
+    }
+
+    /// A device's addresses race their TCP connects. Once one attempt to `device` has connected, the device is being
+    /// dialled: its other candidates wait in the queue (`holds`), and its attempts still connecting step back to it
+    /// (`stepsBack`), so that one exchange per device runs at a time.
+    @inline(__always)
+    public static func holds(_ a: Attempt, _ device: PeerID) -> Bool { !a.connecting && a.leads(to: device) }
+
+    @inline(__always)
+    public static func stepsBack(_ a: Attempt, for device: PeerID) -> Bool { a.connecting && a.leads(to: device) }
 
     public enum Next: Equatable {
         /// Nothing to start now.

@@ -15,6 +15,12 @@ public enum NodeTask {
     case join(session: JoinerSession, peer: Multiaddr?)
     /// Dial `peer` and ping it `count` times.
     case ping(peer: Multiaddr, count: Int)
+
+    /// A joiner that looks for the device (mDNS, the DHT) rather than dialling one given address.
+    var isDiscovering: Bool {
+        if case .join(_, nil) = self { return true }
+        return false
+    }
 }
 
 /// How a run ended; the CLI maps it to an exit code.
@@ -312,7 +318,7 @@ public final class Node {
         self.now = now
         tick(now)
         onTick?(now)
-        if outcome != nil && (now >= lingerUntil || (!hasPendingOutput && !awaitingConfirmation)) {
+        if outcome != nil && RunEnding.stops(now: now, lingerUntil: lingerUntil, pendingOutput: hasPendingOutput, awaitingConfirmation: awaitingConfirmation) {
             for i in 0..<links.count where links[i].unconfirmed != nil { warnUnconfirmed(i) }
             return outcome!
         }
@@ -439,7 +445,7 @@ public final class Node {
             if case .expired? = step.event {
                 if peer == nil { sayFailureSummary() }
                 events.emit(.expired)
-                finish(.failed(RunEnding.joinerExpired(found: dht?.opened != nil, unreachable: dht?.unreachable == true, relayFailure: relayFailure)))
+                finish(.failed(RunEnding.joinerExpired(found: dht?.schedule.opened != nil, unreachable: dht?.unreachable == true, relayFailure: relayFailure)))
             } else if peer == nil {
                 dialNextCandidates(now)
                 if now >= progressAt {
@@ -504,16 +510,21 @@ public final class Node {
         dropQuietly(i)
     }
 
-    /// A device is being dialled when one of its attempts has connected (connects to its other addresses race).
-    func isBeingDialled(_ peer: PeerID?) -> Bool {
-        guard let peer else { return false }
-        return links.contains { $0.joiner != nil && !$0.connecting && ($0.expected == peer || $0.circuitTarget == peer) }
+    /// Link `i` as the joiner's dialling sees it (`Dialling.Attempt`).
+    func attempt(_ i: Int) -> Dialling.Attempt {
+        Dialling.Attempt(expected: links[i].expected, circuitTarget: links[i].circuitTarget, connecting: links[i].connecting)
     }
 
-    /// Attempt `i` connected: the other attempts still connecting to the same device go back to the queue.
+    /// A device is being dialled when one of its attempts has connected (`Dialling.holds`).
+    func isBeingDialled(_ peer: PeerID?) -> Bool {
+        guard let peer else { return false }
+        return links.indices.contains { links[$0].joiner != nil && Dialling.holds(attempt($0), peer) }
+    }
+
+    /// Attempt `i` connected: the others that `Dialling.stepsBack` names go back to the queue.
     func connected(_ i: Int) {
-        guard links[i].joiner != nil, let peer = links[i].circuitTarget ?? links[i].expected else { return }
-        for j in 0..<links.count where j != i && links[j].joiner != nil && links[j].connecting && (links[j].expected == peer || links[j].circuitTarget == peer) {
+        guard links[i].joiner != nil, let peer = attempt(i).device else { return }
+        for j in 0..<links.count where j != i && links[j].joiner != nil && Dialling.stepsBack(attempt(j), for: peer) {
             putBack(j)
         }
     }
@@ -957,9 +968,7 @@ public final class Node {
             var recordFailure: RegistryFailure? = nil
             if case .paired(let peer)? = step.event {
                 recordFailure = record(peer)
-                if let failure = recordFailure {
-                    reply = .complete(Complete(sessionID: window.sessionID, rejection: failure == .deviceIDTaken ? .deviceIDTaken : .storageFailed))
-                }
+                if let rejection = PairingEffects.confirmation(recordFailure) { reply = .complete(Complete(sessionID: window.sessionID, rejection: rejection)) }
             }
             // Answer and close this stream before anything that may end the window (which resets pairing streams).
             if let reply { sendFrame(i, s, reply) }
@@ -981,8 +990,7 @@ public final class Node {
                 }
                 peer.sessionKeys.wipe()
             } else if let event = step.event {
-                if case .challengeSent = event { slots[i].proven = true }
-                initiatorEvent(event, from: peerAddress(i))
+                initiatorEvent(event, i)
             }
         case .join:
             guard var joiner = links[i].joiner else {
@@ -1034,8 +1042,11 @@ public final class Node {
         }
         if step.proofExposed, countUnprovenPeer() { return }
         guard let event = step.event else { return }
-        switch event {
-        case .paired(var peer):
+        switch PairingEffects.joiner(event, discovering: task.isDiscovering) {
+        case .none:
+            break
+        case .record:
+            guard case .paired(var peer) = event else { return }
             if let failure = recordFailure {
                 unrecorded(failure, board: false, peer)
             } else {
@@ -1043,25 +1054,16 @@ public final class Node {
                 announcePaired(peer, relayed: links[i].carrier >= 0)
             }
             peer.sessionKeys.wipe()
-        case .candidateFailed(let why):
-            guard case .join(_, nil) = task else {
-                events.emit(.failed(reason: why.description))
-                finish(.failed(why.description))
-                return
-            }
-            // Discovery mode: this candidate is not the one; close it and go on with the others.
-            endCandidate(i, reason: why.description)
-        case .failed(let why):
-            events.emit(.failed(reason: why.description))
-            finish(.failed(why.description))
-        case .expired:
-            events.emit(.expired)
-            finish(.failed("pairing code expired"))
-        case .challengeAccepted(let info):
+        case .candidateOut(let reason):
+            endCandidate(i, reason: reason)
+        case .end(let event, let outcome):
+            events.emit(event)
+            finish(.failed(outcome))
+        case .authentic(let name):
             closeOtherCandidates(except: i)
-            events.emit(.challengeReceived(deviceName: info.name.string))
-        case .stateChanged(let state):
-            if let event = PairingEvent(joinerState: state) { events.emit(event) }
+            events.emit(.challengeReceived(deviceName: name))
+        case .emit(let event):
+            events.emit(event)
         }
     }
 
@@ -1087,28 +1089,19 @@ public final class Node {
         events.emit(.discovering)
     }
 
-    /// `from`: the connection's address, first in the line ("/ip4/…/tcp/…: pairing attempt refused: …").
-    func initiatorEvent(_ event: InitiatorEvent, from: Multiaddr?) {
-        var refused: String? = nil
-        switch event {
-        case .paired:
-            break  // recorded and announced in pairingInput, before the confirmation is sent
-        case .attemptFailed(let reason, let remaining):
-            refused = "pairing attempt refused: " + reason.description + " (" + String(remaining) + " attempts left)"
-            events.emit(.attemptFailed(reason: reason.description, remaining: remaining))
-        case .burned(let reason):
-            refused = "pairing attempt refused: " + reason.description
-        case .rejected(let reason):
-            refused = "pairing request refused: " + reason.description
-        case .challengeSent:
-            events.emit(.challengeSent)
-        case .expired:
+    /// Carries out what `PairingEffects.initiator` makes of a step's event on connection `i`: its refusal lines start
+    /// with the connection's address ("/ip4/…/tcp/…: pairing attempt refused: …").
+    func initiatorEvent(_ event: InitiatorEvent, _ i: Int) {
+        switch PairingEffects.initiator(event) {
+        case .none:
             break
-        }
-        if let refused { log(Self.at(from, refused)) }
-        if case .burned = event {
-            events.emit(.failed(reason: "code disabled after too many failed attempts"))
-            finish(.failed("pairing code disabled after too many failed attempts; start a new pairing"))
+        case .proven:
+            slots[i].proven = true
+            events.emit(.challengeSent)
+        case .refused(let line, let event, let ending):
+            log(Self.at(peerAddress(i), line))
+            if let event { events.emit(event) }
+            if let ending { finish(.failed(ending)) }
         }
     }
 

@@ -51,11 +51,7 @@ struct DHTState {
     var answers = 0
     /// Joiner: the advertisement opened, but none of its addresses can be dialled from this network.
     var unreachable = false
-    /// Joiner: the sequence of the newest record opened (nil: none yet). Only a higher one brings new candidates.
-    var opened: UInt64? = nil
 
-    /// A request that gets no complete answer in this time counts as failed (unreachable peers are skipped).
-    static let requestTimeoutMilliseconds: UInt64 = 5_000
     mutating func wipe() {
         advertKey.wipe()
         record.withUnsafeMutableBytes { Sodium.wipe($0) }
@@ -156,13 +152,12 @@ extension Node {
         return lookup
     }
 
-    /// The addresses joiners can dial: each listener's own address, or the host's interface addresses for a
-    /// wildcard listener.
+    /// The addresses joiners can dial (`Advertisement.listing` orders them): the public ones, the relay's circuit,
+    /// and each listener's own address, or the host's interface addresses for a wildcard listener.
     func advertisedAddresses() -> [Multiaddr] {
-        var out = publicAddresses
-        if let circuit = relay.circuit { out.append(circuit) }
-        for l in listening { out += Self.dialableAddresses(Multiaddr(host: l.host, port: l.port)).filter { !$0.host.isUnspecified } }
-        return Array(out.prefix(Advertisement.maxAddresses))
+        var own: [Multiaddr] = []
+        for l in listening { own += Self.dialableAddresses(Multiaddr(host: l.host, port: l.port)) }
+        return Advertisement.listing(public: publicAddresses, circuit: relay.circuit, own: own)
     }
 
     /// What a person or a script can dial for listener `bound`: itself, or for a wildcard listener each address of
@@ -223,9 +218,7 @@ extension Node {
     }
 
     private func finishRound(_ state: inout DHTState, _ now: UInt64) {
-        var targets = InlineArray<20, Int>(repeating: 0)
-        let answered = state.lookup.closestAnswered(&targets)
-        switch state.schedule.roundEnded(now: now, answered: answered) {
+        switch state.schedule.roundEnded(now: now, anyAnswered: state.lookup.anyAnswered) {
         case .noPeerAnswered:
             sayReachabilityAfterLookup()
             log("DHT: no peer answered; the advertisement is not stored (mDNS may still work)")
@@ -261,10 +254,10 @@ extension Node {
         state.schedule.putting()
     }
 
-    /// Dials the next peers the lookup wants asked, keeping one connection free for pairing.
+    /// Dials the next peers the lookup wants asked, while `DHTSchedule.mayStartRequest` lets it.
     private func startRequests(_ now: UInt64) {
         for _ in 0..<KadLookup.alpha {
-            guard var state = dht, let kind = state.schedule.request, linksFree > 1 else { return }
+            guard var state = dht, let kind = state.schedule.request, DHTSchedule.mayStartRequest(freeLinks: linksFree) else { return }
             // PUT_VALUE reuses the lookup: the closest that answered FIND_NODE were reset to unasked for it.
             let i = state.lookup.next()
             dht = state
@@ -274,7 +267,7 @@ extension Node {
                 continue
             }
             links[link].kad = KadRequest(entry: entry, kind: kind)
-            links[link].deadline = now + DHTState.requestTimeoutMilliseconds
+            links[link].deadline = now + DHTSchedule.requestTimeoutMilliseconds
         }
     }
 
@@ -392,9 +385,8 @@ extension Node {
             case .failure(let e):
                 log("DHT: ignoring a record: " + e.text)
             case .success(let (ad, sequence)):
-                // The record seen already (every peer of a round has it) or an older one: its addresses are queued
-                // or were tried.
-                if let seen = state.opened, sequence <= seen { break }
+                let first = state.schedule.opened == nil
+                guard state.schedule.recordOpened(sequence: sequence, now: now) else { break }
                 // Private addresses of another network lead nowhere (or into ours): dial only what can work.
                 var dialable = 0
                 for a in ad.addresses where AddressScope.isDialable(a.host) {
@@ -403,13 +395,11 @@ extension Node {
                     discovery?.fromDHT.push(Candidate(address: address, source: .dht))
                     dialable += 1
                 }
-                log("DHT: " + (state.opened == nil ? "found" : "a newer record: the device published again;") + " the advertisement of '" + ad.device.name.string + "' ("
+                log("DHT: " + (first ? "found" : "a newer record: the device published again;") + " the advertisement of '" + ad.device.name.string + "' ("
                     + String(ad.addresses.count) + " address(es), " + String(ad.addresses.count - dialable) + " private to another network)")
                 if dialable == 0 {
                     log("DHT: the device lists only addresses of its own network: it is not reachable from outside (its log says why)")
                 }
-                state.opened = sequence
-                state.schedule.found(now: now)
                 state.unreachable = dialable == 0
             }
         default:

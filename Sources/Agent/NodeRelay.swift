@@ -6,52 +6,6 @@ import Pairing
 import Transport
 import Wire
 
-/// Board: the relays a window may reserve a slot on — the configured ones (`--relay`), then DHT peers whose identify
-/// answer lists circuit relay v2's hop protocol — and the reservation it holds. One reservation at a time: it keeps one of the four connection slots
-/// for the whole window, and one relay is enough for one pairing.
-struct RelayState {
-    var candidates = InlineArray<4, Multiaddr?>(repeating: nil)
-    var tried = InlineArray<4, Bool>(repeating: false)
-    /// The link holding or asking for the reservation (-1: none), and the relay's address (with its peer id).
-    var link = -1
-    var current: Multiaddr? = nil
-    var reserved = false
-    /// The first reservation has an answer, either way: the record waits for it (at most `waitMilliseconds`).
-    /// Reservations last an hour (go-libp2p, kubo, py-libp2p) and a window at most ten minutes: never renewed.
-    var decided = false
-    var asked = 0
-
-    static let waitMilliseconds: UInt64 = 10_000
-
-    /// A relay seen during the lookup; one entry per peer, the first four.
-    mutating func note(_ address: Multiaddr) {
-        for k in 0..<4 {
-            if let a = candidates[k], a.peer == address.peer { return }
-            if candidates[k] == nil {
-                candidates[k] = address
-                return
-            }
-        }
-    }
-
-    mutating func next() -> Multiaddr? {
-        for k in 0..<4 where !tried[k] {
-            guard let a = candidates[k] else { return nil }
-            tried[k] = true
-            return a
-        }
-        return nil
-    }
-
-    /// What the record advertises: the relay's address, then /p2p-circuit (the board's id follows from the record).
-    var circuit: Multiaddr? {
-        guard reserved, var a = current else { return nil }
-        a.relay = a.peer
-        a.peer = nil
-        return a
-    }
-}
-
 /// Circuit relay v2 (libp2p/specs relay/circuit-v2.md), the client side of both roles. The board, when no port
 /// mapping makes it reachable, reserves a slot on a relay and advertises the circuit address in its sealed record;
 /// the relay opens a `stop` stream to it for each peer that connects, and that stream then carries an ordinary
@@ -99,9 +53,9 @@ extension Node {
         log("relay: reservation on " + (relay.circuit?.text ?? "") + "; devices elsewhere can reach this board through it")
     }
 
-    /// The reservation's connection ended or the relay refused: say so, and ask the next relay. Before the record is
-    /// sealed that is all; once it is stored, a reservation lost means its circuit leads nowhere, so the record goes
-    /// out again (a higher sequence) with the next relay that takes one.
+    /// The reservation's connection ended or the relay refused: say so, and do what `DHTSchedule.reservationEnded`
+    /// says (ask the next relay; once the record is stored, a lost reservation's circuit leads nowhere, so the record
+    /// goes out again, a higher sequence, with the next relay that takes one).
     func relayLost(_ i: Int, reason: String) {
         let current = links[i].reservation && relay.link == i
         let address = links[i].dialled
@@ -111,15 +65,17 @@ extension Node {
         let lost = relay.reserved
         log("relay: " + Self.at(address, (lost ? "lost the reservation: " : "no reservation: ") + reason))
         relay.reserved = false
-        if dht?.schedule.phase == .stored && lost {
+        switch dht?.schedule.reservationEnded(held: lost) ?? .nothing {
+        case .nothing:
+            break
+        case .askNext:
+            if !startReservation(now) { relayNone() }
+        case .republish:
             relay.decided = false
             guard startReservation(now) else { return log("relay: no other relay to ask; the record keeps the lost one until the window closes") }
             dht?.schedule.reserving(until: now + RelayState.waitMilliseconds)
             dht?.sequence += 1
-            return
         }
-        guard dht?.schedule.phase == .reserving else { return }
-        if !startReservation(now) { relayNone() }
     }
 
     /// No relay took a reservation (or none of the DHT peers offers one): the record goes out without one.

@@ -78,14 +78,9 @@ extension Node {
     /// A window ended while the daemon goes on: say how, forget its half-done handshakes (their state belongs to
     /// the old window), and serve without a window until the next one is asked for.
     func endWindow(_ result: NodeOutcome, echo: Bool) {
-        switch result {
-        case .paired:
-            log("pairing window closed: paired")  // its follower has heard already, from announcePaired
-        case .failed(let why):
-            log("pairing window closed: " + why)
-            control?.windowClosed(ControlReply(.closed, why))
-        case .pinged, .interrupted:
-            break
+        if let (line, reply) = RunEnding.windowClosed(result) {
+            log(line)
+            if let reply { control?.windowClosed(ControlReply(.closed, reply)) }
         }
         events.emit(.windowClosed)
         scrubStack = true
@@ -117,7 +112,7 @@ extension Node {
                 : "avahi-daemon is not reachable"
         }
         let rounds = dht.map {
-            $0.opened != nil ? "found"
+            $0.schedule.opened != nil ? "found"
                 : String($0.schedule.rounds) + " lookup round(s), " + ($0.answers == 0 ? "no DHT peer answered" : String($0.answers) + " answer(s) from DHT peers") + ", no record yet"
         }
         return "mDNS" + (interfaces && discovery?.mdns != nil ? " (on " + Self.multicastInterfaces + ")" : "") + ": " + mdns + "; DHT: "

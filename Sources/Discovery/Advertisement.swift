@@ -30,6 +30,17 @@ public struct Advertisement {
         self.expires = expires
     }
 
+    /// The addresses a board's record lists, in the order a joiner elsewhere should try them: the public ones (a
+    /// port mapping, or the address DHT peers report), then its relay's circuit, then its own (`own`: each
+    /// listener's, LAN addresses first; a wildcard that no interface address replaced is left out), at most
+    /// `maxAddresses`.
+    public static func listing(public: [Multiaddr], circuit: Multiaddr?, own: [Multiaddr]) -> [Multiaddr] {
+        var out = `public`
+        if let circuit { out.append(circuit) }
+        for a in own where !a.host.isUnspecified { out.append(a) }
+        return Array(out.prefix(maxAddresses))
+    }
+
     /// 2: `expires` and the sequence in the associated data (1 had neither).
     public static let version: UInt8 = 2
     /// Addresses per advertisement: a board has a few interfaces, each with an IPv4 and an IPv6 address.

@@ -119,6 +119,13 @@ public struct KadLookup {
         return true
     }
 
+    /// Some peer answered this lookup (the k closest that did are ranked only when a PUT needs them).
+    @inline(__always)
+    public var anyAnswered: Bool {
+        for i in 0..<count where entries[i]!.state == .answered { return true }
+        return false
+    }
+
     /// The k closest peers that answered: where PUT_VALUE goes.
     public func closestAnswered(_ out: inout InlineArray<20, Int>) -> Int {
         var order = InlineArray<32, Int>(repeating: 0)

@@ -28,4 +28,17 @@ final class RunEndingTests: XCTestCase {
         XCTAssertEqual(RunEnding.joinerExpired(found: true, unreachable: false, relayFailure: "refused the circuit"),
             base + ": the device was found through the DHT but did not answer at its public address, and its relay refused the circuit")
     }
+
+    func testAClosedWindowAndAFinishedRun() {
+        XCTAssertEqual(RunEnding.windowClosed(.paired)?.line, "pairing window closed: paired")
+        XCTAssertNil(RunEnding.windowClosed(.paired)?.reply, "the invite client heard of the pairing when it was recorded")
+        XCTAssertEqual(RunEnding.windowClosed(.failed("cancelled"))?.line, "pairing window closed: cancelled")
+        XCTAssertEqual(RunEnding.windowClosed(.failed("cancelled"))?.reply, "cancelled")
+        XCTAssertNil(RunEnding.windowClosed(.interrupted))
+        // A finished run waits for its last bytes and for the joiner's confirmation, but not past its linger.
+        XCTAssertTrue(RunEnding.stops(now: 10, lingerUntil: 2_010, pendingOutput: false, awaitingConfirmation: false))
+        XCTAssertFalse(RunEnding.stops(now: 10, lingerUntil: 2_010, pendingOutput: true, awaitingConfirmation: false))
+        XCTAssertFalse(RunEnding.stops(now: 10, lingerUntil: 2_010, pendingOutput: false, awaitingConfirmation: true))
+        XCTAssertTrue(RunEnding.stops(now: 2_010, lingerUntil: 2_010, pendingOutput: true, awaitingConfirmation: true))
+    }
 }

@@ -91,6 +91,19 @@ final class DiscoveryTests: XCTestCase {
         } catch { return .failure(error as! AdvertisementError) }
     }
 
+    /// The addresses a board's record lists: the public ones first, then the relay's circuit, then its own; never a
+    /// wildcard; at most eight.
+    func testTheRecordListsPublicThenRelayThenOwnAddresses() throws {
+        let mapped = try Multiaddr(text: "/ip4/203.0.113.7/tcp/4001")
+        let circuit = try Multiaddr(text: "/ip4/198.51.100.9/tcp/4001/p2p/12D3KooWSFhJanrcgh5ZgQcpW2HfX2LFn4vfS3GgdHVa2QutXRTC/p2p-circuit")
+        let lan = try Multiaddr(text: "/ip4/192.168.1.20/tcp/4001")
+        let wildcard = try Multiaddr(text: "/ip6/::/tcp/4001")
+        XCTAssertEqual(Advertisement.listing(public: [mapped], circuit: circuit, own: [lan, wildcard]), [mapped, circuit, lan])
+        XCTAssertEqual(Advertisement.listing(public: [], circuit: nil, own: [wildcard, lan]), [lan])
+        let many = (1...12).map { Multiaddr(host: .ip4(FixedBytes<4>(repeating: UInt8($0))), port: 4001) }
+        XCTAssertEqual(Advertisement.listing(public: [mapped], circuit: circuit, own: many), [mapped, circuit] + many.prefix(6))
+    }
+
     func testAdvertisementOpensOnlyWithTheCodeAndTheKey() throws {
         let key = SymmetricKey(bytes: rng.bytes())
         let id = peer()

@@ -9,8 +9,8 @@ import XCTest
 /// it, in a DHT of 200 nodes (the servers are KadSimulationTests' model, which also stores what it is given and
 /// answers GET_VALUE with it). The schedule (`DHTSchedule`: which request a round sends, what follows a round, when
 /// a joiner looks again) and the lookups (`KadLookup`) are the agent's own; the actors restate the node's `dhtTick`,
-/// `finishRound` and `startRequests` over simulated requests (one request per connection, at most three at once, a
-/// request timeout of `requestTimeout`). Joiners start before and after the record is stored: the early ones must
+/// `finishRound` and `startRequests` over simulated requests (one request per connection, as many at once as
+/// `DHTSchedule.mayStartRequest` lets the agent's four connections hold, the agent's request timeout). Joiners start before and after the record is stored: the early ones must
 /// rest and look again until they find it. One round per joiner (no looking again) is the control: early joiners
 /// never find the record.
 final class DHTSimulationTests: XCTestCase {
@@ -45,9 +45,7 @@ final class DHTSimulationTests: XCTestCase {
 
     static let nodes = 200
     static let joiners = 50
-    static let requestTimeout: UInt64 = 5_000
-    /// The agent's link table keeps one of its four connections free for pairing: three requests at most.
-    static let requestsAtOnce = 3
+    static let requestTimeout = DHTSchedule.requestTimeoutMilliseconds
     /// No joiner waits longer than this (a window's code lives five minutes or more).
     static let horizon: UInt64 = 120_000
 
@@ -102,7 +100,8 @@ final class DHTSimulationTests: XCTestCase {
             for _ in 0..<3 {  // a round's end can start the next phase's requests in the same turn
                 if let kind = actors[a].schedule.request {
                     for _ in 0..<KadLookup.alpha {
-                        guard actors[a].inFlight < requestsAtOnce, let e = actors[a].lookup.next() else { break }
+                        // The agent's table has four connections; the schedule says how many requests may hold them.
+                        guard DHTSchedule.mayStartRequest(freeLinks: 4 - actors[a].inFlight), let e = actors[a].lookup.next() else { break }
                         let node = Int(actors[a].lookup.entry(e)!.peer.address.port) - 1000
                         requests.append(Request(actor: a, entry: e, node: node, kind: kind))
                         actors[a].inFlight += 1
@@ -110,12 +109,12 @@ final class DHTSimulationTests: XCTestCase {
                         world.schedule(.timeout(requests.count - 1), for: nodes + a, at: now + requestTimeout)
                     }
                     guard actors[a].lookup.isFinished else { break }
-                    var targets = InlineArray<20, Int>(repeating: 0)
-                    let answered = actors[a].lookup.closestAnswered(&targets)
                     actors[a].roundEnds.append(now)
-                    switch actors[a].schedule.roundEnded(now: now, answered: answered) {
+                    switch actors[a].schedule.roundEnded(now: now, anyAnswered: actors[a].lookup.anyAnswered) {
                     case .closestFound:
                         // The board's PUT goes to the closest that answered (this model's board needs no relay).
+                        var targets = InlineArray<20, Int>(repeating: 0)
+                        let answered = actors[a].lookup.closestAnswered(&targets)
                         for j in 0..<answered { actors[a].lookup.reset(targets[j]) }
                         actors[a].schedule.putting()
                         continue
@@ -176,8 +175,7 @@ final class DHTSimulationTests: XCTestCase {
                 actors[a].inFlight -= 1
                 if requests[r].kind != .putValue { for p in peers { _ = actors[a].lookup.add(dht.peers[p]) } }
                 actors[a].lookup.answered(requests[r].entry)
-                if record, actors[a].schedule.phase == .getting {
-                    actors[a].schedule.found(now: world.now)
+                if record, actors[a].schedule.phase == .getting, actors[a].schedule.recordOpened(sequence: 0, now: world.now) {
                     actors[a].foundAt = world.now
                 }
                 turn(a)
@@ -245,32 +243,40 @@ final class DHTSimulationTests: XCTestCase {
     func testTheSchedule() {
         var board = DHTSchedule.publishing
         XCTAssertEqual(board.request, .findNode)
-        XCTAssertEqual(board.roundEnded(now: 100, answered: 12), .closestFound)
+        XCTAssertEqual(board.roundEnded(now: 100, anyAnswered: true), .closestFound)
+        XCTAssertEqual(board.reservationEnded(held: false), .nothing, "a relay that drops out before anyone waits on it changes nothing")
         board.reserving(until: 10_100)
         XCTAssertNil(board.request, "no requests while the board waits for its relay")
+        XCTAssertEqual(board.reservationEnded(held: false), .askNext, "a refusal while the record waits: the next relay")
+        XCTAssertEqual(board.reservationEnded(held: true), .askNext)
         XCTAssertEqual(board.due(now: 5_000, relayDecided: false, idle: true), .nothing)
         XCTAssertEqual(board.due(now: 10_100, relayDecided: false, idle: true), .put(relayTimedOut: true))
         XCTAssertEqual(board.due(now: 200, relayDecided: true, idle: true), .put(relayTimedOut: false))
         board.putting()
         XCTAssertEqual(board.request, .putValue)
-        XCTAssertEqual(board.roundEnded(now: 300, answered: 12), .stored)
+        XCTAssertEqual(board.roundEnded(now: 300, anyAnswered: true), .stored)
+        XCTAssertEqual(board.reservationEnded(held: true), .republish, "the stored record's circuit leads nowhere now")
+        XCTAssertEqual(board.reservationEnded(held: false), .nothing, "a refusal after the record went out without a relay")
         XCTAssertNil(board.request)
         XCTAssertNil(board.wakeAt)
         var lonely = DHTSchedule.publishing
-        XCTAssertEqual(lonely.roundEnded(now: 100, answered: 0), .noPeerAnswered)
+        XCTAssertEqual(lonely.roundEnded(now: 100, anyAnswered: false), .noPeerAnswered)
         XCTAssertEqual(lonely.phase, .stored)
 
         var joiner = DHTSchedule.searching
         XCTAssertEqual(joiner.rounds, 1)
         XCTAssertEqual(joiner.request, .getValue)
-        XCTAssertEqual(joiner.roundEnded(now: 1_000, answered: 20), .resting)
+        XCTAssertEqual(joiner.roundEnded(now: 1_000, anyAnswered: true), .resting)
         XCTAssertNil(joiner.request)
         XCTAssertEqual(joiner.wakeAt, 3_000)
         XCTAssertEqual(joiner.due(now: 2_999, relayDecided: false, idle: true), .nothing)
         XCTAssertEqual(joiner.due(now: 3_000, relayDecided: false, idle: true), .lookAgain)
         XCTAssertEqual(joiner.rounds, 2)
         XCTAssertEqual(joiner.request, .getValue)
-        joiner.found(now: 4_000)
+        XCTAssertTrue(joiner.recordOpened(sequence: 5, now: 4_000))
+        XCTAssertFalse(joiner.recordOpened(sequence: 5, now: 4_100), "the record every peer of the round has is news once")
+        XCTAssertFalse(joiner.recordOpened(sequence: 4, now: 4_100), "an older record brings nothing")
+        XCTAssertEqual(joiner.opened, 5)
         XCTAssertNil(joiner.request)
         XCTAssertNil(joiner.wakeAt, "a found record's retry is checked on the loop's turns, not woken for")
         XCTAssertEqual(joiner.due(now: 9_000, relayDecided: false, idle: false), .nothing, "never while a candidate is dialled or waits")

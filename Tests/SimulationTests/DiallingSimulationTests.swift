@@ -10,7 +10,7 @@ import XCTest
 /// refuse, belong to another device, or accept and then go silent (the security review's fake mDNS answers), while
 /// DHT requests hold some of its four connection slots. The decisions and the queue are the agent's own; the
 /// joiner's table and the addresses' behaviour are the model (the node's `dialNextCandidates` and `connected`
-/// restated over it). Each joiner must pair with its own device within a bound that follows from the rules (a dead
+/// restated over it, with the agent's `Dialling.holds` and `stepsBack`). Each joiner must pair with its own device within a bound that follows from the rules (a dead
 /// address ahead of the device costs at most `slowConnectMilliseconds`, not a timeout), not counting the time every
 /// dial place was held by attempts the rules may not put back (measured apart: the finding in THREAT-MODEL), and the
 /// loop must never be told to wake for nothing. Dialling one candidate at a time until each one ends (the control)
@@ -142,9 +142,13 @@ final class DiallingSimulationTests: XCTestCase {
             }
         }
 
+        /// Slot `s` as the agent's dialling sees an attempt (nil: no attempt there).
+        func attempt(_ j: Int, _ s: Int) -> Dialling.Attempt? {
+            js[j].attempts[s].map { Dialling.Attempt(expected: js[j].addresses[$0.address].peer, circuitTarget: nil, connecting: $0.connecting) }
+        }
         func busy(_ j: Int, _ peer: PeerID?) -> Bool {
             guard let peer else { return false }
-            return js[j].attempts.contains { $0.map { !$0.connecting && js[j].addresses[$0.address].peer == peer } ?? false }
+            return (0..<4).contains { attempt(j, $0).map { Dialling.holds($0, peer) } ?? false }
         }
         func freeSlot(_ j: Int, _ now: UInt64) -> Int? {
             (0..<4).first { js[j].attempts[$0] == nil && js[j].heldUntil[$0] <= now }
@@ -226,10 +230,10 @@ final class DiallingSimulationTests: XCTestCase {
                 j = jj
                 guard let t = js[j].attempts[s], t.generation == generation, js[j].pairedAt == nil else { break }
                 js[j].attempts[s]!.connecting = false
-                // The node's `connected`: the device's other addresses still connecting go back to the queue.
+                // The node's `connected`: the attempts `Dialling.stepsBack` names go back to the queue.
                 let peer = js[j].addresses[t.address].peer
                 for o in 0..<4 where o != s {
-                    if let other = js[j].attempts[o], other.connecting, js[j].addresses[other.address].peer == peer { putBack(j, o) }
+                    if let other = attempt(j, o), Dialling.stepsBack(other, for: peer) { putBack(j, o) }
                 }
                 if (0..<4).filter({ js[j].attempts[$0].map { !$0.connecting && js[j].addresses[$0.address].peer == peer } ?? false }).count > 1 {
                     result.twoOnOneDevice += 1
@@ -360,5 +364,24 @@ final class DiallingSimulationTests: XCTestCase {
         none.add(0, impatientSince: nil)
         XCTAssertNil(d.wakeAt(none, waiting: true, freeSlot: false))
         XCTAssertEqual(d.next(now: 99_000, none, waiting: true, freeSlot: false), .wait)
+    }
+
+    /// A device's addresses race: once one attempt connected, the device is held and its other connects step back;
+    /// another device's attempts, and a relayed attempt to the device, are told apart by the peer they reach.
+    func testTheRaceBetweenADevicesAddresses() {
+        let device = PeerID(publicKey: Ed25519.PublicKey(bytes: FixedBytes<32>(repeating: 1)))
+        let other = PeerID(publicKey: Ed25519.PublicKey(bytes: FixedBytes<32>(repeating: 2)))
+        let relay = PeerID(publicKey: Ed25519.PublicKey(bytes: FixedBytes<32>(repeating: 3)))
+        let connected = Dialling.Attempt(expected: device, circuitTarget: nil, connecting: false)
+        let connecting = Dialling.Attempt(expected: device, circuitTarget: nil, connecting: true)
+        let throughRelay = Dialling.Attempt(expected: relay, circuitTarget: device, connecting: true)
+        XCTAssertEqual(throughRelay.device, device)
+        XCTAssertTrue(Dialling.holds(connected, device))
+        XCTAssertFalse(Dialling.holds(connecting, device), "a connect under way holds nothing: the addresses race")
+        XCTAssertFalse(Dialling.holds(connected, other))
+        XCTAssertTrue(Dialling.stepsBack(connecting, for: device))
+        XCTAssertTrue(Dialling.stepsBack(throughRelay, for: device), "the relay's circuit to the device is one of its addresses")
+        XCTAssertFalse(Dialling.stepsBack(connected, for: device), "the winner goes on")
+        XCTAssertFalse(Dialling.stepsBack(connecting, for: other))
     }
 }

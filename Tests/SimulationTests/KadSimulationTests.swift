@@ -1,3 +1,4 @@
+import Agent
 import Crypto
 import Discovery
 import Transport
@@ -116,8 +117,8 @@ final class KadSimulationTests: XCTestCase {
     }
 
     static let nodes = 200
-    /// How long a request waits for its answer: the agent's (`DHTState.requestTimeoutMilliseconds`).
-    static let requestTimeout: UInt64 = 5_000
+    /// How long a request waits for its answer: the agent's.
+    static let requestTimeout = DHTSchedule.requestTimeoutMilliseconds
     /// log₂(200) rounded up, plus a constant: the bound for a lookup's rounds.
     static let hopBound = 8 + 2
 
