@@ -6,9 +6,9 @@ import Discovery
 /// A board's window: find the peers closest to the record's key (FIND_NODE); if the board cannot be reached from
 /// outside, wait at most `RelayState.waitMilliseconds` for a relay reservation (its address goes into the record);
 /// then PUT the record to the closest peers that answered, once. A reservation lost after that sends the record out
-/// again with the next relay (a higher IPNS sequence; `reservationEnded`). A joiner: GET rounds, `retryMilliseconds` apart, until a
-/// record opens; and once every address of an opened record has failed, new rounds at the same pace (the device
-/// may have published again), never while a candidate is dialled or waits.
+/// again with the next relay (a higher IPNS sequence; `reservationEnded`). A joiner: GET rounds, `retryMilliseconds`
+/// apart, until a record opens; and once every address of an opened record has failed, new rounds at the same pace
+/// (the device may have published again, `recordOpened`), never while a candidate is dialled or waits.
 ///
 /// No clock, no sockets: DHTSimulationTests runs a board and its joiners with it through a simulated DHT of 200
 /// nodes, from a seed.

@@ -1046,6 +1046,7 @@ public final class Node {
         case .none:
             break
         case .record:
+            // The peer, with its session keys, stays in the step's event: no effect carries a secret.
             guard case .paired(var peer) = event else { return }
             if let failure = recordFailure {
                 unrecorded(failure, board: false, peer)
