@@ -437,7 +437,7 @@ public final class Node {
             task = .serve(window: window, echo: echo)  // before finish(), which may end the window
             if case .expired? = event {
                 events.emit(.expired)
-                finish(.failed("pairing code expired"))
+                finish(.failed(RunEnding.codeExpired))
             }
         case .join(var session, let peer):
             let step = session.tick(now: Instant(milliseconds: now))

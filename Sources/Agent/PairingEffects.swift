@@ -74,7 +74,7 @@ public enum PairingEffects {
         case .failed(let why):
             return .end(event: .failed(reason: why.description), outcome: why.description)
         case .expired:
-            return .end(event: .expired, outcome: "pairing code expired")
+            return .end(event: .expired, outcome: RunEnding.codeExpired)
         case .challengeAccepted(let info):
             return .authentic(deviceName: info.name.string)
         case .stateChanged(let state):

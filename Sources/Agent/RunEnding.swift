@@ -1,4 +1,5 @@
 import Registry
+import Wire
 
 /// How a pairing run or a daemon's window ends, sans-IO: the failure the run reports (the command's last line and
 /// exit) and the reason its `failed` event carries, what a closed window says, and when a finished run stops. The
@@ -14,6 +15,12 @@ public enum RunEnding {
         }
         return ("could not record the pairing: " + failure.message, "paired, but the pairing could not be recorded: " + failure.message)
     }
+
+    /// A code that expired ends a run (or a window) with these words, first in its line; `isCodeExpiry` is how the
+    /// ones that read a run's end (an `invite` client, the embedding library) tell an expiry from a failure.
+    public static var codeExpired: String { "pairing code expired" }
+
+    public static func isCodeExpiry(_ text: String) -> Bool { text.startsWithExactly("pairing code expired") }
 
     /// A daemon's window closed and the daemon goes on: the line its log says, and what the `invite` client that
     /// asked for the window hears (nil for a pairing: that client heard when it was recorded). Nil for an end that is
@@ -39,7 +46,7 @@ public enum RunEnding {
     /// the device's record; `unreachable`: the record lists only addresses private to the device's network;
     /// `relayFailure`: how the device's relay failed, if one was tried.
     public static func joinerExpired(found: Bool, unreachable: Bool, relayFailure: String?) -> String {
-        let text = "pairing code expired before pairing completed"
+        let text = codeExpired + " before pairing completed"
         if unreachable {
             return text + ": the device was found through the DHT but is not reachable from outside its network (no port mapping on its router)"
         }

@@ -221,7 +221,7 @@ public final class PairingAgent: @unchecked Sendable {  // mutable state: `runni
         switch outcome {
         case .paired: completed.map { .paired(deviceID: $0.deviceID, deviceName: $0.deviceName) } ?? .failed(reason: "paired without a device")
         case .interrupted: .cancelled
-        case .failed(let why): why.startsWithExactly("pairing code expired") ? .expired : .failed(reason: why)
+        case .failed(let why): RunEnding.isCodeExpiry(why) ? .expired : .failed(reason: why)
         case .pinged: .failed(reason: "unexpected outcome")
         }
     }

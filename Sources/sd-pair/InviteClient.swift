@@ -157,7 +157,7 @@ enum InviteClient {
                 Output.line("PAIRED " + reply.text)
                 return .success
             case .closed:
-                events.emit(reply.text.startsWithExactly("pairing code expired") ? .expired : .failed(reason: reply.text))
+                events.emit(RunEnding.isCodeExpiry(reply.text) ? .expired : .failed(reason: reply.text))
                 Output.error(reply.text)
                 return .pairingFailed
             case .error:

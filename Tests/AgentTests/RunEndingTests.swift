@@ -41,4 +41,12 @@ final class RunEndingTests: XCTestCase {
         XCTAssertFalse(RunEnding.stops(now: 10, lingerUntil: 2_010, pendingOutput: false, awaitingConfirmation: true))
         XCTAssertTrue(RunEnding.stops(now: 2_010, lingerUntil: 2_010, pendingOutput: true, awaitingConfirmation: true))
     }
+
+    /// An `invite` client and the embedding library tell an expiry from a failure by these words.
+    func testAnExpiryIsToldApartFromAFailure() {
+        XCTAssertTrue(RunEnding.isCodeExpiry(RunEnding.codeExpired))
+        XCTAssertTrue(RunEnding.isCodeExpiry(RunEnding.joinerExpired(found: true, unreachable: false, relayFailure: nil)), "a joiner's expiry, with its cause")
+        XCTAssertFalse(RunEnding.isCodeExpiry("pairing code disabled after too many failed attempts; start a new pairing"))
+        XCTAssertFalse(RunEnding.isCodeExpiry("pairing code"))
+    }
 }
